@@ -1,0 +1,1 @@
+"""The answer pipeline: cited evidence or a refusal, never an unsupported sentence."""

@@ -1,0 +1,472 @@
+"""`ReviewService`: citation audit reviews over the audit record (no HTTP here).
+
+What auditors get:
+
+- **A queue**, fed by (highest priority first) answers an auditor *picked* by id, answers a
+  user *rated negatively*, answers whose *weakest citation* scores under a threshold (weakest
+  first), and a *random sample* of cited answers (newest first). The sample is stable: an
+  answer is in it when a hash of the configured seed and its id falls under the rate, so every
+  replica and every run agrees. A fraction of answers (also by hash) wants two reviewers, so
+  agreement can be measured. An answer leaves an auditor's queue once they reviewed it, and
+  everyone's once it has the reviewers it needs; a picked answer stays until someone reviews
+  it after the pick. Automatic feeds look back `window_days`.
+- **A review item**: the masked question and answer and, per citation, the quoted span inside
+  its surrounding chunk text (masked here, through the `PiiGuard`), the document title and
+  link, whether the document changed since the answer (the recorded document version against
+  the index), and whether the auditor may read it at all: a citation into a document the
+  auditor may not read is *restricted* and shows no text, title or link (fail closed: when the
+  document left the index, nobody can check, so it is restricted too).
+- **Reviews**: a verdict per readable citation, an answer-level verdict and a masked note.
+  Append-only: a second review by the same auditor is a new row and the latest one counts.
+- **Reports** (`agent.review_report`): precision by source, week, model and prompt version;
+  the worst sources; agreement between reviewers; CSV and JSON.
+
+Who may: principals the policy gives `("api", "audit")` (the auditor role). Reviewers are
+stored as keyed pseudonyms, like every user in the audit record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from agent.audit_store import AuditRecord, AuditStore, UnknownAnswerError
+from agent.masking import PiiGuard
+from agent.review_citations import CitationInspector
+from agent.review_report import (
+    ANSWER_VERDICTS,
+    CITATION_VERDICTS,
+    AnswerVerdict,
+    CitationVerdict,
+    ReviewReport,
+    build_report,
+)
+from agent.review_store import ReviewStore, StoredReview, latest_per_reviewer
+from agent.review_types import (
+    QUEUE_REASONS,
+    AnswerSegment,
+    CitationState,
+    CitationView,
+    FeedbackView,
+    InvalidReviewError,
+    NotAnAuditorError,
+    QueueItem,
+    QueueReason,
+    ReviewError,
+    ReviewItem,
+    ReviewRecord,
+    ReviewSettings,
+)
+from policies.engine import PolicyEngine
+from policies.principal import Principal
+from retrieval.store import VectorStore
+
+__all__ = [
+    "ANSWER_VERDICTS",
+    "CITATION_VERDICTS",
+    "HIDDEN_TEXT",
+    "AnswerSegment",
+    "AnswerVerdict",
+    "CitationState",
+    "CitationVerdict",
+    "CitationView",
+    "FeedbackView",
+    "InvalidReviewError",
+    "NotAnAuditorError",
+    "QueueItem",
+    "QueueReason",
+    "ReviewError",
+    "ReviewItem",
+    "ReviewRecord",
+    "ReviewReport",
+    "ReviewService",
+    "ReviewSettings",
+    "UnknownAnswerError",
+]
+
+_PAGE = 200
+_MAX_QUEUE = 500
+_MARKER: Final = re.compile(r"\[(\d{1,3})\]")
+HIDDEN_TEXT: Final = "[text from a document you may not read]"
+
+
+class ReviewService:
+    """The citation audit. Thread-safe; build one per process.
+
+    `index` returns the open vector store (it may raise while the index is still opening);
+    it is called only to show or check citations, never for the queue or reports.
+    """
+
+    def __init__(
+        self,
+        *,
+        audit: AuditStore,
+        reviews: ReviewStore,
+        index: Callable[[], VectorStore],
+        policy: PolicyEngine,
+        guard: PiiGuard,
+        settings: ReviewSettings | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._audit = audit
+        self._reviews = reviews
+        self._policy = policy
+        self._guard = guard
+        self._settings = settings or ReviewSettings()
+        self._clock = clock
+        self._citations = CitationInspector(
+            index=index,
+            policy=policy,
+            guard=guard,
+            context_chars=self._settings.context_chars,
+            cache_size=self._settings.context_cache_size,
+        )
+
+    @property
+    def settings(self) -> ReviewSettings:
+        return self._settings
+
+    # --- who -----------------------------------------------------------------------------------
+
+    def is_auditor(self, principal: Principal) -> bool:
+        self._policy.maybe_reload()
+        return principal.user_id is not None and self._policy.is_allowed(principal, "api", "audit")
+
+    def _reviewer(self, auditor: Principal) -> str:
+        if not self.is_auditor(auditor) or auditor.user_id is None:
+            raise NotAnAuditorError("citation reviews need the auditor role and a named user")
+        return self._guard.pseudonymize(auditor.user_id)
+
+    # --- the queue -----------------------------------------------------------------------------
+
+    def queue(self, auditor: Principal, *, limit: int = 20) -> list[QueueItem]:
+        """What this auditor should review next, highest priority first."""
+        reviewer = self._reviewer(auditor)
+        limit = max(1, min(limit, _MAX_QUEUE))
+        picks = self._reviews.latest_picks()
+        chosen: dict[str, None] = {}
+        history: dict[str, list[StoredReview]] = {}
+        for reason, page in self._feeds(picks):
+            fresh = [a for a in page if a not in history]
+            for review in self._reviews.reviews_for(fresh):
+                history.setdefault(review.answer_id, []).append(review)
+            for answer_id in page:
+                reviews = history.setdefault(answer_id, [])
+                if answer_id not in chosen and self._open(
+                    answer_id,
+                    reviews,
+                    reviewer,
+                    picks.get(answer_id) if reason == "picked" else None,
+                ):
+                    chosen[answer_id] = None
+                    if len(chosen) >= limit:
+                        return self._items(list(chosen), picks, history)
+        return self._items(list(chosen), picks, history)
+
+    def next_answer(self, auditor: Principal, *, after: str | None = None) -> str | None:
+        """The queue's answer after `after` (the first when `after` is not queued), or None."""
+        ids = [item.answer_id for item in self.queue(auditor, limit=100)]
+        if after in ids:
+            rest = ids[ids.index(after) + 1 :] or [i for i in ids if i != after]
+            return rest[0] if rest else None
+        return ids[0] if ids else None
+
+    def pick(self, answer_id: str, auditor: Principal) -> datetime:
+        """Put an answer in the queue (until someone reviews it); returns the pick time."""
+        reviewer = self._reviewer(auditor)
+        if not self._reviews.known_answers([answer_id]):
+            raise UnknownAnswerError(f"no recorded answer {answer_id}")
+        pick = self._reviews.add_pick(answer_id=answer_id, auditor=reviewer, at=self._clock())
+        return pick.picked_at
+
+    def _feeds(self, picks: Mapping[str, datetime]) -> Iterator[tuple[QueueReason, list[str]]]:
+        s = self._settings
+        since = self._clock() - timedelta(days=s.window_days)
+        yield "picked", sorted(picks, key=lambda a: picks[a], reverse=True)
+        yield from _paged("negative_feedback", self._reviews.negatively_rated, since=since)
+        yield from _paged(
+            "low_support",
+            lambda **kw: self._reviews.weakly_supported(below=s.low_support_threshold, **kw),
+            since=since,
+        )
+        if s.sample_rate > 0:
+            for _, page in _paged("sampled", self._reviews.cited_answers, since=since):
+                yield "sampled", [a for a in page if self._sampled(a)]
+
+    def _open(
+        self,
+        answer_id: str,
+        reviews: list[StoredReview],
+        reviewer: str,
+        picked_at: datetime | None,
+    ) -> bool:
+        if picked_at is not None:
+            return not any(r.created_at >= picked_at for r in reviews)
+        reviewers = {r.reviewer for r in reviews}
+        return reviewer not in reviewers and len(reviewers) < self._wanted(answer_id)
+
+    def _items(
+        self,
+        ids: list[str],
+        picks: Mapping[str, datetime],
+        history: Mapping[str, list[StoredReview]],
+    ) -> list[QueueItem]:
+        summaries = self._reviews.summaries(ids)
+        negative = self._reviews.negative_among(ids)
+        items = []
+        for answer_id in ids:
+            summary = summaries.get(answer_id)
+            if summary is None:  # deleted by the retention job since it was queued
+                continue
+            items.append(
+                QueueItem(
+                    answer_id=answer_id,
+                    created_at=summary.created_at,
+                    status=summary.status,
+                    question=summary.question,
+                    citation_count=summary.citation_count,
+                    min_support=summary.min_support,
+                    reasons=self._reasons(
+                        answer_id,
+                        picked=answer_id in picks,
+                        negative=answer_id in negative,
+                        min_support=summary.min_support,
+                        cited=summary.citation_count > 0,
+                    ),
+                    reviewers=len({r.reviewer for r in history.get(answer_id, [])}),
+                    wanted_reviewers=self._wanted(answer_id),
+                )
+            )
+        return items
+
+    def _reasons(
+        self,
+        answer_id: str,
+        *,
+        picked: bool,
+        negative: bool,
+        min_support: float | None,
+        cited: bool,
+    ) -> tuple[QueueReason, ...]:
+        low = min_support is not None and min_support < self._settings.low_support_threshold
+        flags = (picked, negative, low, cited and self._sampled(answer_id))
+        return tuple(reason for reason, on in zip(QUEUE_REASONS, flags, strict=True) if on)
+
+    def _fraction(self, answer_id: str, purpose: str) -> float:
+        key = f"{self._settings.sample_seed}:{purpose}:{answer_id}".encode()
+        return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+
+    def _sampled(self, answer_id: str) -> bool:
+        return self._fraction(answer_id, "sample") < self._settings.sample_rate
+
+    def _wanted(self, answer_id: str) -> int:
+        return 2 if self._fraction(answer_id, "double") < self._settings.double_review_rate else 1
+
+    # --- one item ------------------------------------------------------------------------------
+
+    def item(self, answer_id: str, auditor: Principal) -> ReviewItem:
+        """An answer as the auditor reviews it (masked, restricted citations hidden)."""
+        reviewer = self._reviewer(auditor)
+        record = self._record(answer_id)
+        citations = tuple(self._citations.view(a) for a in self._citations.access(record, auditor))
+        segments = _segments(record.answer, {c.marker for c in citations if c.restricted})
+        latest = latest_per_reviewer(self._reviews.reviews_for([answer_id]))
+        mine = next((r for r in latest if r.reviewer == reviewer), None)
+        picked = answer_id in self._reviews.latest_picks([answer_id])
+        negative = answer_id in self._reviews.negative_among([answer_id])
+        return ReviewItem(
+            answer_id=record.answer_id,
+            created_at=record.created_at,
+            status=record.status,
+            question=record.question,
+            answer="".join(part.text for part in segments),
+            segments=segments,
+            composer=record.composer,
+            prompt_id=record.prompt_id,
+            prompt_version=record.prompt_version,
+            min_support=record.min_support,
+            citations=citations,
+            reasons=self._reasons(
+                answer_id,
+                picked=picked,
+                negative=negative,
+                min_support=record.min_support,
+                cited=bool(record.citations),
+            ),
+            feedback=tuple(
+                FeedbackView(f.created_at, f.rating, f.comment)
+                for f in self._audit.feedback_for(answer_id)
+            ),
+            reviewers=len({r.reviewer for r in latest}),
+            mine=_record_of(mine) if mine is not None else None,
+        )
+
+    def _record(self, answer_id: str) -> AuditRecord:
+        record = self._audit.get(answer_id)
+        if record is None:
+            raise UnknownAnswerError(f"no recorded answer {answer_id}")
+        return record
+
+    # --- reviews -------------------------------------------------------------------------------
+
+    def review(
+        self,
+        answer_id: str,
+        auditor: Principal,
+        *,
+        citation_verdicts: Mapping[int, str],
+        answer_verdict: str,
+        note: str | None = None,
+    ) -> ReviewRecord:
+        """Record a review: a verdict for every citation the auditor may read, none for the
+        others, an answer-level verdict and an optional note (masked before it is stored)."""
+        reviewer = self._reviewer(auditor)
+        record = self._record(answer_id)
+        access = self._citations.access(record, auditor)
+        readable = {a.citation.marker for a in access if a.readable}
+        restricted = {a.citation.marker for a in access if not a.readable}
+        given = dict(citation_verdicts)
+        problems = []
+        if unknown := sorted(set(given) - readable - restricted):
+            problems.append(f"the answer has no citation {_markers(unknown)}")
+        if hidden := sorted(set(given) & restricted):
+            problems.append(f"citation {_markers(hidden)} is restricted for you")
+        if missing := sorted(readable - set(given)):
+            problems.append(f"citation {_markers(missing)} needs a verdict")
+        if bad := sorted(m for m, v in given.items() if v not in CITATION_VERDICTS):
+            problems.append(
+                f"citation {_markers(bad)}: a verdict is one of {', '.join(CITATION_VERDICTS)}"
+            )
+        if answer_verdict not in ANSWER_VERDICTS:
+            problems.append(f"the answer verdict is one of {', '.join(ANSWER_VERDICTS)}")
+        text = (note or "").strip()
+        if len(text) > self._settings.note_max_chars:
+            problems.append(f"the note is longer than {self._settings.note_max_chars} characters")
+        if problems:
+            raise InvalidReviewError("; ".join(problems))
+        if text:
+            with self._guard.scope():
+                text = self._guard.mask_text(text)
+        stored = self._reviews.add_review(
+            answer_id=answer_id,
+            reviewer=reviewer,
+            at=self._clock(),
+            answer_verdict=answer_verdict,
+            note=text or None,
+            verdicts=given,
+        )
+        return _record_of(stored)
+
+    def history(self, answer_id: str, auditor: Principal) -> list[ReviewRecord]:
+        """Every review of an answer, oldest first (earlier reviews of a reviewer included)."""
+        self._reviewer(auditor)
+        self._record(answer_id)
+        return [_record_of(r) for r in self._reviews.reviews_for([answer_id])]
+
+    def reviewer_of(self, auditor: Principal) -> str:
+        """The pseudonym this auditor's reviews are stored under."""
+        return self._reviewer(auditor)
+
+    # --- reports -------------------------------------------------------------------------------
+
+    def report(
+        self,
+        auditor: Principal,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> ReviewReport:
+        """Precision and agreement over reviews of the answers given in [since, until)."""
+        self._reviewer(auditor)
+        latest = latest_per_reviewer(self._reviews.reviews_of_answers_between(since, until))
+        facts = self._reviews.answer_facts({r.answer_id for r in latest})
+        return build_report(
+            latest,
+            facts,
+            generated_at=self._clock(),
+            since=since,
+            until=until,
+            worst=self._settings.worst_sources,
+            worst_min_citations=self._settings.worst_min_citations,
+        )
+
+
+def _paged(
+    reason: QueueReason,
+    fetch: Callable[..., list[str]],
+    *,
+    since: datetime,
+) -> Iterator[tuple[QueueReason, list[str]]]:
+    offset = 0
+    while True:
+        page = fetch(since=since, limit=_PAGE, offset=offset)
+        if not page:
+            return
+        yield reason, page
+        if len(page) < _PAGE:
+            return
+        offset += _PAGE
+
+
+def _record_of(review: StoredReview) -> ReviewRecord:
+    verdicts = {m: v for m, v in review.verdicts.items() if v in CITATION_VERDICTS}
+    return ReviewRecord(
+        review_id=review.review_id,
+        answer_id=review.answer_id,
+        reviewer=review.reviewer,
+        created_at=review.created_at,
+        answer_verdict=_answer_verdict(review.answer_verdict),
+        note=review.note,
+        citation_verdicts=_citation_verdicts(verdicts),
+    )
+
+
+def _answer_verdict(value: str) -> AnswerVerdict:
+    for verdict in ANSWER_VERDICTS:
+        if verdict == value:
+            return verdict
+    raise ValueError(f"stored answer verdict {value!r} is not known")
+
+
+def _citation_verdicts(values: Mapping[int, str]) -> dict[int, CitationVerdict]:
+    known: dict[str, CitationVerdict] = {v: v for v in CITATION_VERDICTS}
+    return {m: known[v] for m, v in sorted(values.items())}
+
+
+def _segments(answer: str, restricted: set[int]) -> tuple[AnswerSegment, ...]:
+    """The answer split at its `[n]` markers. Text is attributed to the markers that follow it,
+    and hidden when one of them points into a document the auditor may not read: an
+    extractive sentence *is* that document's text."""
+    tokens: list[tuple[str, int | None]] = []
+    last = 0
+    for match in _MARKER.finditer(answer):
+        if match.start() > last:
+            tokens.append((answer[last : match.start()], None))
+        tokens.append((match.group(0), int(match.group(1))))
+        last = match.end()
+    if last < len(answer):
+        tokens.append((answer[last:], None))
+    parts: list[AnswerSegment] = []
+    for i, (text, marker) in enumerate(tokens):
+        if marker is not None:
+            parts.append(AnswerSegment(text, marker))
+            continue
+        cited: list[int] = []
+        for following, number in tokens[i + 1 :]:
+            if number is None and following.strip():
+                break
+            if number is not None:
+                cited.append(number)
+        if text.strip() and restricted.intersection(cited):
+            lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
+            parts.append(AnswerSegment(f"{lead}{HIDDEN_TEXT}{trail}", hidden=True))
+        else:
+            parts.append(AnswerSegment(text))
+    return tuple(parts)
+
+
+def _markers(markers: list[int]) -> str:
+    return ", ".join(f"[{m}]" for m in markers)

@@ -1,0 +1,134 @@
+"""The decision: answer, refuse or hand over to a person, and the texts each one shows.
+
+Rules, in order:
+1. the user asks for a person → `escalated` (the verified answer, if confident, is shown too);
+2. no permitted evidence on topic → `refused_no_evidence`;
+3. fewer than `min_answer_sentences` verified sentences, or the best one's relevance below
+   `escalate_threshold` → `refused_insufficient_support`;
+4. relevance between `escalate_threshold` and `answer_threshold` → `escalated` (low confidence);
+5. otherwise → `answered`.
+
+The refusal texts are constants: they never depend on what the user may not read, so a refusal
+cannot reveal that a hidden document exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from agent.settings import AgentSettings
+from agent.types import AnswerStatus, Evidence
+from agent.verification import Verification
+
+if TYPE_CHECKING:
+    from policies.redaction import Redactor
+
+__all__ = [
+    "HANDOFF_TEXT",
+    "INSUFFICIENT_SUPPORT_TEXT",
+    "NO_EVIDENCE_TEXT",
+    "Decision",
+    "DecisionReason",
+    "decide",
+    "handoff_summary",
+]
+
+NO_EVIDENCE_TEXT = (
+    "I can't answer that from the sources available to you. "
+    "Please rephrase the question, or contact the helpdesk team."
+)
+INSUFFICIENT_SUPPORT_TEXT = (
+    "I couldn't find a passage that answers this question in the sources available to you, "
+    "so I won't guess. Please rephrase the question, or contact the helpdesk team."
+)
+HANDOFF_TEXT = "I've passed your question to the helpdesk team; a person will follow up with you."
+HANDOFF_WITH_ANSWER_TEXT = HANDOFF_TEXT + " Meanwhile, this is what the sources say:"
+
+DecisionReason = Literal[
+    "answered", "no_evidence", "insufficient_support", "low_confidence", "human_requested"
+]
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: AnswerStatus
+    reason: DecisionReason
+    show_answer: bool  # whether the verified sentences (and their citations) are shown
+
+
+def decide(
+    *,
+    evidence_count: int,
+    verification: Verification,
+    human_requested: bool,
+    settings: AgentSettings,
+) -> Decision:
+    confident = (
+        evidence_count > 0
+        and len(verification.sentences) >= settings.min_answer_sentences
+        and verification.answer_score >= settings.answer_threshold
+    )
+    if human_requested:
+        return Decision("escalated", "human_requested", show_answer=confident)
+    if evidence_count == 0:
+        return Decision("refused_no_evidence", "no_evidence", show_answer=False)
+    if (
+        len(verification.sentences) < settings.min_answer_sentences
+        or verification.answer_score < settings.escalate_threshold
+    ):
+        return Decision("refused_insufficient_support", "insufficient_support", show_answer=False)
+    if not confident:
+        return Decision("escalated", "low_confidence", show_answer=False)
+    return Decision("answered", "answered", show_answer=True)
+
+
+def status_text(decision: Decision) -> str:
+    """The fixed text of a refusal or hand-off (an answer's text is its sentences)."""
+    if decision.status == "refused_no_evidence":
+        return NO_EVIDENCE_TEXT
+    if decision.status == "refused_insufficient_support":
+        return INSUFFICIENT_SUPPORT_TEXT
+    if decision.status == "escalated":
+        return HANDOFF_WITH_ANSWER_TEXT if decision.show_answer else HANDOFF_TEXT
+    return ""
+
+
+_REASONS: dict[DecisionReason, str] = {
+    "human_requested": "the user asked for a person",
+    "low_confidence": "the sources may not answer this question (low confidence)",
+    "answered": "answered",
+    "no_evidence": "nothing in the sources the user may read is on topic",
+    "insufficient_support": "no passage answers the question",
+}
+
+
+def handoff_summary(
+    *,
+    question: str,
+    decision: Decision,
+    verification: Verification,
+    evidence: Sequence[Evidence],
+    redactor: Redactor | None,
+) -> str:
+    """A short summary a person can pick the question up from.
+
+    With a redactor, the question and the best passages found are masked and included.
+    Without one, only the question and the titles of the documents found are (never passages,
+    which may hold personal data nobody masked).
+    """
+    shown_question = redactor.mask(question) if redactor is not None else question
+    titles = list(dict.fromkeys(e.chunk.title for e in evidence))
+    lines = [
+        f"Hand-off: {_REASONS[decision.reason]}.",
+        f"Question: {shown_question}",
+        f"Documents found ({len(titles)}): " + ("; ".join(titles) if titles else "none"),
+    ]
+    if redactor is not None and verification.sentences:
+        lines.append(f"Best passages (relevance {verification.answer_score:.2f}):")
+        lines += [
+            f"- {redactor.mask(v.text)} ({v.evidence.chunk.title})"
+            for v in verification.sentences[:3]
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,252 @@
+"""The extractive composer: cited sentences taken verbatim from the evidence, no LLM.
+
+Relevance of a candidate sentence to the question (`relevance_scores`, also what the verifier
+and so the decision rest on):
+
+    mean(cosine(question, sentence), cosine(question, "<title — headings>: sentence"))
+    + coverage_weight × IDF-weighted share of the question's terms in the sentence
+    − penalties
+
+The framed cosine lets a sentence count its section's topic ("Retirement: 401(k)"); a
+sentence's terms include its table header and the headings below the page title. IDF is
+computed over the request's candidate sentences, so a term every passage shares says little.
+Penalties mark sentences that look relevant without answering: a question ("Which network
+should I use?"), a restatement of the question (every term of the sentence is a term of the
+question), a bare cross-reference ("See Password reset."), a sentence lacking what the
+question asks for (a number for "how many", a duration for "how long", a date for "when") or
+naming none of the numbers and codes the question names ("L7", "2026-014"), and (with
+`injection_penalty`) a chunk flagged as possible prompt injection at ingest. Paragraphs that
+read as instructions to an assistant are not candidates at all (`SentenceIndex`).
+
+Composition: the best sentence leads; supporting sentences follow when they score within
+`supporting_margin` of the lead (chosen MMR-style, near-duplicates skipped), or when they cover
+a part of the question nothing chosen covers yet (a two-part question) within
+`complement_margin`. Sentences of the lead's chunk keep their document order (steps stay in
+order); other chunks follow. Each sentence carries the exact span it was taken from.
+
+Nothing in the evidence is ever executed or followed: text is only compared and quoted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from agent.evidence import SentenceIndex, SentencePool
+from agent.sentences import content_terms
+from agent.settings import AgentSettings
+from agent.types import ComposedSentence, ComposeRequest, Composition
+from retrieval.embedder import Embedder
+
+__all__ = ["ExtractiveComposer", "QueryVectors", "answer_cue", "relevance_scores"]
+
+QueryVectors = Callable[[str], npt.NDArray[np.float32]]
+Scores = npt.NDArray[np.float64]
+
+_QUESTION_PENALTY = 0.15
+_RESTATEMENT_PENALTY = 0.5
+_POINTER_PENALTY = 0.2
+_CUE_PENALTY = 0.05
+_KEY_PENALTY = 0.05
+
+_POINTER = re.compile(
+    r"^(?:for\b[^.;:]{0,80},\s*)?(?:please\s+)?see\b|\b(?:has|have)\s+(?:been\s+)?moved\s+to\b",
+    re.IGNORECASE,
+)
+_UNITS = r"(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|nights?)"
+_NUMBER_WORDS = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    r"thirty|forty|fifty|sixty|hundred|thousand|million|billion|half|a|an)"
+)
+_CUES: dict[str, re.Pattern[str]] = {
+    "duration": re.compile(
+        rf"\b(?:\d[\d.,]*|{_NUMBER_WORDS})[\s-]*(?:\w+[\s-]+)?{_UNITS}\b"
+        r"|\b(?:daily|weekly|monthly|yearly|annually|overnight|immediately|every)\b",
+        re.IGNORECASE,
+    ),
+    "number": re.compile(rf"\d|\b{_NUMBER_WORDS}\b|\b(?:once|twice|single|dozen)\b", re.I),
+    "date": re.compile(
+        r"\b(?:1[5-9]|20)\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
+        r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\bbusiness day\b"
+        r"|\b\d{1,2}(?:st|nd|rd|th)\b"
+        r"|\b(?:century|decade|season|spring|summer|autumn|fall|winter|year|week|month)s?\b",
+        re.IGNORECASE,
+    ),
+}
+_CUE_QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "duration",
+        re.compile(
+            r"\bhow\s+(?:long|often|soon|quickly|far\s+(?:in\s+advance|ahead))\b"
+            rf"|\bhow\s+many\s+{_UNITS}\b|\bfor\s+how\s+long\b",
+            re.IGNORECASE,
+        ),
+    ),
+    ("number", re.compile(r"\bhow\s+(?:many|much|old|big|large|tall|far|high)\b", re.I)),
+    ("date", re.compile(r"\bwhen\b|\bwhat\s+(?:year|date|day|time)\b|\bby\s+when\b", re.I)),
+)
+
+
+def answer_cue(question: str) -> str | None:
+    """What kind of answer the question asks for: "duration", "number", "date" or None."""
+    for cue, pattern in _CUE_QUESTIONS:
+        if pattern.search(question):
+            return cue
+    return None
+
+
+def relevance_scores(
+    pool: SentencePool,
+    question: str,
+    question_vector: npt.NDArray[np.float32],
+    *,
+    settings: AgentSettings,
+) -> Scores:
+    """The relevance of every sentence of `pool` to `question` (see the module docstring)."""
+    if not len(pool):
+        return np.zeros(0, dtype=np.float64)
+    # The mean of the sentence's similarity alone and in its section's frame ("Benefits —
+    # Retirement: 401(k): Northwind matches 100% of ..."): a sentence often names its topic
+    # only through its heading.
+    alone = pool.vectors @ question_vector
+    framed = pool.context_vectors @ question_vector
+    similarity = ((alone + framed) / 2).astype(np.float64)
+    wanted = set(content_terms(question))
+    weights = _idf(pool, wanted)
+    total = sum(weights.values()) or 1.0
+    coverage = np.array([sum(w for t, w in weights.items() if t in s) / total for s in pool.terms])
+    cue = answer_cue(question)
+    # Numbers and codes the question names ("L7", "2026-014", "FY2027"): a sentence naming none
+    # of them (in itself, its table header or its headings) is about something else.
+    keys = {t for t in wanted if any(ch.isdigit() for ch in t)}
+    penalty = np.zeros(len(pool), dtype=np.float64)
+    for i, sentence in enumerate(pool.sentences):
+        text = sentence.display
+        if text.rstrip().endswith("?"):
+            penalty[i] += _QUESTION_PENALTY
+        own = set(content_terms(text))
+        if wanted and own and own <= wanted:
+            penalty[i] += _RESTATEMENT_PENALTY
+        if _POINTER.search(text):
+            penalty[i] += _POINTER_PENALTY
+        if cue is not None and not _CUES[cue].search(f"{sentence.context} {text}"):
+            penalty[i] += _CUE_PENALTY
+        if keys and not keys & pool.terms[i]:
+            penalty[i] += _KEY_PENALTY
+        if pool.evidence_of(i).chunk.injection_suspected:
+            penalty[i] += settings.injection_penalty
+    return similarity + settings.coverage_weight * coverage - penalty
+
+
+def _idf(pool: SentencePool, wanted: set[str]) -> dict[str, float]:
+    size = len(pool)
+    return {t: math.log((size + 1) / (1 + sum(t in s for s in pool.terms))) + 1 for t in wanted}
+
+
+class ExtractiveComposer:
+    """Picks a lead sentence and a few supporting ones from the evidence, each cited."""
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        sentences: SentenceIndex | None = None,
+        query_vector: QueryVectors | None = None,
+        settings: AgentSettings | None = None,
+    ) -> None:
+        self._settings = settings or AgentSettings()
+        self._sentences = sentences or SentenceIndex(
+            embedder=embedder, cache_chunks=self._settings.sentence_cache_chunks
+        )
+        self._query_vector = query_vector or embedder.embed_query
+
+    @property
+    def name(self) -> str:
+        return "extractive"
+
+    def compose(self, request: ComposeRequest) -> Composition:
+        if not request.evidence:
+            return Composition(sentences=[], composer=self.name, notes=("no evidence",))
+        pool = self._sentences.pool(request.evidence)
+        if not len(pool):
+            return Composition(sentences=[], composer=self.name, notes=("no candidate sentence",))
+        relevance = self.scores(pool, request.question)
+        chosen = self._choose(pool, relevance, request.question)
+        sentences = [
+            ComposedSentence(
+                text=pool.sentences[i].display,
+                evidence_number=pool.evidence_of(i).number,
+                span=(pool.sentences[i].start, pool.sentences[i].end),
+            )
+            for i in self._order(pool, chosen)
+        ]
+        return Composition(
+            sentences=sentences,
+            composer=self.name,
+            notes=(f"{len(sentences)} of {len(pool)} candidate sentences",),
+        )
+
+    def scores(self, pool: SentencePool, question: str) -> Scores:
+        return relevance_scores(
+            pool, question, self._query_vector(question), settings=self._settings
+        )
+
+    def _choose(self, pool: SentencePool, relevance: Scores, question: str) -> list[int]:
+        s = self._settings
+        lead = int(np.argmax(relevance))
+        chosen = [lead]
+        # The sentence after the lead in the same paragraph or list item often completes it
+        # ("...: lower the MTU. Go to Settings → Advanced → MTU and set it to 1280.").
+        following = lead + 1
+        if (
+            following < len(pool)
+            and pool.owners[following] == pool.owners[lead]
+            and pool.sentences[following].block == pool.sentences[lead].block != -1
+            and relevance[following] >= relevance[lead] - s.continuation_margin
+        ):
+            chosen.append(following)
+        # Supporting sentences close to the lead, MMR-style.
+        floor = max(float(relevance[lead]) - s.supporting_margin, s.supporting_min_relevance)
+        candidates = [i for i in range(len(pool)) if i not in chosen and relevance[i] >= floor]
+        while candidates and len(chosen) < s.max_answer_sentences:
+            redundancy = (pool.vectors[candidates] @ pool.vectors[chosen].T).max(axis=1)
+            mmr = s.mmr_lambda * relevance[candidates] - (1 - s.mmr_lambda) * redundancy
+            best = int(np.argmax(mmr))
+            fresh = not _same_text(pool, chosen, candidates[best])
+            if redundancy[best] < s.max_redundancy and fresh:
+                chosen.append(candidates[best])
+            candidates.pop(best)
+        # Complements: a part of the question that nothing chosen covers yet.
+        weights = _idf(pool, set(content_terms(question)))
+        total = sum(weights.values()) or 1.0
+        uncovered = set(weights) - frozenset().union(*(pool.terms[i] for i in chosen))
+        floor = max(float(relevance[lead]) - s.complement_margin, s.supporting_min_relevance)
+        for i in sorted(range(len(pool)), key=lambda j: -relevance[j]):
+            if not uncovered or len(chosen) >= s.max_answer_sentences or relevance[i] < floor:
+                break
+            gain = pool.terms[i] & uncovered
+            if i in chosen or sum(weights[t] for t in gain) < s.complement_min_gain * total:
+                continue
+            redundant = float((pool.vectors[chosen] @ pool.vectors[i]).max()) >= s.max_redundancy
+            if not redundant and not _same_text(pool, chosen, i):
+                chosen.append(i)
+                uncovered -= gain
+        return chosen
+
+    @staticmethod
+    def _order(pool: SentencePool, chosen: list[int]) -> list[int]:
+        """The lead's chunk first, in document order; then the others by evidence and offset."""
+        lead_owner = pool.owners[chosen[0]]
+        return sorted(
+            chosen,
+            key=lambda i: (pool.owners[i] != lead_owner, pool.owners[i], pool.sentences[i].start),
+        )
+
+
+def _same_text(pool: SentencePool, chosen: list[int], candidate: int) -> bool:
+    text = pool.sentences[candidate].display.casefold()
+    return any(pool.sentences[i].display.casefold() == text for i in chosen)

@@ -1,0 +1,361 @@
+"""`AnswerService`: the answer pipeline, explicit typed steps decided by code.
+
+    screen → condense → retrieve (as the principal) → select evidence → compose → verify
+    → decide → record
+
+Every step is timed (`Answer.timings_ms`) and runs in a tracer span. What is retrieved, who may
+see it and what is cited is decided here, never by a composer: evidence comes only from the
+permission-filtered retriever, every chunk is re-checked with the policy engine before a
+composer sees it, and every citation again before it is shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol
+
+from agent.conversation import (
+    Condenser,
+    ConversationStore,
+    InMemoryConversationStore,
+    RuleCondenser,
+    Turn,
+)
+from agent.decision import Decision, decide, handoff_summary, status_text
+from agent.evidence import SentenceIndex, on_topic, select_evidence
+from agent.extractive import ExtractiveComposer
+from agent.gateway_errors import LLMError
+from agent.screening import QuestionScreen, check_conversation_id
+from agent.settings import AgentSettings
+from agent.tracing_port import NoopTracer, SpanHandle, Tracer
+from agent.types import Answer, Citation, Composer, ComposeRequest, Composition, Evidence
+from agent.verification import CitationVerifier, Verification, VerifiedSentence
+from policies.access import AccessFilter
+from policies.engine import PolicyEngine
+from policies.principal import Principal
+from retrieval.embedder import Embedder
+from retrieval.service import RetrievalRequest, RetrievalService
+
+if TYPE_CHECKING:
+    from policies.redaction import Redactor
+
+__all__ = ["AnswerRecorder", "AnswerService", "NoopRecorder"]
+
+log = logging.getLogger(__name__)
+
+
+class AnswerRecorder(Protocol):
+    """Keeps a record of every answer (the audit store). Called once per answer."""
+
+    def record(self, answer: Answer, principal: Principal) -> None: ...
+
+
+class NoopRecorder:
+    def record(self, answer: Answer, principal: Principal) -> None:
+        return None
+
+
+@dataclass
+class _Run:
+    """What one request accumulates as it goes through the steps."""
+
+    timings: dict[str, float] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+    def flag(self, name: str) -> None:
+        if name not in self.flags:
+            self.flags.append(name)
+
+
+class AnswerService:
+    """Answers one question as one principal: cited evidence, a refusal, or a hand-off."""
+
+    def __init__(
+        self,
+        *,
+        retrieval: RetrievalService,
+        policy: PolicyEngine,
+        embedder: Embedder,
+        index_version: Callable[[], str],
+        composer: Composer | None = None,
+        fallback_composers: Sequence[Composer] = (),
+        verifier: CitationVerifier | None = None,
+        settings: AgentSettings | None = None,
+        tracer: Tracer | None = None,
+        recorder: AnswerRecorder | None = None,
+        redactor: Redactor | None = None,
+        conversations: ConversationStore | None = None,
+        condenser: Condenser | None = None,
+    ) -> None:
+        s = settings or AgentSettings()
+        self._settings = s
+        self._retrieval = retrieval
+        self._policy = policy
+        self._index_version = index_version
+        sentences = SentenceIndex(embedder=embedder, cache_chunks=s.sentence_cache_chunks)
+        self._sentences = sentences
+        self._extractive = ExtractiveComposer(
+            embedder=embedder, sentences=sentences, query_vector=retrieval.embed_query, settings=s
+        )
+        chain = [composer or self._extractive, *fallback_composers]
+        if not any(isinstance(c, ExtractiveComposer) for c in chain):
+            chain.append(self._extractive)  # the composer that cannot fail comes last
+        self._composers = tuple(chain)
+        self._verifier = verifier or CitationVerifier(
+            embedder=embedder, sentences=sentences, query_vector=retrieval.embed_query, settings=s
+        )
+        self._screen = QuestionScreen(
+            max_chars=s.max_question_chars, escalation_phrases=s.escalation_phrases
+        )
+        self._tracer: Tracer = tracer or NoopTracer()
+        self._recorder: AnswerRecorder = recorder or NoopRecorder()
+        self._redactor = redactor
+        self._conversations: ConversationStore = conversations or InMemoryConversationStore(
+            max_turns=s.history_turns,
+            max_conversations=s.max_conversations,
+            ttl_seconds=s.conversation_ttl_seconds,
+        )
+        self._condenser: Condenser = condenser or RuleCondenser()
+
+    @property
+    def settings(self) -> AgentSettings:
+        return self._settings
+
+    def answer(
+        self, question: str, *, principal: Principal, conversation_id: str | None = None
+    ) -> Answer:
+        """Raises `InvalidQuestionError` for a question it will not take; never for a refusal."""
+        started = time.perf_counter()
+        cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
+        asker = _asker_key(principal)
+        run = _Run()
+        with self._tracer.trace(
+            "answer", user_id=principal.user_id, conversation_id=cid, input=question
+        ) as root:
+            with self._step(run, "screen") as span:
+                screened = self._screen.screen(question)
+                if screened.injection_suspected:
+                    run.flag("question_injection_suspected")
+                    span.set(injection_reasons=list(screened.injection_reasons))
+                if screened.human_requested:
+                    run.flag("human_requested")
+            with self._step(run, "condense") as span:
+                history = self._conversations.history(asker, cid) if conversation_id else []
+                standalone = self._condenser.condense(screened.text, history)
+                standalone = standalone[-self._settings.max_question_chars :]
+                if standalone != screened.text:
+                    run.flag("follow_up_condensed")
+                span.set(history_turns=len(history), condensed=standalone != screened.text)
+            with self._step(run, "retrieve") as span:
+                access = self._policy.access_filter(principal)
+                result = self._retrieval.retrieve_with(
+                    RetrievalRequest(
+                        query=standalone, principal=principal, top_k=self._settings.retrieval_top_k
+                    ),
+                    access,
+                )
+                span.set(chunks=len(result.chunks), policy_version=result.policy_version)
+            with self._step(run, "evidence") as span:
+                selected = select_evidence(
+                    result,
+                    limit=self._settings.evidence_k,
+                    min_similarity=self._settings.evidence_min_similarity,
+                )
+                # Cutting and embedding the evidence's sentences here (cached per chunk) lets
+                # the composer and the verifier share them, and shows what was left out.
+                pool = self._sentences.pool(self._evidence(selected, access))
+                evidence = on_topic(
+                    pool,
+                    self._retrieval.embed_query(standalone),
+                    min_similarity=self._settings.sentence_min_similarity,
+                )
+                if pool.suspected or any(e.chunk.injection_suspected for e in evidence):
+                    run.flag("evidence_injection_suspected")
+                span.set(evidence=len(evidence), sentences=len(pool), suspected=pool.suspected)
+            with self._step(run, "compose") as span:
+                composition = self._compose(standalone, evidence, asker, history, run)
+                span.set(composer=composition.composer, sentences=len(composition.sentences))
+            with self._step(run, "verify") as span:
+                verification = self._verify(standalone, composition, evidence, access)
+                span.set(
+                    kept=len(verification.sentences),
+                    dropped=verification.dropped,
+                    answer_score=round(verification.answer_score, 4),
+                    documents=sorted(
+                        {v.evidence.chunk.document_id for v in verification.sentences}
+                    ),
+                )
+            with self._step(run, "decide") as span:
+                decision = decide(
+                    evidence_count=len(evidence),
+                    verification=verification,
+                    human_requested=screened.human_requested,
+                    settings=self._settings,
+                )
+                span.set(status=decision.status, reason=decision.reason)
+            answer = self._build(
+                cid=cid,
+                question=screened.text,
+                decision=decision,
+                verification=verification,
+                evidence=evidence,
+                composition=composition,
+                policy_version=result.policy_version,
+                run=run,
+                trace_id=root.trace_id or None,
+            )
+            with self._step(run, "record"):
+                self._conversations.append(
+                    asker,
+                    cid,
+                    [Turn("user", screened.text, standalone), Turn("assistant", answer.answer)],
+                )
+                # The record carries the timings of every step before this one.
+                self._recorder.record(_with_timings(answer, run.timings), principal)
+            run.timings["total"] = (time.perf_counter() - started) * 1000
+            root.set_output({"status": answer.status, "citations": len(answer.citations)})
+            root.score("answer_score", round(verification.answer_score, 4))
+        return _with_timings(answer, run.timings)
+
+    @contextmanager
+    def _step(self, run: _Run, name: str) -> Iterator[SpanHandle]:
+        started = time.perf_counter()
+        try:
+            with self._tracer.span(name) as span:
+                yield span
+        finally:
+            run.timings[name] = (time.perf_counter() - started) * 1000
+
+    def _evidence(self, evidence: list[Evidence], access: AccessFilter) -> list[Evidence]:
+        """Only chunks the policy admits reach a composer (retrieval checked them too)."""
+        kept = [e for e in evidence if self._readable(e, access)]
+        return [Evidence(number=i, chunk=e.chunk, score=e.score) for i, e in enumerate(kept, 1)]
+
+    def _readable(self, item: Evidence, access: AccessFilter) -> bool:
+        c = item.chunk
+        if self._policy.can_read(access, source_id=c.source_id, read=c.read, deny=c.deny):
+            return True
+        log.error("policy re-check refused chunk %s of %s; dropped", c.chunk_id, c.document_id)
+        return False
+
+    def _compose(
+        self,
+        question: str,
+        evidence: list[Evidence],
+        asker: str,
+        history: list[Turn],
+        run: _Run,
+    ) -> Composition:
+        if not evidence:  # refused without calling any composer (or model)
+            return Composition(sentences=[], composer=self._composers[0].name)
+        request = ComposeRequest(
+            question=question,
+            evidence=evidence,
+            user_key=asker,
+            conversation=[(t.role, t.text) for t in history],
+        )
+        for composer in self._composers[:-1]:
+            try:
+                return composer.compose(request)
+            except LLMError as exc:
+                run.flag("composer_fallback")
+                log.warning("composer %s failed (%s); trying the next one", composer.name, exc)
+        return self._composers[-1].compose(request)
+
+    def _verify(
+        self,
+        question: str,
+        composition: Composition,
+        evidence: list[Evidence],
+        access: AccessFilter,
+    ) -> Verification:
+        verification = self._verifier.verify(question, composition, evidence)
+        readable = [v for v in verification.sentences if self._readable(v.evidence, access)]
+        if len(readable) == len(verification.sentences):
+            return verification
+        return Verification(
+            sentences=readable,
+            dropped=verification.dropped + len(verification.sentences) - len(readable),
+            answer_score=max((v.relevance for v in readable), default=0.0),
+            notes=(*verification.notes, "removed sentences failing the policy re-check"),
+        )
+
+    def _build(
+        self,
+        *,
+        cid: str,
+        question: str,
+        decision: Decision,
+        verification: Verification,
+        evidence: list[Evidence],
+        composition: Composition,
+        policy_version: str,
+        run: _Run,
+        trace_id: str | None,
+    ) -> Answer:
+        shown = verification.sentences if decision.show_answer else []
+        citations = [_citation(n, v) for n, v in enumerate(shown, 1)]
+        body = " ".join(f"{v.text} [{n}]" for n, v in enumerate(shown, 1))
+        prefix = status_text(decision)
+        text = f"{prefix} {body}".strip() if prefix else body
+        summary = (
+            handoff_summary(
+                question=question,
+                decision=decision,
+                verification=verification,
+                evidence=evidence,
+                redactor=self._redactor,
+            )
+            if decision.status == "escalated"
+            else None
+        )
+        return Answer(
+            answer_id=uuid.uuid4().hex,
+            status=decision.status,
+            answer=text,
+            citations=citations,
+            conversation_id=cid,
+            question=question,
+            policy_version=policy_version,
+            index_version=self._index_version(),
+            composer=composition.composer,
+            prompt_id=composition.prompt_id,
+            prompt_version=composition.prompt_version,
+            handoff_summary=summary,
+            usage=composition.usage,
+            flags=tuple(run.flags),
+            trace_id=trace_id,
+        )
+
+
+def _citation(marker: int, sentence: VerifiedSentence) -> Citation:
+    chunk = sentence.evidence.chunk
+    return Citation(
+        marker=marker,
+        document_id=chunk.document_id,
+        title=chunk.title,
+        source_id=chunk.source_id,
+        uri=chunk.uri,
+        chunk_id=chunk.chunk_id,
+        quote=sentence.quote,
+        start=chunk.start + sentence.start,
+        end=chunk.start + sentence.end,
+        support=sentence.support,
+        document_version=chunk.document_version,
+    )
+
+
+def _asker_key(principal: Principal) -> str:
+    """A pseudonymous key per user (budgets, conversation ownership); never the raw id."""
+    who = principal.user_id or "anonymous"
+    return hashlib.sha256(f"proofdesk-asker:{who}".encode()).hexdigest()[:24]
+
+
+def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:
+    return replace(answer, timings_ms={k: round(v, 3) for k, v in timings.items()})

@@ -1,0 +1,115 @@
+"""`SqlAnswerStore`: answers and their feedback in the state database (SQLite or PostgreSQL).
+
+A stand-in until the audit record (issue 6) owns answers: it implements the `AnswerStore` and
+`FeedbackStore` ports, so the audit store can replace it without touching the routes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import DateTime, Engine, Integer, String, Text, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from agent.types import Answer, Citation, TokenUsage
+from api.ports import Feedback, StoredAnswer
+
+__all__ = ["SqlAnswerStore"]
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _AnswerRow(_Base):
+    __tablename__ = "pd_api_answers"
+    answer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    asker: Mapped[str] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answer_json: Mapped[str] = mapped_column(Text)
+
+
+class _FeedbackRow(_Base):
+    __tablename__ = "pd_api_feedback"
+    feedback_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    answer_id: Mapped[str] = mapped_column(String(64), index=True)
+    asker: Mapped[str] = mapped_column(String(200))
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _answer_from(data: dict[str, Any]) -> Answer:
+    data["citations"] = [Citation(**c) for c in data["citations"]]
+    data["usage"] = TokenUsage(**data["usage"])
+    data["flags"] = tuple(data["flags"])
+    return Answer(**data)
+
+
+class SqlAnswerStore:
+    def __init__(self, *, engine: Engine) -> None:
+        _Base.metadata.create_all(engine)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def save(self, answer: Answer, *, asker: str) -> None:
+        row = _AnswerRow(
+            answer_id=answer.answer_id,
+            asker=asker,
+            created_at=datetime.now(UTC),
+            answer_json=json.dumps(dataclasses.asdict(answer), ensure_ascii=False),
+        )
+        with self._sessions.begin() as s:
+            s.merge(row)
+
+    def get(self, answer_id: str) -> StoredAnswer | None:
+        with self._sessions.begin() as s:
+            row = s.get(_AnswerRow, answer_id)
+            if row is None:
+                return None
+            return StoredAnswer(
+                answer=_answer_from(json.loads(row.answer_json)),
+                asker=row.asker,
+                created_at=_aware(row.created_at),
+            )
+
+    def add(
+        self, *, answer_id: str, asker: str, rating: Literal[1, -1], comment: str | None
+    ) -> Feedback:
+        feedback = Feedback(
+            feedback_id=str(uuid.uuid4()),
+            answer_id=answer_id,
+            asker=asker,
+            rating=rating,
+            comment=comment,
+            created_at=datetime.now(UTC),
+        )
+        with self._sessions.begin() as s:
+            s.add(_FeedbackRow(**dataclasses.asdict(feedback)))
+        return feedback
+
+    def for_answer(self, answer_id: str) -> list[Feedback]:
+        with self._sessions.begin() as s:
+            rows = s.scalars(
+                select(_FeedbackRow)
+                .where(_FeedbackRow.answer_id == answer_id)
+                .order_by(_FeedbackRow.created_at)
+            ).all()
+            return [
+                Feedback(
+                    feedback_id=r.feedback_id,
+                    answer_id=r.answer_id,
+                    asker=r.asker,
+                    rating=1 if r.rating > 0 else -1,
+                    comment=r.comment,
+                    created_at=_aware(r.created_at),
+                )
+                for r in rows
+            ]

@@ -1,0 +1,93 @@
+"""`create_app`: the FastAPI application — routes, error handlers, middleware, and a lifespan that
+builds the services from settings (or uses the ones given, in tests)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from api.answers_api import AnswersApi
+from api.api_settings import ApiSettings
+from api.chat import ChatApi
+from api.deps import AppState
+from api.errors import install_error_handlers
+from api.metrics import ApiMetrics
+from api.middleware import install_middleware
+from api.routes import answers, chat, health, sources
+from api.services import ApiServices, ChatFactory, build_services, default_chat_factory
+from api.settings import Settings
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """
+Answers helpdesk questions **only** from approved, permission-checked sources. Every sentence of
+an answer cites the exact passage it rests on, or the answer is a refusal.
+
+Authenticate with `Authorization: Bearer <API key or JWT>`. An API key with the `act_as` scope
+may name the end user with `X-Proofdesk-User` / `X-Proofdesk-Groups`. Every error has the body
+`{"error": {"type", "code", "message"}}`; every response carries `X-Request-ID`.
+"""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    api_settings: ApiSettings | None = None,
+    services: ApiServices | None = None,
+    chat_factory: ChatFactory | None = None,
+) -> FastAPI:
+    """The app. With `services`, those are used as they are (tests); otherwise the lifespan
+    builds them from `settings` and closes them on shutdown."""
+    api = api_settings or settings.api
+    api.check_for(settings.environment)
+    metrics = services.metrics if services is not None else ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AppState]]:
+        if services is not None:
+            built = services
+        else:
+            build = functools.partial(
+                build_services,
+                settings,
+                api,
+                chat_factory=chat_factory or default_chat_factory,
+                metrics=metrics,
+            )
+            built = await anyio.to_thread.run_sync(build)
+        built.start()
+        state = AppState(
+            services=built,
+            chat_api=ChatApi(
+                chat=built.chat,
+                answers=built.answers,
+                metrics=built.metrics,
+                max_question_chars=api.max_question_chars,
+                max_messages=api.max_messages,
+            ),
+            answers_api=AnswersApi(answers=built.answers, feedback=built.feedback),
+        )
+        try:
+            yield {"proofdesk": state}
+        finally:
+            await anyio.to_thread.run_sync(built.close)
+
+    app = FastAPI(
+        title="Proofdesk",
+        version="0.1.0",
+        summary="Cited answers from approved, permission-checked sources",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if api.docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if api.docs else None,
+    )
+    install_error_handlers(app)
+    install_middleware(app, settings=api, metrics=metrics)
+    for module in (health, chat, answers, sources):
+        app.include_router(module.router)
+    return app

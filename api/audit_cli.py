@@ -1,0 +1,505 @@
+"""`proofdesk audit queue|pick|show|review|report`: citation audit reviews from a terminal.
+
+Two ways to reach the reviews, one set of commands:
+
+- **direct** (default): a `ReviewService` over the audit database and the index named by the
+  settings, reviewing as the user given with `--as` (the policy must make them an auditor).
+  Whoever can run this can read the database anyway; the policy still decides what each
+  citation shows. With the embedded index a running server holds the index, so `show` and
+  `review` then say so and point to `--server` (`queue`, `pick` and `report` never open it).
+- **through a server** (`--server URL`, key in `PROOFDESK_API_KEY`): the `/v1/audit` API with an
+  API key holding the `audit` scope (a key with `act_as` may name the auditor with `--as`).
+
+Both print the same shapes: the API's response models, as tables or with `--json`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
+
+import httpx
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Column, Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from agent.audit_review import (
+    ANSWER_VERDICTS,
+    CITATION_VERDICTS,
+    InvalidReviewError,
+    NotAnAuditorError,
+    ReviewService,
+    UnknownAnswerError,
+)
+from agent.review_report import report_to_csv
+from api.audit_schemas import (
+    PickResponse,
+    QueueItemResponse,
+    QueueResponse,
+    ReportResponse,
+    ReviewItemResponse,
+    ReviewRequest,
+    ReviewResponse,
+)
+from policies.engine import PolicyEngine, PolicyError
+from retrieval.store import StoreError, StoreLockedError
+
+__all__ = ["CliDeps", "app"]
+
+EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_NOT_FOUND = 1, 2, 3, 4
+VERDICT_KEYS = {str(i): v for i, v in enumerate(CITATION_VERDICTS, 1)} | {
+    "s": "supports",
+    "p": "partially_supports",
+    "n": "does_not_support",
+    "i": "irrelevant",
+}
+_M = TypeVar("_M", bound=BaseModel)
+out = Console()
+err = Console(stderr=True)
+
+app = typer.Typer(
+    name="audit",
+    help="Review whether answers' citations support them (auditors).",
+    no_args_is_help=True,
+)
+
+
+class AuditCliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Backend(Protocol):
+    def queue(self, limit: int) -> QueueResponse: ...
+    def pick(self, answer_id: str) -> PickResponse: ...
+    def item(self, answer_id: str) -> ReviewItemResponse: ...
+    def review(self, answer_id: str, request: ReviewRequest) -> ReviewResponse: ...
+    def report(self, since: datetime | None, until: datetime | None) -> ReportResponse: ...
+    def report_csv(self, since: datetime | None, until: datetime | None) -> str: ...
+
+
+@dataclass
+class CliDeps:
+    """What direct mode is built from. The default builds both from the settings; tests pass
+    their own as `obj` to the CLI runner."""
+
+    service: Callable[[], ReviewService] | None = None
+    policy: PolicyEngine | None = None
+
+
+@dataclass
+class _State:
+    deps: CliDeps
+    server: str | None
+    api_key: str | None
+    user: str | None
+    groups: list[str]
+    config: Path | None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+class DirectBackend:
+    def __init__(self, service: ReviewService, policy: PolicyEngine, user: str, groups: list[str]):
+        self._service = service
+        self._auditor = policy.principal_for(user, groups)
+
+    def queue(self, limit: int) -> QueueResponse:
+        items = self._service.queue(self._auditor, limit=limit)
+        return QueueResponse(items=[QueueItemResponse.model_validate(i) for i in items])
+
+    def pick(self, answer_id: str) -> PickResponse:
+        return PickResponse(
+            answer_id=answer_id, picked_at=self._service.pick(answer_id, self._auditor)
+        )
+
+    def item(self, answer_id: str) -> ReviewItemResponse:
+        return ReviewItemResponse.model_validate(self._service.item(answer_id, self._auditor))
+
+    def review(self, answer_id: str, request: ReviewRequest) -> ReviewResponse:
+        stored = self._service.review(
+            answer_id,
+            self._auditor,
+            citation_verdicts=request.citation_verdicts,
+            answer_verdict=request.answer_verdict,
+            note=request.note,
+        )
+        return ReviewResponse.model_validate(stored)
+
+    def report(self, since: datetime | None, until: datetime | None) -> ReportResponse:
+        built = self._service.report(self._auditor, since=since, until=until)
+        return ReportResponse.model_validate(built)
+
+    def report_csv(self, since: datetime | None, until: datetime | None) -> str:
+        return report_to_csv(self._service.report(self._auditor, since=since, until=until))
+
+
+class HttpBackend:
+    def __init__(self, client: httpx.Client) -> None:
+        self._client = client
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise AuditCliError(f"cannot reach the server: {exc}") from exc
+        if response.is_success:
+            return response
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:200]
+        code = EXIT_NOT_FOUND if response.status_code == 404 else EXIT_FAILED
+        raise AuditCliError(f"server said {response.status_code}: {message}", code)
+
+    def _model(self, model: type[_M], method: str, url: str, **kwargs: Any) -> _M:
+        response = self._call(method, url, **kwargs)
+        try:
+            return model.model_validate(response.json())
+        except (ValueError, ValidationError) as exc:
+            raise AuditCliError(f"unexpected answer from the server: {exc}") from exc
+
+    def queue(self, limit: int) -> QueueResponse:
+        return self._model(QueueResponse, "GET", "/v1/audit/queue", params={"limit": limit})
+
+    def pick(self, answer_id: str) -> PickResponse:
+        return self._model(PickResponse, "POST", "/v1/audit/picks", json={"answer_id": answer_id})
+
+    def item(self, answer_id: str) -> ReviewItemResponse:
+        return self._model(ReviewItemResponse, "GET", f"/v1/audit/answers/{answer_id}")
+
+    def review(self, answer_id: str, request: ReviewRequest) -> ReviewResponse:
+        body = request.model_dump(mode="json", exclude_none=True)
+        url = f"/v1/audit/answers/{answer_id}/reviews"
+        return self._model(ReviewResponse, "POST", url, json=body)
+
+    def report(self, since: datetime | None, until: datetime | None) -> ReportResponse:
+        return self._model(ReportResponse, "GET", "/v1/audit/report", params=_bounds(since, until))
+
+    def report_csv(self, since: datetime | None, until: datetime | None) -> str:
+        return self._call("GET", "/v1/audit/report.csv", params=_bounds(since, until)).text
+
+
+def _bounds(since: datetime | None, until: datetime | None) -> dict[str, str]:
+    return {k: v.isoformat() for k, v in (("since", since), ("until", until)) if v is not None}
+
+
+@app.callback()
+def _main(  # noqa: PLR0917 - Typer takes options as parameters
+    ctx: typer.Context,
+    server: Annotated[
+        str | None, typer.Option(envvar="PROOFDESK_SERVER", help="Base URL of a running server.")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="PROOFDESK_API_KEY", help="API key (with --server).")
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--as", envvar="PROOFDESK_AUDITOR", help="The auditor's user id."),
+    ] = None,
+    groups: Annotated[
+        str | None, typer.Option(help="Comma-separated identity-provider groups of --as.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML settings file (direct mode).")
+    ] = None,
+) -> None:
+    deps = ctx.obj if isinstance(ctx.obj, CliDeps) else CliDeps()
+    names = [g.strip() for g in (groups or "").split(",") if g.strip()]
+    state = _State(deps, server, api_key, user, names, config)
+    ctx.obj = state
+    ctx.call_on_close(lambda: [close() for close in reversed(state.closers)])
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _backend(ctx: typer.Context) -> Iterator[Backend]:
+    """The backend for this invocation, with domain errors turned into messages."""
+    state: _State = ctx.obj
+    try:
+        yield _open(state)
+    except AuditCliError as exc:
+        _fail(str(exc), exc.code)
+    except NotAnAuditorError as exc:
+        _fail(f"{exc} (check --as)", EXIT_FAILED)
+    except UnknownAnswerError as exc:
+        _fail(str(exc), EXIT_NOT_FOUND)
+    except InvalidReviewError as exc:
+        _fail(f"review not recorded: {exc}", EXIT_USAGE)
+    except StoreLockedError as exc:
+        _fail(f"{exc}; or run this through the server with --server", EXIT_BUSY)
+    except StoreError as exc:
+        _fail(f"vector store: {exc}", EXIT_FAILED)
+    except PolicyError as exc:
+        _fail(f"policy: {exc}", EXIT_FAILED)
+    except SQLAlchemyError as exc:
+        _fail(f"audit database: {type(exc).__name__}: {exc.__cause__ or exc}", EXIT_FAILED)
+
+
+def _open(state: _State) -> Backend:
+    if state.server is not None:
+        if not state.api_key:
+            raise AuditCliError("--server needs an API key (--api-key or PROOFDESK_API_KEY)", 2)
+        headers = {"Authorization": f"Bearer {state.api_key}"}
+        if state.user:
+            headers["X-Proofdesk-User"] = state.user
+            if state.groups:
+                headers["X-Proofdesk-Groups"] = ",".join(state.groups)
+        client = httpx.Client(base_url=state.server.rstrip("/"), headers=headers, timeout=60)
+        state.closers.append(client.close)
+        return HttpBackend(client)
+    if not state.user:
+        raise AuditCliError("name the auditor with --as USER, or use --server with a key", 2)
+    if state.deps.service is None or state.deps.policy is None:
+        state.deps = _deps_from_settings(state)
+    assert state.deps.service is not None and state.deps.policy is not None
+    return DirectBackend(state.deps.service(), state.deps.policy, state.user, state.groups)
+
+
+def _deps_from_settings(state: _State) -> CliDeps:
+    """Direct mode's composition root: the audit store, the policy, the guard, and the index
+    (opened only when a command shows or checks citations)."""
+    from agent.audit_review import ReviewSettings
+    from agent.audit_store import AuditSettings, AuditStore
+    from agent.masking import PiiGuard
+    from agent.review_store import ReviewStore
+    from api.settings import ConfigFileError, load_settings
+    from api.wiring import build_embedder, build_policy
+    from policies.redaction import PresidioRedactor
+    from retrieval.store import VectorStore
+    from retrieval.store_factory import open_store
+
+    try:
+        settings = load_settings(state.config)
+    except ConfigFileError as exc:
+        raise AuditCliError(str(exc), EXIT_USAGE) from exc
+    except ValueError as exc:  # pydantic's ValidationError
+        raise AuditCliError(f"invalid settings: {exc}", EXIT_USAGE) from exc
+    audit_settings = getattr(settings, "audit", None) or AuditSettings()
+    review_settings = getattr(settings, "review", None) or ReviewSettings()
+    policy = build_policy(settings)
+    guard = PiiGuard(redactor=PresidioRedactor(settings=settings.redaction))
+    audit = AuditStore.from_settings(audit_settings, guard=guard)
+    state.closers += [policy.close, audit.close]
+    opened: list[VectorStore] = []
+
+    def index() -> VectorStore:
+        if not opened:
+            dimension = build_embedder(settings).dimension
+            opened.append(open_store(settings.store, dimension=dimension))
+            state.closers.append(opened[0].close)
+        return opened[0]
+
+    service = ReviewService(
+        audit=audit,
+        reviews=ReviewStore(engine=audit.engine),
+        index=index,
+        policy=policy,
+        guard=guard,
+        settings=review_settings,
+    )
+    return CliDeps(service=lambda: service, policy=policy)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+AnswerArg = Annotated[str, typer.Argument(help="The answer id.")]
+
+
+def _print_json(model: BaseModel | dict[str, Any]) -> None:
+    data = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
+    print(json.dumps(data, indent=2, ensure_ascii=False))  # noqa: T201
+
+
+@app.command()
+def queue(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """What to review next: picked, rated down, weakly supported, sampled answers."""
+    with _backend(ctx) as backend:
+        found = backend.queue(limit)
+    if as_json:
+        _print_json(found)
+        return
+    if not found.items:
+        out.print("Nothing to review.")
+        return
+    answer = Column("answer", no_wrap=True)
+    table = Table(answer, "why", "cites", "weakest", "reviews", "given", "question")
+    for i in found.items:
+        weakest = f"{i.min_support:.2f}" if i.min_support is not None else "-"
+        table.add_row(
+            i.answer_id,
+            ", ".join(i.reasons),
+            str(i.citation_count),
+            weakest,
+            f"{i.reviewers}/{i.wanted_reviewers}",
+            i.created_at.strftime("%Y-%m-%d %H:%M"),
+            escape(i.question[:80]),
+        )
+    out.print(table)
+
+
+@app.command()
+def pick(ctx: typer.Context, answer_id: AnswerArg) -> None:
+    """Put an answer in the review queue."""
+    with _backend(ctx) as backend:
+        picked = backend.pick(answer_id)
+    out.print(f"picked {picked.answer_id} at {picked.picked_at.isoformat()}")
+
+
+@app.command()
+def show(ctx: typer.Context, answer_id: AnswerArg, as_json: JsonOption = False) -> None:
+    """An answer to review: masked question and answer, each cited span in its context."""
+    with _backend(ctx) as backend:
+        item = backend.item(answer_id)
+    if as_json:
+        _print_json(item)
+        return
+    out.print(f"[bold]answer {item.answer_id}[/] · {item.status} · {escape(item.composer)}")
+    out.print(f"[bold]Q:[/] {escape(item.question)}")
+    out.print(f"[bold]A:[/] {escape(item.answer)}")
+    for c in item.citations:
+        head = f"\n[bold][{c.marker}][/] {c.source_id} · support {c.support:.2f}"
+        state = "" if c.state == "current" else f" · [yellow]document {c.state}[/]"
+        if c.restricted:
+            out.print(f"{head} · [red]restricted[/]{state}")
+            continue
+        out.print(f"{head} · {escape(c.title)} <{escape(c.uri)}>{state}")
+        quote = f"[reverse]{escape(c.quote)}[/reverse]"
+        out.print(f"  {escape(c.before or '')}{quote}{escape(c.after or '')}")
+    if item.mine is not None:
+        out.print(
+            f"\nyour latest review: {item.mine.answer_verdict}, {item.mine.created_at:%Y-%m-%d}"
+        )
+
+
+@app.command()
+def review(  # noqa: PLR0917 - Typer takes options as parameters
+    ctx: typer.Context,
+    answer_id: AnswerArg,
+    answer: Annotated[str, typer.Option("--answer", help=" | ".join(ANSWER_VERDICTS))],
+    every: Annotated[
+        str | None,
+        typer.Option("--all", help="One verdict for every citation you may read (e.g. supports)."),
+    ] = None,
+    verdict: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--verdict",
+            "-v",
+            help="MARKER=VERDICT, repeatable; VERDICT is a name, 1-4 or s/p/n/i (as on the page).",
+        ),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="A note (masked before it is stored).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a review: a verdict per citation, an answer verdict, an optional note."""
+    verdicts: dict[int, str] = {}
+    with _backend(ctx) as backend:
+        if every is not None:
+            markers = backend.item(answer_id).reviewable_markers
+            verdicts = dict.fromkeys(markers, _verdict(every))
+        for given in verdict or []:
+            marker, _, value = given.partition("=")
+            if not marker.strip().isdigit() or not value:
+                _fail(f"--verdict takes MARKER=VERDICT, not {given!r}")
+            verdicts[int(marker)] = _verdict(value)
+        try:
+            request = ReviewRequest.model_validate(
+                {"citation_verdicts": verdicts, "answer_verdict": answer, "note": note}
+            )
+        except ValidationError as exc:
+            _fail(f"invalid review: {exc.errors()[0]['msg']}")
+        stored = backend.review(answer_id, request)
+    if as_json:
+        _print_json(stored)
+        return
+    out.print(f"review {stored.review_id} of {stored.answer_id} recorded: {stored.answer_verdict}")
+
+
+def _verdict(value: str) -> str:
+    value = value.strip()
+    return VERDICT_KEYS.get(value, value)
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    since: Annotated[
+        datetime | None, typer.Option(help="Answers given from (YYYY-MM-DD, UTC).")
+    ] = None,
+    until: Annotated[datetime | None, typer.Option(help="Answers given before.")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> None:
+    """Citation precision by source, week, model and prompt; agreement; worst sources."""
+    if output_format not in ("table", "json", "csv"):
+        _fail("--format is table, json or csv")
+    start, end = _utc(since), _utc(until)
+    with _backend(ctx) as backend:
+        if output_format == "csv":
+            text = backend.report_csv(start, end)
+        else:
+            built = backend.report(start, end)
+            text = json.dumps(built.model_dump(mode="json"), indent=2) + "\n"
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+    elif output_format != "table":
+        print(text, end="")  # noqa: T201
+    else:
+        _print_report(built)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _print_report(built: ReportResponse) -> None:
+    o, a = built.overall, built.agreement
+    pct = _pct
+    out.print(
+        f"[bold]citation precision {pct(o.precision)}[/] (strict {pct(o.strict_precision)}) · "
+        f"{built.reviews} reviews · {o.citations} citations · {built.reviewers} reviewers"
+    )
+    kappa = f"{a.citation_kappa:.2f}" if a.citation_kappa is not None else "-"
+    out.print(f"agreement: {pct(a.citation_percent)} over {a.citation_pairs} pairs, kappa {kappa}")
+    for title, rows in (
+        ("worst sources", built.worst_sources),
+        ("by source", built.by_source),
+        ("by week", built.by_week),
+        ("by model | prompt", built.by_model_prompt),
+    ):
+        table = Table(title, "precision", "strict", "citations", "s", "p", "n", "i", title=title)
+        for r in rows:
+            table.add_row(
+                escape(r.key),
+                pct(r.precision),
+                pct(r.strict_precision),
+                str(r.citations),
+                str(r.supports),
+                str(r.partially_supports),
+                str(r.does_not_support),
+                str(r.irrelevant),
+            )
+        out.print(table)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"

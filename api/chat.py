@@ -1,0 +1,157 @@
+"""`ChatApi`: what the chat endpoints call — one answer per request, as JSON or as a stream.
+
+The answer is complete and verified before the first byte goes out: streams replay the
+verified text sentence by sentence, so an unsupported sentence can never reach a client, and a
+failure (invalid question, index not ready, timeout) is still an ordinary HTTP error status.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import time
+from collections.abc import Iterator
+
+import anyio.to_thread
+from fastapi.sse import format_sse_event
+
+from agent.types import Answer
+from api.auth import Identity
+from api.errors import InvalidRequestError
+from api.metrics import ApiMetrics
+from api.openai_compat import (
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    completion_id,
+    completion_of,
+    link_footer,
+    split_question,
+)
+from api.ports import AnswerStore, ChatService
+from api.schemas import ChatRequest, ChatResponse, CitationOut
+
+__all__ = ["ChatApi", "answer_pieces"]
+
+# After a citation marker, or after a sentence's end that no marker follows.
+_PIECE_END = re.compile(r"(?:\[\d+\]|[.!?](?!\s*\[\d+\]))\s+")
+
+
+def answer_pieces(text: str) -> list[str]:
+    """The answer split after each sentence and its markers: `"".join(pieces) == text`."""
+    pieces: list[str] = []
+    start = 0
+    for match in _PIECE_END.finditer(text):
+        pieces.append(text[start : match.end()])
+        start = match.end()
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
+
+
+def _sse(data: object, event: str | None = None) -> bytes:
+    return format_sse_event(data_str=json.dumps(data, ensure_ascii=False), event=event)
+
+
+class ChatApi:
+    def __init__(
+        self,
+        *,
+        chat: ChatService,
+        answers: AnswerStore,
+        metrics: ApiMetrics,
+        max_question_chars: int,
+        max_messages: int,
+    ) -> None:
+        self._chat = chat
+        self._answers = answers
+        self._metrics = metrics
+        self._max_chars = max_question_chars
+        self._max_messages = max_messages
+
+    async def ask(self, request: ChatRequest, identity: Identity) -> ChatResponse:
+        answer = await self._answer(request.question, identity, request.conversation_id)
+        return ChatResponse.of(answer)
+
+    async def ask_streaming(self, request: ChatRequest, identity: Identity) -> Iterator[bytes]:
+        """SSE: `delta` events (verified text), then `citations`, then `done` with the status."""
+        answer = await self._answer(request.question, identity, request.conversation_id)
+        return self._events(answer)
+
+    def _events(self, answer: Answer) -> Iterator[bytes]:
+        for piece in answer_pieces(answer.answer):
+            yield _sse({"text": piece}, "delta")
+        citations = [CitationOut.of(c).model_dump() for c in answer.citations]
+        yield _sse({"citations": citations}, "citations")
+        yield _sse(
+            {
+                "status": answer.status,
+                "answer_id": answer.answer_id,
+                "conversation_id": answer.conversation_id,
+                "trace_id": answer.trace_id,
+            },
+            "done",
+        )
+
+    async def complete(
+        self, request: ChatCompletionRequest, identity: Identity
+    ) -> ChatCompletionResponse:
+        question, conversation_id = split_question(request, max_messages=self._max_messages)
+        answer = await self._answer(question, identity, conversation_id)
+        return completion_of(answer, model=request.model)
+
+    async def complete_streaming(
+        self, request: ChatCompletionRequest, identity: Identity
+    ) -> Iterator[bytes]:
+        """OpenAI-style `chat.completion.chunk` events, then `data: [DONE]`."""
+        question, conversation_id = split_question(request, max_messages=self._max_messages)
+        answer = await self._answer(question, identity, conversation_id)
+        return self._chunks(answer, request.model)
+
+    def _chunks(self, answer: Answer, model: str) -> Iterator[bytes]:
+        head = {
+            "id": completion_id(answer),
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+        }
+
+        def chunk(delta: dict[str, str], *, last: bool = False) -> bytes:
+            choice = {"index": 0, "delta": delta, "finish_reason": "stop" if last else None}
+            body: dict[str, object] = {**head, "choices": [choice]}
+            if last:
+                body["proofdesk"] = ChatResponse.of(answer).model_dump(mode="json")
+            return format_sse_event(data_str=json.dumps(body, ensure_ascii=False))
+
+        yield chunk({"role": "assistant", "content": ""})
+        for piece in [*answer_pieces(answer.answer), link_footer(answer)]:
+            if piece:
+                yield chunk({"content": piece})
+        yield chunk({}, last=True)
+        yield format_sse_event(data_str="[DONE]")
+
+    async def _answer(
+        self, question: str, identity: Identity, conversation_id: str | None
+    ) -> Answer:
+        text = question.strip()
+        if not text:
+            raise InvalidRequestError("the question is empty", code="empty_question")
+        if len(text) > self._max_chars:
+            raise InvalidRequestError(
+                f"the question is longer than {self._max_chars} characters",
+                code="question_too_long",
+            )
+        work = functools.partial(self._answer_blocking, text, identity, conversation_id)
+        # Abandonable, so the request timeout answers on time even if the pipeline does not.
+        answer = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        self._metrics.answers.labels(answer.status).inc()
+        return answer
+
+    def _answer_blocking(
+        self, question: str, identity: Identity, conversation_id: str | None
+    ) -> Answer:
+        answer = self._chat.answer(
+            question, principal=identity.principal, conversation_id=conversation_id
+        )
+        self._answers.save(answer, asker=identity.asker)
+        return answer

@@ -1,0 +1,714 @@
+"""The `proofdesk` command line. Library errors are translated into messages only here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.settings import ConfigFileError, Settings, load_settings
+
+app = typer.Typer(
+    name="proofdesk",
+    help="Proofdesk: answers from approved, permission-checked sources, with cited evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines (greppable)
+out = Console()
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML settings file (also PROOFDESK_CONFIG)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUSY = 3
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _settings(config: Path | None) -> Settings:
+    from api.middleware import install_request_id_logging
+
+    install_request_id_logging()
+    try:
+        settings = load_settings(config)
+    except ConfigFileError as exc:
+        _fail(str(exc))
+    except ValueError as exc:  # pydantic ValidationError is a ValueError
+        _fail(f"invalid settings: {exc}")
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("presidio-analyzer", "presidio-anonymizer", "httpx", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return settings
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Domain errors → one clear line and an exit code; nothing else is caught."""
+    from ingest.jobs import SourceBusyError
+    from ingest.sources import SourcesFileError, UnknownSourceError
+    from retrieval.store import StoreError, StoreLockedError
+
+    try:
+        yield
+    except (SourcesFileError, UnknownSourceError) as exc:
+        _fail(str(exc))
+    except StoreLockedError as exc:
+        _fail(str(exc), EXIT_BUSY)
+    except SourceBusyError as exc:
+        _fail(str(exc), EXIT_BUSY)
+    except StoreError as exc:
+        _fail(f"vector store: {exc}", EXIT_FAILED)
+
+
+@app.command()
+def sources(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """List the approved sources."""
+    from api.wiring import build_registry
+
+    settings = _settings(config)
+    with _translated_errors():
+        registry = build_registry(settings)
+    rows = [
+        {
+            "id": s.id,
+            "kind": s.kind,
+            "enabled": s.enabled,
+            "location": str(s.root) if s.root else ", ".join(s.seeds or [s.sitemap or ""]),
+            "read": s.read,
+            "schedule": s.schedule,
+        }
+        for s in registry
+    ]
+    if as_json:
+        print(json.dumps({"sources": rows}, indent=2))
+        return
+    table = Table("id", "kind", "enabled", "location", "default readers", "schedule")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["kind"],
+            str(r["enabled"]),
+            r["location"],
+            ", ".join(r["read"]),
+            r["schedule"] or "-",
+        )
+    out.print(table)
+
+
+@app.command()
+def ingest(
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Source id (repeatable).")
+    ] = None,
+    allow_mass_delete: Annotated[
+        bool,
+        typer.Option(help="Delete even when a source suddenly lists far fewer documents."),
+    ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PROOFDESK_SERVER",
+            help="Base URL of a running `proofdesk serve`: sync through it (it owns the index).",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="PROOFDESK_API_KEY", help="Admin API key for --server.")
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sync approved sources into the index (all enabled ones by default).
+
+    With the embedded index, a running server owns it: pass --server to sync through it.
+    """
+    from api.wiring import build_ingest, build_registry
+    from retrieval.store import StoreLockedError
+
+    settings = _settings(config)
+    with _translated_errors():
+        registry = build_registry(settings)
+        ids = source or [s.id for s in registry.enabled()]
+        for sid in ids:
+            registry.get(sid)
+        if server is not None:
+            if allow_mass_delete:
+                _fail("--allow-mass-delete is not available through the server")
+            reports = _ingest_via_server(server, api_key, ids)
+            _finish_ingest(reports, as_json=as_json)
+            return
+        try:
+            ctx = build_ingest(settings, registry=registry)
+        except StoreLockedError as exc:
+            _fail(f"{exc}. To sync through the running server: proofdesk ingest --server URL", 3)
+        try:
+            reports = []
+            for sid in ids:
+                with _progress(sid, enabled=not as_json) as advance:
+                    result = ctx.runner.run(
+                        sid, trigger="cli", allow_mass_delete=allow_mass_delete, progress=advance
+                    )
+                reports.append({"job_id": result.job_id, **result.report.as_dict()})
+        finally:
+            ctx.close()
+    _finish_ingest(reports, as_json=as_json)
+
+
+def _finish_ingest(reports: list[dict[str, Any]], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"sources": reports}, indent=2, default=str))
+    else:
+        _print_reports(reports)
+    if any(r["status"] == "failed" for r in reports):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _ingest_via_server(
+    server: str, api_key: str | None, source_ids: list[str], *, poll_seconds: float = 1.0
+) -> list[dict[str, Any]]:
+    """Start each sync on the server, wait for it to finish, return the reports."""
+    import time
+
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    reports: list[dict[str, Any]] = []
+    with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=30) as client:
+        for sid in source_ids:
+            try:
+                started = client.post(f"/v1/sources/{sid}/sync")
+                if started.status_code != 202:
+                    _fail(
+                        f"server refused the sync of {sid} ({started.status_code}): {started.text}",
+                        EXIT_BUSY if started.status_code == 409 else 1,
+                    )
+                job = started.json()
+                while job["status"] == "running":
+                    time.sleep(poll_seconds)
+                    job = client.get(f"/v1/jobs/{job['job_id']}").json()
+            except httpx.HTTPError as exc:
+                _fail(f"cannot reach {server}: {exc}", EXIT_FAILED)
+            report = job.get("report") or {"source_id": sid, "status": job["status"]}
+            reports.append({"job_id": job["job_id"], **_complete_report(report, job)})
+    return reports
+
+
+def _complete_report(report: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    from ingest.report import SourceReport
+
+    blank = SourceReport(source_id=job["source_id"]).as_dict()
+    merged = {**blank, **report}
+    if job.get("error") and not merged.get("error"):
+        merged["error"] = job["error"]
+        merged["status"] = "failed"
+    return merged
+
+
+@contextmanager
+def _progress(source_id: str, *, enabled: bool) -> Iterator[Callable[[str, int], None]]:
+    if not enabled:
+        yield lambda _event, _n: None
+        return
+    with Progress(
+        TextColumn(f"[bold]{source_id}[/]"),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        docs = bar.add_task("documents", total=None)
+        chunks = bar.add_task("chunks written", total=None)
+
+        def advance(event: str, n: int) -> None:
+            bar.advance(docs if event == "document" else chunks, n)
+
+        yield advance
+
+
+def _print_reports(reports: list[dict[str, Any]]) -> None:
+    table = Table(
+        "source",
+        "status",
+        "new",
+        "changed",
+        "same",
+        "deleted",
+        "acl",
+        "quar.",
+        "failed",
+        "embedded",
+        "s",
+    )
+    for r in reports:
+        table.add_row(
+            r["source_id"],
+            r["status"],
+            *(
+                str(r[k])
+                for k in (
+                    "added",
+                    "updated",
+                    "unchanged",
+                    "deleted",
+                    "acl_changed",
+                    "quarantined",
+                    "failed",
+                    "chunks_embedded",
+                    "duration_seconds",
+                )
+            ),
+        )
+    out.print(table)
+    for r in reports:
+        for f in r["failures"]:
+            out.print(f"  [yellow]{f['kind']}[/] {r['source_id']}:{f['key']}: {f['reason']}")
+        if r["deletions_skipped"]:
+            out.print(f"  [yellow]deletions skipped[/] {r['source_id']}: {r['deletions_skipped']}")
+        if r["error"]:
+            out.print(f"  [red]error[/] {r['source_id']}: {r['error']}")
+
+
+@app.command()
+def jobs(
+    source: Annotated[str | None, typer.Option("--source", "-s")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List recent ingest runs."""
+    from ingest.jobs import JobStore
+    from ingest.state import create_state_engine
+
+    settings = _settings(config)
+    store = JobStore(engine=create_state_engine(settings.ingest.state_url))
+    store.abandon_stale()
+    records = store.list(source_id=source, limit=limit)
+    if as_json:
+        print(json.dumps({"jobs": [r.as_dict() for r in records]}, indent=2))
+        return
+    table = Table("job", "source", "trigger", "status", "started", "finished", "summary")
+    for r in records:
+        rep = r.report or {}
+        summary = (
+            f"+{rep.get('added', 0)} ~{rep.get('updated', 0)} -{rep.get('deleted', 0)} "
+            f"embedded {rep.get('chunks_embedded', 0)}"
+            if rep
+            else (r.error or "")
+        )
+        table.add_row(
+            r.job_id[:8],
+            r.source_id,
+            r.trigger,
+            r.status,
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.finished_at.strftime("%H:%M:%S") if r.finished_at else "-",
+            summary,
+        )
+    out.print(table)
+
+
+@app.command()
+def scheduler(
+    once: Annotated[bool, typer.Option(help="Run what is due now, then exit.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run every source on its cron schedule (this process owns the index while it runs)."""
+    from api.wiring import build_ingest
+    from ingest.scheduler import Scheduler
+
+    settings = _settings(config)
+    with _translated_errors():
+        ctx = build_ingest(settings)
+    try:
+        sched = Scheduler(
+            registry=ctx.runner.service.registry,
+            run_source=lambda sid: ctx.runner.run(sid, trigger="schedule"),
+            last_run=ctx.runner.jobs.last_started,
+        )
+        for sid, when in sorted(sched.next_runs().items()):
+            err.print(f"{sid}: next run {when.isoformat()}")
+        if once:
+            sched.tick()
+            return
+        stop = threading.Event()
+        try:
+            sched.run_until(stop)
+        except KeyboardInterrupt:
+            stop.set()
+    finally:
+        ctx.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default: api.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: api.port).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the HTTP API. This process owns the index and runs the scheduler."""
+    import uvicorn
+
+    from api.api_settings import InsecureSettingsError
+    from api.app import create_app
+    from api.auth import ApiKeysFileError
+    from api.services import build_services, default_chat_factory
+    from policies.engine import PolicyLoadError
+
+    settings = _settings(config)
+    try:
+        with _translated_errors():
+            services = build_services(settings, settings.api, chat_factory=default_chat_factory)
+    except (InsecureSettingsError, ApiKeysFileError, PolicyLoadError) as exc:
+        _fail(str(exc))
+    uvicorn.run(
+        create_app(settings, services=services),
+        host=host or settings.api.host,
+        port=settings.api.port if port is None else port,
+        log_config=None,
+        timeout_graceful_shutdown=30,
+    )
+
+
+UserOption = Annotated[
+    str | None, typer.Option("--user", "-u", help="User id to act as (omit: anonymous).")
+]
+GroupsOption = Annotated[
+    str | None,
+    typer.Option("--groups", "-g", help="Comma-separated groups from the identity provider."),
+]
+
+
+def _groups(raw: str | None) -> list[str]:
+    return [g.strip() for g in (raw or "").split(",") if g.strip()]
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to search for.")],
+    user: UserOption = None,
+    groups: GroupsOption = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", "-k", min=1, max=100)] = None,
+    mode: Annotated[str | None, typer.Option(help="hybrid | dense | sparse")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", "-s")] = None,
+    doc_type: Annotated[list[str] | None, typer.Option("--type", "-t")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show what a user would retrieve, with scores and why each hit was allowed."""
+    from api.wiring import build_embedder, build_policy, build_retrieval
+    from policies.principal import InvalidPrincipalError
+    from retrieval.records import SearchFilters
+    from retrieval.service import RetrievalRequest
+
+    if mode is not None and mode not in ("hybrid", "dense", "sparse"):
+        _fail(f"unknown mode {mode!r}: use hybrid, dense or sparse")
+    settings = _settings(config)
+    with _translated_errors():
+        policy = build_policy(settings)
+        try:
+            principal = policy.principal_for(user, _groups(groups))
+        except InvalidPrincipalError as exc:
+            _fail(str(exc))
+        embedder = build_embedder(settings)
+        from retrieval.store_factory import open_store
+
+        store = open_store(settings.store, dimension=embedder.dimension)
+        try:
+            retrieval = build_retrieval(settings, store=store, embedder=embedder, policy=policy)
+            filters = SearchFilters(
+                source_ids=frozenset(source) if source else None,
+                doc_types=frozenset(doc_type) if doc_type else None,
+            )
+            result = retrieval.retrieve(
+                RetrievalRequest(
+                    query=query,
+                    principal=principal,
+                    top_k=top_k,
+                    mode=mode,  # type: ignore[arg-type]
+                    filters=filters,
+                )
+            )
+        finally:
+            store.close()
+    hits: list[dict[str, Any]] = [
+        {
+            "rank": c.rank,
+            "score": round(c.hit.score, 6),
+            "document_id": c.hit.chunk.document_id,
+            "title": c.hit.chunk.title,
+            "heading_path": list(c.hit.chunk.heading_path),
+            "uri": c.hit.chunk.uri,
+            "chunk_id": c.hit.chunk.chunk_id,
+            "allowed_by": list(c.allowed_by),
+            "text": c.hit.chunk.text,
+        }
+        for c in result.chunks
+    ]
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "query": query,
+                    "user": user,
+                    "holds": sorted(result.access.holds),
+                    "policy_version": result.policy_version,
+                    "hits": hits,
+                },
+                indent=2,
+            )
+        )
+        return
+    out.print(
+        f"[bold]{len(hits)} hits[/] for {user or 'anonymous'} "
+        f"(holds {', '.join(sorted(result.access.holds))}; policy {result.policy_version})"
+    )
+    for h in hits:
+        where = " › ".join([h["title"], *h["heading_path"]])
+        out.print(f"[bold]{h['rank']:>2}.[/] {h['score']:.4f}  {where}  [dim]{h['document_id']}[/]")
+        out.print(f"     allowed by {', '.join(h['allowed_by'])}")
+        snippet = " ".join(h["text"].split())
+        out.print(f"     [dim]{snippet[:200]}{'…' if len(snippet) > 200 else ''}[/]")
+
+
+@contextmanager
+def _answering(settings: Settings) -> Iterator[tuple[Any, Any]]:
+    """(policy engine, answer service) over the local index, closed afterwards."""
+    from api.wiring import (
+        build_answer_service,
+        build_embedder,
+        build_policy,
+        build_retrieval,
+    )
+    from ingest.state import StateStore, create_state_engine
+    from retrieval.store_factory import open_store
+
+    policy = build_policy(settings)
+    embedder = build_embedder(settings)
+    store = open_store(settings.store, dimension=embedder.dimension)
+    state = StateStore(engine=create_state_engine(settings.ingest.state_url))
+    service = None
+    try:
+        retrieval = build_retrieval(settings, store=store, embedder=embedder, policy=policy)
+        service = build_answer_service(
+            settings,
+            retrieval=retrieval,
+            policy=policy,
+            embedder=embedder,
+            index_version=state.index_version,
+        )
+        yield policy, service
+    finally:
+        if service is not None:
+            service.close()
+        store.close()
+        policy.close()
+
+
+def _print_answer(doc: dict[str, Any], *, who: str) -> None:
+    colour = {"answered": "green", "escalated": "yellow"}.get(str(doc["status"]), "red")
+    out.print(f"[bold]{who}[/] → [{colour}]{doc['status']}[/]")
+    out.print(str(doc["answer"]))
+    for c in doc["citations"]:
+        out.print(
+            f"  [dim][{c['marker']}] {c['title']} — {c['uri']} (support {c['support']:.2f})[/]"
+        )
+    if doc.get("handoff_summary"):
+        out.print(f"  [yellow]hand-off:[/] {doc['handoff_summary']}")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    user: UserOption = None,
+    groups: GroupsOption = None,
+    conversation: Annotated[
+        str | None, typer.Option("--conversation", help="Conversation id, for follow-ups.")
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question as a user: cited sentences, or a refusal (same JSON as the API)."""
+    from agent.screening import InvalidQuestionError
+    from agent.serialize import answer_to_dict
+    from policies.principal import InvalidPrincipalError
+
+    settings = _settings(config)
+    with _translated_errors(), _answering(settings) as (policy, service):
+        try:
+            principal = policy.principal_for(user, _groups(groups))
+            answer = service.answer(question, principal=principal, conversation_id=conversation)
+        except (InvalidPrincipalError, InvalidQuestionError) as exc:
+            _fail(str(exc))
+    doc = answer_to_dict(answer)
+    if as_json:
+        print(json.dumps(doc, indent=2))
+    else:
+        _print_answer(doc, who=user or "anonymous")
+
+
+DEMO_QUESTIONS: tuple[tuple[str, str], ...] = (
+    ("bob", "How do I reset my password?"),
+    ("bob", "How many days of annual leave do I get?"),
+    ("bob", "What are the salary bands for 2026?"),
+    ("frank", "What are the salary bands for 2026?"),
+    ("judy", "What is the per diem for a trip to London?"),
+    ("alice", "My VPN keeps disconnecting, I want to talk to a human."),
+)
+
+
+@app.command()
+def demo(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Ask the sample knowledge base a few questions as different personas."""
+    from agent.serialize import answer_to_dict
+
+    settings = _settings(config)
+    results = []
+    with _translated_errors(), _answering(settings) as (policy, service):
+        for user, question in DEMO_QUESTIONS:
+            answer = service.answer(question, principal=policy.principal_for(user))
+            results.append({"user": user, "question": question, **answer_to_dict(answer)})
+    if as_json:
+        print(json.dumps({"answers": results}, indent=2))
+        return
+    for doc in results:
+        out.rule(f"{doc['user']}: {doc['question']}")
+        _print_answer(doc, who=str(doc["user"]))
+
+
+@app.command("api-key")
+def api_key_new(
+    key_id: Annotated[str, typer.Option("--id", help="A name for the key, e.g. the tool.")],
+    scopes: Annotated[
+        str, typer.Option(help="Comma-separated: chat, act_as, admin, audit.")
+    ] = "chat",
+    user: Annotated[
+        str | None, typer.Option(help="User id the key acts as when it names no end user.")
+    ] = None,
+    groups: GroupsOption = None,
+) -> None:
+    """Create an API key: prints the key once, and the entry for the API keys file."""
+    import yaml
+
+    from api.auth import generate_api_key, hash_api_key
+
+    known = {"chat", "act_as", "admin", "audit"}
+    wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+    if not wanted or any(s not in known for s in wanted):
+        _fail(f"scopes must be among {', '.join(sorted(known))}")
+    key = generate_api_key()
+    entry: dict[str, Any] = {"id": key_id, "hash": hash_api_key(key), "scopes": wanted}
+    if user:
+        entry["user_id"] = user
+    if groups:
+        entry["groups"] = _groups(groups)
+    err.print("[bold]API key[/] (shown once; store it in the calling tool):")
+    print(key)
+    err.print("Add this entry under `keys:` in the file named by api.api_keys_file:")
+    err.print(yaml.safe_dump([entry], sort_keys=False).rstrip())
+
+
+policy_app = typer.Typer(help="Inspect and reload the access policy.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("show")
+def policy_show(
+    user: UserOption = None,
+    groups: GroupsOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate the policy and print its version (and what a user holds, with --user)."""
+    from api.wiring import build_policy
+    from policies.engine import PolicyError
+
+    settings = _settings(config)
+    try:
+        engine = build_policy(settings)
+    except PolicyError as exc:
+        _fail(f"policy: {exc}", EXIT_FAILED)
+    status = engine.status
+    doc: dict[str, Any] = {"version": status.version, "rules": status.rules}
+    if user is not None or groups:
+        access = engine.access_filter(engine.principal_for(user, _groups(groups)))
+        doc["holds"] = sorted(access.holds)
+        doc["denied_sources"] = sorted(access.denied_sources)
+    engine.close()
+    if as_json:
+        print(json.dumps(doc, indent=2))
+    else:
+        for key, value in doc.items():
+            out.print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+
+
+@policy_app.command("reload")
+def policy_reload(
+    server: Annotated[
+        str | None, typer.Option(help="Base URL of a running `proofdesk serve` to reload.")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="PROOFDESK_API_KEY", help="Admin API key.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Check the policy on disk; with --server, make a running server reload it now.
+
+    Servers also reload by themselves: a changed policy file is picked up within
+    `policy.reload_interval_seconds`, as is a changed policy database.
+    """
+    import httpx
+
+    from api.wiring import build_policy
+    from policies.engine import PolicyError
+
+    settings = _settings(config)
+    try:
+        engine = build_policy(settings)
+    except PolicyError as exc:
+        _fail(f"policy is invalid, nothing reloaded: {exc}", EXIT_FAILED)
+    out.print(f"policy on disk is valid: version {engine.version}, {engine.status.rules} rules")
+    engine.close()
+    if server is None:
+        return
+    try:
+        response = httpx.post(
+            f"{server.rstrip('/')}/v1/admin/policy/reload",
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach {server}: {exc}", EXIT_FAILED)
+    if response.status_code != 200:
+        _fail(f"server refused the reload ({response.status_code}): {response.text}", EXIT_FAILED)
+    out.print(f"server reloaded: {response.json()}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

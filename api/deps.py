@@ -1,0 +1,118 @@
+"""`Annotated` dependency aliases: each route's signature lists what it needs.
+
+The services come from the app's lifespan state (built once in `create_app`'s lifespan); this
+module is the only place that reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, cast
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.answers_api import AnswersApi
+from api.auth import Identity, Scope
+from api.chat import ChatApi
+from api.errors import PermissionDeniedError
+from api.metrics import ApiMetrics
+from api.ports import ReadinessProbe, SourceAdmin
+from api.services import ApiServices
+
+__all__ = [
+    "AdminIdentity",
+    "AnswerReaderIdentity",
+    "AnswersApiDep",
+    "AppState",
+    "ChatApiDep",
+    "ChatIdentity",
+    "CurrentIdentity",
+    "MetricsDep",
+    "OperatorIdentity",
+    "ReadinessDep",
+    "SourceAdminDep",
+]
+
+
+@dataclass(frozen=True)
+class AppState:
+    services: ApiServices
+    chat_api: ChatApi
+    answers_api: AnswersApi
+
+
+def _state(request: Request) -> AppState:
+    return cast(AppState, request.state.proofdesk)
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key (`pdk_…`) or a JWT from the identity provider",
+)
+
+
+async def _identity(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    x_proofdesk_user: Annotated[
+        str | None, Header(description="act_as keys: the end user the request is for")
+    ] = None,
+    x_proofdesk_groups: Annotated[
+        str | None, Header(description="act_as keys: the end user's groups, comma-separated")
+    ] = None,
+) -> Identity:
+    return _state(request).services.authenticator.authenticate(
+        credentials.credentials if credentials else None,
+        act_user=x_proofdesk_user,
+        act_groups=x_proofdesk_groups,
+    )
+
+
+CurrentIdentity = Annotated[Identity, Depends(_identity)]
+
+
+def _scoped(*scopes: Scope) -> Callable[[Request, Identity], Identity]:
+    """An identity holding any of `scopes`, counted against its rate limits."""
+
+    def dependency(request: Request, identity: CurrentIdentity) -> Identity:
+        if not any(s in identity.scopes for s in scopes):
+            raise PermissionDeniedError(f"this operation needs the '{'/'.join(scopes)}' scope")
+        _state(request).services.rate_limiter.hit(client=identity.client, user=identity.asker)
+        return identity
+
+    return dependency
+
+
+ChatIdentity = Annotated[Identity, Depends(_scoped("chat"))]
+AnswerReaderIdentity = Annotated[Identity, Depends(_scoped("chat", "audit"))]
+AdminIdentity = Annotated[Identity, Depends(_scoped("admin"))]
+OperatorIdentity = Annotated[Identity, Depends(_scoped("admin", "audit"))]
+
+
+async def _chat_api(request: Request) -> ChatApi:
+    return _state(request).chat_api
+
+
+async def _answers_api(request: Request) -> AnswersApi:
+    return _state(request).answers_api
+
+
+async def _sources(request: Request) -> SourceAdmin:
+    return _state(request).services.sources
+
+
+async def _readiness(request: Request) -> ReadinessProbe:
+    return _state(request).services.readiness
+
+
+async def _metrics(request: Request) -> ApiMetrics:
+    return _state(request).services.metrics
+
+
+ChatApiDep = Annotated[ChatApi, Depends(_chat_api)]
+AnswersApiDep = Annotated[AnswersApi, Depends(_answers_api)]
+SourceAdminDep = Annotated[SourceAdmin, Depends(_sources)]
+ReadinessDep = Annotated[ReadinessProbe, Depends(_readiness)]
+MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]

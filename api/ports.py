@@ -1,0 +1,93 @@
+"""What the API needs from the rest of Proofdesk, as small ports (real services plug in here).
+
+`ChatService` has the shape of the agent's `AnswerService.answer`, so the pipeline plugs in as
+it is; tests plug in their own implementation through the same interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from agent.types import Answer
+from ingest.jobs import JobRecord
+from ingest.sources import SourceConfig
+from policies.principal import Principal
+
+__all__ = [
+    "AnswerStore",
+    "ChatService",
+    "Feedback",
+    "FeedbackStore",
+    "Readiness",
+    "ReadinessProbe",
+    "SourceAdmin",
+    "StoredAnswer",
+]
+
+
+class ChatService(Protocol):
+    """Answers one question as one principal: cited evidence or a refusal (never raises for a
+    refusal). Raises the agent's invalid-question error for questions it will not take."""
+
+    def answer(
+        self, question: str, *, principal: Principal, conversation_id: str | None = None
+    ) -> Answer: ...
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    answer: Answer
+    asker: str  # `user:<id>` or `key:<id>`: who may read it back
+    created_at: datetime
+
+
+class AnswerStore(Protocol):
+    """Answers kept so the asker (or an auditor) can fetch them again by id."""
+
+    def save(self, answer: Answer, *, asker: str) -> None: ...
+
+    def get(self, answer_id: str) -> StoredAnswer | None: ...
+
+
+@dataclass(frozen=True)
+class Feedback:
+    feedback_id: str
+    answer_id: str
+    asker: str
+    rating: Literal[1, -1]
+    comment: str | None
+    created_at: datetime
+
+
+class FeedbackStore(Protocol):
+    def add(
+        self, *, answer_id: str, asker: str, rating: Literal[1, -1], comment: str | None
+    ) -> Feedback: ...
+
+    def for_answer(self, answer_id: str) -> list[Feedback]: ...
+
+
+class SourceAdmin(Protocol):
+    """The approved sources, their sync jobs, and starting one (in the background)."""
+
+    def sources(self) -> list[SourceConfig]: ...
+
+    def start_sync(self, source_id: str) -> JobRecord:
+        """Start a sync now; raises UnknownSourceError, SourceBusyError, NotReadyError."""
+
+    def jobs(self, *, source_id: str | None = None, limit: int = 50) -> list[JobRecord]: ...
+
+    def job(self, job_id: str) -> JobRecord | None: ...
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    checks: Mapping[str, str] = field(default_factory=dict)  # component → "ok" or the reason
+
+
+class ReadinessProbe(Protocol):
+    def readiness(self) -> Readiness: ...

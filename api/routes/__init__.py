@@ -1,0 +1,1 @@
+"""The HTTP routes, one module per capability; each handler parses, calls one service, maps."""

@@ -1,0 +1,159 @@
+"""`ServiceRuntime`: the index-bound services, built in the background, and their readiness.
+
+Loading the model and opening the index take seconds, and the index may be held by another
+process (Qdrant Edge: one process at a time). The server starts at once and answers 503 with
+the reason until they are ready — never a hang — and keeps retrying a locked index.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from agent.types import Answer
+from api.errors import NotReadyError
+from api.ports import ChatService, Readiness
+from ingest.runner import SyncRunner
+from ingest.scheduler import Scheduler
+from policies.principal import Principal
+from retrieval.store import StoreLockedError
+
+__all__ = ["Engines", "Progress", "ServiceRuntime"]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, str], None]  # (component, "ok" or what it is doing / why not)
+
+
+@dataclass
+class Engines:
+    """What the background start-up builds."""
+
+    chat: ChatService
+    runner: SyncRunner | None = None
+    scheduler: Scheduler | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        *,
+        build: Callable[[Progress], Engines],
+        checks: Mapping[str, Callable[[], str]] | None = None,
+        retry_seconds: float = 10.0,
+        components: tuple[str, ...] = ("model", "index"),
+    ) -> None:
+        self._build = build
+        self._checks = dict(checks or {})
+        self._retry = retry_seconds
+        self._status: dict[str, str] = dict.fromkeys(components, "starting")
+        self._engines: Engines | None = None
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    # -- life cycle
+
+    def start(self) -> None:
+        self._spawn(self._start_up, "proofdesk-startup")
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _progress(self, component: str, status: str) -> None:
+        with self._lock:
+            self._status[component] = status
+
+    def _start_up(self) -> None:
+        while not self._stop.is_set():
+            try:
+                engines = self._build(self._progress)
+            except StoreLockedError as exc:
+                log.warning("index busy, retrying in %gs: %s", self._retry, exc)
+                self._progress("index", f"held by another process; retrying every {self._retry:g}s")
+                self._stop.wait(self._retry)
+                continue
+            except Exception as exc:
+                log.exception("start-up failed")
+                self._progress("startup", f"failed: {type(exc).__name__}: {exc}")
+                return
+            if self._stop.is_set():  # closed while starting: nobody else will close them
+                _close_all(engines.closers)
+                return
+            with self._lock:
+                self._engines = engines
+                self._status = dict.fromkeys(self._status, "ok")
+            self._ready.set()
+            log.info("ready")
+            if engines.scheduler is not None:
+                run = functools.partial(engines.scheduler.run_until, self._stop)
+                self._spawn(run, "proofdesk-scheduler")
+            return
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def close(self, timeout: float = 60.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+        with self._lock:
+            engines, self._engines = self._engines, None
+        self._ready.clear()
+        if engines is not None:
+            _close_all(engines.closers)
+
+    # -- what the API uses
+
+    def engines(self) -> Engines:
+        engines = self._engines
+        if engines is None:
+            raise NotReadyError(f"not ready: {self._reasons()}")
+        return engines
+
+    def runner(self) -> SyncRunner:
+        runner = self.engines().runner
+        if runner is None:
+            raise NotReadyError("this server does not run syncs", code="sync_unavailable")
+        return runner
+
+    def readiness(self) -> Readiness:
+        with self._lock:
+            checks = dict(self._status)
+        for name, check in self._checks.items():
+            checks[name] = check()
+        ready = self._engines is not None and all(v == "ok" for v in checks.values())
+        return Readiness(ready=ready, checks=checks)
+
+    def _reasons(self) -> str:
+        checks = self.readiness().checks
+        return "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok") or "starting"
+
+
+class GatedChat:
+    """The `ChatService` of the runtime: 503 (`NotReadyError`) until the engines are up."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+
+    def answer(
+        self, question: str, *, principal: Principal, conversation_id: str | None = None
+    ) -> Answer:
+        chat = self._runtime.engines().chat
+        return chat.answer(question, principal=principal, conversation_id=conversation_id)
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    for close in reversed(closers):
+        try:
+            close()
+        except Exception:
+            log.exception("error while closing")

@@ -1,0 +1,289 @@
+"""Request and response bodies of the Proofdesk API (`XRequest` / `XResponse`), with examples."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from agent.types import Answer, AnswerStatus, Citation
+from api.ports import Feedback, StoredAnswer
+from ingest.jobs import JobRecord
+from ingest.sources import SourceConfig
+
+__all__ = [
+    "AnswerRecordResponse",
+    "ChatRequest",
+    "ChatResponse",
+    "CitationOut",
+    "ConversationId",
+    "FeedbackRequest",
+    "FeedbackResponse",
+    "HealthResponse",
+    "JobResponse",
+    "JobsResponse",
+    "ReadinessResponse",
+    "SourceResponse",
+    "SourcesResponse",
+]
+
+ConversationId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+
+_CITATION_EXAMPLE: dict[str, JsonValue] = {
+    "marker": 1,
+    "document_id": "it-kb:vpn/setup.md",
+    "title": "VPN setup",
+    "source_id": "it-kb",
+    "uri": "file:///kb/it/vpn/setup.md",
+    "chunk_id": "5f0c7a1e-3b1d-5c59-9a57-0d0c1b2a3e4f",
+    "quote": "Install the GlobalConnect client from the Software Center.",
+    "start": 120,
+    "end": 178,
+    "support": 0.91,
+    "document_version": "3f2a…",
+}
+_ANSWER_EXAMPLE: dict[str, JsonValue] = {
+    "answer_id": "a1b2c3d4e5f6",
+    "status": "answered",
+    "answer": "Install the GlobalConnect client from the Software Center [1].",
+    "citations": [_CITATION_EXAMPLE],
+    "conversation_id": "c-7f9e",
+    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+    "handoff_summary": None,
+    "composer": "extractive",
+    "policy_version": "9c1e…",
+    "index_version": "20260101T000000.000000Z",
+    "flags": [],
+}
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"question": "How do I set up the VPN client?"},
+                {"question": "And on a Mac?", "conversation_id": "c-7f9e"},
+            ]
+        },
+    )
+
+    question: str = Field(min_length=1, description="the helpdesk question (length-limited)")
+    conversation_id: ConversationId | None = Field(
+        default=None, description="continue a conversation (from a previous answer)"
+    )
+
+
+class CitationOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_CITATION_EXAMPLE]})
+
+    marker: int = Field(description="the [n] in the answer text")
+    document_id: str
+    title: str
+    source_id: str
+    uri: str
+    chunk_id: str
+    quote: str = Field(description="the exact passage the sentence rests on")
+    start: int = Field(description="character offset of the quote in the document")
+    end: int
+    support: float = Field(description="0..1, from citation verification")
+    document_version: str = ""
+
+    @classmethod
+    def of(cls, citation: Citation) -> CitationOut:
+        return cls(
+            marker=citation.marker,
+            document_id=citation.document_id,
+            title=citation.title,
+            source_id=citation.source_id,
+            uri=citation.uri,
+            chunk_id=citation.chunk_id,
+            quote=citation.quote,
+            start=citation.start,
+            end=citation.end,
+            support=citation.support,
+            document_version=citation.document_version,
+        )
+
+
+class ChatResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_ANSWER_EXAMPLE]})
+
+    answer_id: str
+    status: AnswerStatus = Field(description="answered, refused_…, or escalated to a person")
+    answer: str = Field(description="text with [n] markers, or the refusal / hand-off text")
+    citations: list[CitationOut]
+    conversation_id: str
+    trace_id: str | None = None
+    handoff_summary: str | None = Field(default=None, description="for a human agent")
+    composer: str
+    policy_version: str
+    index_version: str
+    flags: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, answer: Answer) -> ChatResponse:
+        return cls(
+            answer_id=answer.answer_id,
+            status=answer.status,
+            answer=answer.answer,
+            citations=[CitationOut.of(c) for c in answer.citations],
+            conversation_id=answer.conversation_id,
+            trace_id=answer.trace_id,
+            handoff_summary=answer.handoff_summary,
+            composer=answer.composer,
+            policy_version=answer.policy_version,
+            index_version=answer.index_version,
+            flags=list(answer.flags),
+        )
+
+
+class AnswerRecordResponse(ChatResponse):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_ANSWER_EXAMPLE,
+                    "question": "How do I set up the VPN client?",
+                    "asked_at": "2026-01-01T12:00:00Z",
+                }
+            ]
+        }
+    )
+
+    question: str
+    asked_at: datetime
+
+    @classmethod
+    def of_stored(cls, stored: StoredAnswer) -> AnswerRecordResponse:
+        base = ChatResponse.of(stored.answer).model_dump()
+        return cls(**base, question=stored.answer.question, asked_at=stored.created_at)
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"rating": -1, "comment": "The VPN link is outdated."}]},
+    )
+
+    rating: Literal[1, -1] = Field(description="+1 helpful, -1 not helpful")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackResponse(BaseModel):
+    feedback_id: str
+    answer_id: str
+    rating: Literal[1, -1]
+    comment: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, feedback: Feedback) -> FeedbackResponse:
+        return cls(
+            feedback_id=feedback.feedback_id,
+            answer_id=feedback.answer_id,
+            rating=feedback.rating,
+            comment=feedback.comment,
+            created_at=feedback.created_at,
+        )
+
+
+class SourceResponse(BaseModel):
+    id: str
+    kind: str
+    description: str
+    enabled: bool
+    schedule: str | None
+
+    @classmethod
+    def of(cls, source: SourceConfig) -> SourceResponse:
+        return cls(
+            id=source.id,
+            kind=source.kind,
+            description=source.description,
+            enabled=source.enabled,
+            schedule=source.schedule,
+        )
+
+
+class SourcesResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sources": [
+                        {
+                            "id": "it-kb",
+                            "kind": "filesystem",
+                            "description": "IT knowledge base",
+                            "enabled": True,
+                            "schedule": "0 * * * *",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    sources: list[SourceResponse]
+
+
+class JobResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": "0b6f6a8e-1f0e-4c1a-9a3b-8c2d1e0f9a7b",
+                    "source_id": "it-kb",
+                    "trigger": "api",
+                    "status": "succeeded",
+                    "started_at": "2026-01-01T12:00:00Z",
+                    "finished_at": "2026-01-01T12:00:04Z",
+                    "report": {"added": 3, "updated": 1, "deleted": 0},
+                    "error": None,
+                }
+            ]
+        }
+    )
+
+    job_id: str
+    source_id: str
+    trigger: str
+    status: str = Field(description="running, succeeded, partial, failed or abandoned")
+    started_at: datetime
+    finished_at: datetime | None
+    report: dict[str, Any] | None
+    error: str | None
+
+    @classmethod
+    def of(cls, job: JobRecord) -> JobResponse:
+        return cls(
+            job_id=job.job_id,
+            source_id=job.source_id,
+            trigger=job.trigger,
+            status=job.status,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            report=job.report,
+            error=job.error,
+        )
+
+
+class JobsResponse(BaseModel):
+    jobs: list[JobResponse]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadinessResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "ready", "checks": {"store": "ok", "model": "ok"}}]
+        }
+    )
+
+    status: Literal["ready"] = "ready"
+    checks: dict[str, str]

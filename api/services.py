@@ -1,0 +1,225 @@
+"""`ApiServices`: everything the routes use, and `build_services`, which makes them from settings.
+
+The cheap parts (policy, keys, limits, answer store, job records) are built at once and fail
+the start-up when misconfigured; the index-bound parts start in the background
+(`ServiceRuntime`), so the server answers `/readyz` (503 with reasons) while they load.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from api.answer_store import SqlAnswerStore
+from api.api_settings import ApiSettings
+from api.auth import ApiKeyStore, Authenticator, JwtVerifier
+from api.metrics import ApiMetrics
+from api.ports import AnswerStore, ChatService, FeedbackStore, ReadinessProbe, SourceAdmin
+from api.ratelimit import RateLimiter
+from api.runtime import Engines, GatedChat, Progress, ServiceRuntime
+from api.settings import Settings
+from api.sync_jobs import SyncJobs
+from api.wiring import (
+    build_embedder,
+    build_ingest,
+    build_policy,
+    build_registry,
+    build_retrieval,
+)
+from ingest.jobs import JobStore
+from ingest.scheduler import Scheduler
+from ingest.state import StateStore, create_state_engine
+from policies.casbin_engine import CasbinPolicyEngine
+from policies.engine import PolicyEngine
+from retrieval.embedder import Embedder
+from retrieval.service import RetrievalService
+from retrieval.store import VectorStore
+
+__all__ = [
+    "ApiServices",
+    "ChatFactory",
+    "ChatParts",
+    "build_services",
+    "default_chat_factory",
+    "readiness_checks",
+]
+
+
+@dataclass
+class ApiServices:
+    """The ports and helpers the routes depend on; `start`/`close` run in the app's lifespan."""
+
+    authenticator: Authenticator
+    rate_limiter: RateLimiter
+    chat: ChatService
+    answers: AnswerStore
+    feedback: FeedbackStore
+    sources: SourceAdmin
+    readiness: ReadinessProbe
+    metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    on_start: list[Callable[[], None]] = field(default_factory=list)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        for start in self.on_start:
+            start()
+
+    def close(self) -> None:
+        for close in self.on_close:
+            close()
+
+
+@dataclass(frozen=True)
+class ChatParts:
+    """What a chat service is built from once the index is open."""
+
+    settings: Settings
+    retrieval: RetrievalService
+    policy: PolicyEngine
+    state: StateStore
+    store: VectorStore
+    embedder: Embedder
+
+
+ChatFactory = Callable[[ChatParts], ChatService]
+
+
+def build_services(
+    settings: Settings,
+    api: ApiSettings,
+    *,
+    chat_factory: ChatFactory,
+    metrics: ApiMetrics | None = None,
+) -> ApiServices:
+    """Build the API's services; the index-bound ones start when `ApiServices.start` runs."""
+    api.check_for(settings.environment)
+    metrics = metrics or ApiMetrics()
+    policy = build_policy(settings)
+    authenticator = Authenticator(
+        policy=policy,
+        keys=ApiKeyStore.load(api.api_keys_file) if api.api_keys_file else ApiKeyStore(),
+        jwt_verifier=JwtVerifier(api.jwt) if api.jwt.enabled else None,
+        jwt_settings=api.jwt,
+    )
+    limiter = RateLimiter(
+        settings=api.rate_limits,
+        redis_url=api.redis_url.get_secret_value() if api.redis_url else None,
+        on_limited=lambda kind: metrics.rate_limited.labels(kind).inc(),
+    )
+    engine = create_state_engine(settings.ingest.state_url)
+    answers = SqlAnswerStore(engine=engine)
+    registry = build_registry(settings)
+    jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
+    jobs.abandon_stale()
+    sync_lock = threading.Lock()
+    loaded: list[Embedder] = []  # the model is loaded once, however often the index is retried
+
+    def build(progress: Progress) -> Engines:
+        if not loaded:
+            progress("model", "loading")
+            embedder = build_embedder(settings)
+            embedder.embed_query("warm-up")  # the first query pays for lazy initialisation
+            loaded.append(embedder)
+            progress("model", "ok")
+        return _build_engines(
+            settings,
+            api,
+            embedder=loaded[0],
+            policy=policy,
+            chat_factory=chat_factory,
+            lock=sync_lock,
+            progress=progress,
+        )
+
+    runtime = ServiceRuntime(
+        build=build,
+        checks=readiness_checks(policy, limiter),
+        retry_seconds=api.store_retry_seconds,
+    )
+    sync = SyncJobs(
+        registry=registry,
+        jobs=jobs,
+        runner=runtime.runner,
+        sync_lock=sync_lock,
+        on_start=metrics.sync_jobs.inc,
+    )
+    return ApiServices(
+        authenticator=authenticator,
+        rate_limiter=limiter,
+        chat=GatedChat(runtime),
+        answers=answers,
+        feedback=answers,
+        sources=sync,
+        readiness=runtime,
+        metrics=metrics,
+        on_start=[runtime.start],
+        on_close=[sync.close, runtime.close, policy.close, engine.dispose],
+    )
+
+
+def readiness_checks(
+    policy: CasbinPolicyEngine, limiter: RateLimiter
+) -> dict[str, Callable[[], str]]:
+    """Checks run on every `/readyz`, next to the start-up state of the model and the index."""
+
+    def policy_status() -> str:
+        error = policy.status.last_error
+        return "ok" if error is None else f"serving the last good policy; reload failed: {error}"
+
+    return {
+        "policy": policy_status,
+        "rate_limits": lambda: "ok" if limiter.check() else "storage unreachable",
+    }
+
+
+def _build_engines(
+    settings: Settings,
+    api: ApiSettings,
+    *,
+    embedder: Embedder,
+    policy: PolicyEngine,
+    chat_factory: ChatFactory,
+    lock: threading.Lock,
+    progress: Progress,
+) -> Engines:
+    progress("index", "opening")
+    ctx = build_ingest(settings, embedder=embedder)  # StoreLockedError: the runtime retries
+    closers: list[Callable[[], None]] = [ctx.close]
+    try:
+        retrieval = build_retrieval(settings, store=ctx.store, embedder=embedder, policy=policy)
+        chat = chat_factory(ChatParts(settings, retrieval, policy, ctx.state, ctx.store, embedder))
+        close = getattr(chat, "close", None)
+        if callable(close):
+            closers.append(close)
+    except BaseException:
+        ctx.close()
+        raise
+    progress("index", "ok")
+    runner = ctx.runner
+    scheduler = None
+    if api.run_scheduler:
+
+        def run_source(source_id: str) -> object:
+            with lock:
+                return runner.run(source_id, trigger="schedule")
+
+        scheduler = Scheduler(
+            registry=runner.service.registry,
+            run_source=run_source,
+            last_run=runner.jobs.last_started,
+        )
+    return Engines(chat=chat, runner=runner, scheduler=scheduler, closers=closers)
+
+
+def default_chat_factory(parts: ChatParts) -> ChatService:
+    """The agent's answer pipeline over the opened index, wired as settings say."""
+    from api.wiring import build_answer_service
+
+    return build_answer_service(
+        parts.settings,
+        retrieval=parts.retrieval,
+        policy=parts.policy,
+        embedder=parts.embedder,
+        index_version=parts.state.index_version,
+    )

@@ -1,0 +1,99 @@
+"""Application settings: one nested model per package, from env (`PROOFDESK_…`) and YAML.
+
+Built once, at the composition root (the CLI command or `create_app`), never at import time.
+Environment variables use `__` for nesting, e.g. `PROOFDESK_STORE__BACKEND=server`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from agent.audit_store import AuditSettings
+from agent.llm_settings import AnswerCacheSettings, LLMSettings
+from agent.settings import AgentSettings
+from agent.tracing_settings import TracingSettings
+from api.api_settings import ApiSettings
+from ingest.settings import IngestSettings
+from policies.pii_settings import RedactionSettings
+from policies.settings import PolicySettings
+from retrieval.embedder import EmbeddingSettings
+from retrieval.service import RetrievalSettings
+from retrieval.store_factory import StoreSettings
+
+__all__ = ["CONFIG_ENV", "Settings", "load_settings"]
+
+CONFIG_ENV = "PROOFDESK_CONFIG"
+DEFAULT_CONFIG_FILE = Path("proofdesk.yaml")  # read from the working directory when present
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PROOFDESK_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    environment: str = Field(default="development", description="development | production")
+    log_level: str = "INFO"
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    answer_cache: AnswerCacheSettings = Field(default_factory=AnswerCacheSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @model_validator(mode="after")
+    def _secure_in_production(self) -> Settings:
+        # Refuses placeholder or short secrets, "*" CORS and the like outside development.
+        self.api.check_for(self.environment)
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments > environment > YAML file > defaults.
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=Path(config_file)))
+        return tuple(sources)
+
+
+class ConfigFileError(ValueError):
+    """The YAML settings file named by the user is missing."""
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Settings from the environment and a YAML file: the argument, else PROOFDESK_CONFIG, else
+    ./proofdesk.yaml when it exists."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigFileError(f"settings file not found: {config_file}")
+        os.environ[CONFIG_ENV] = str(config_file)
+    elif named := os.environ.get(CONFIG_ENV):
+        if not Path(named).is_file():
+            raise ConfigFileError(f"settings file not found: {named} (from {CONFIG_ENV})")
+    elif DEFAULT_CONFIG_FILE.is_file():
+        os.environ[CONFIG_ENV] = str(DEFAULT_CONFIG_FILE)
+    return Settings()

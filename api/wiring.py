@@ -1,0 +1,182 @@
+"""Builds the services from settings. The only place that knows every concrete class."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from api.settings import Settings
+
+if TYPE_CHECKING:
+    from agent.pipeline import AnswerService
+    from agent.types import Answer
+    from policies.principal import Principal
+from ingest.chunking import Chunker
+from ingest.connector_factory import connector_for
+from ingest.jobs import JobStore
+from ingest.runner import SyncRunner
+from ingest.sources import SourceRegistry, load_sources
+from ingest.state import StateStore, create_state_engine
+from ingest.sync import IngestService
+from policies.casbin_engine import CasbinPolicyEngine
+from policies.engine import PolicyEngine
+from policies.injection import InjectionScreen
+from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.service import RetrievalService
+from retrieval.store import VectorStore
+from retrieval.store_factory import open_store
+
+__all__ = [
+    "IngestContext",
+    "ManagedAnswerService",
+    "build_answer_service",
+    "build_embedder",
+    "build_ingest",
+    "build_policy",
+    "build_registry",
+    "build_retrieval",
+]
+
+
+def build_policy(settings: Settings) -> CasbinPolicyEngine:
+    return CasbinPolicyEngine(settings=settings.policy)
+
+
+def build_retrieval(
+    settings: Settings, *, store: VectorStore, embedder: Embedder, policy: PolicyEngine
+) -> RetrievalService:
+    return RetrievalService(
+        store=store, embedder=embedder, policy=policy, settings=settings.retrieval
+    )
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    return SentenceTransformerEmbedder(settings=settings.embedding)
+
+
+def build_registry(settings: Settings, sources_file: Path | None = None) -> SourceRegistry:
+    return load_sources(sources_file or settings.ingest.sources_file)
+
+
+@dataclass
+class IngestContext:
+    runner: SyncRunner
+    store: VectorStore
+    state: StateStore
+    embedder: Embedder
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_ingest(
+    settings: Settings,
+    *,
+    registry: SourceRegistry | None = None,
+    embedder: Embedder | None = None,
+    store: VectorStore | None = None,
+) -> IngestContext:
+    """Everything a sync needs. Opening the store first fails fast if another process holds it."""
+    registry = registry or build_registry(settings)
+    engine = create_state_engine(settings.ingest.state_url)
+    embedder = embedder or build_embedder(settings)
+    store = store or open_store(settings.store, dimension=embedder.dimension)
+    state = StateStore(engine=engine)
+    flag_pii = None
+    if settings.ingest.flag_pii:
+        from policies.redaction import PresidioRedactor
+
+        scanner = PresidioRedactor(
+            settings=settings.redaction.model_copy(update={"engine": "patterns"})
+        )
+        flag_pii = scanner.contains_pii
+    screen = InjectionScreen()
+    service = IngestService(
+        registry=registry,
+        store=store,
+        embedder=embedder,
+        chunker=Chunker(
+            tokens=embedder,
+            target_tokens=settings.ingest.chunk_target_tokens,
+            overlap_sentences=settings.ingest.chunk_overlap_sentences,
+        ),
+        state=state,
+        connector_for=connector_for,
+        batch_chunks=settings.ingest.batch_chunks,
+        flag_pii=flag_pii,
+        flag_injection=lambda text: screen.assess(text).suspected,
+    )
+    jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
+    return IngestContext(
+        runner=SyncRunner(service=service, jobs=jobs), store=store, state=state, embedder=embedder
+    )
+
+
+class ManagedAnswerService:
+    """The answer pipeline plus the resources it holds (tracer, audit store, LLM gateway).
+
+    It is what the API and `proofdesk ask` call; `close()` flushes traces and audit writes.
+    """
+
+    def __init__(self, *, service: AnswerService, closers: list[Callable[[], object]]) -> None:
+        self._service = service
+        self._closers = closers
+
+    def answer(
+        self, question: str, *, principal: Principal, conversation_id: str | None = None
+    ) -> Answer:
+        return self._service.answer(question, principal=principal, conversation_id=conversation_id)
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+
+
+def build_answer_service(
+    settings: Settings,
+    *,
+    retrieval: RetrievalService,
+    policy: PolicyEngine,
+    embedder: Embedder,
+    index_version: Callable[[], str],
+) -> ManagedAnswerService:
+    """The answer pipeline with masking, tracing, the audit record and, when enabled, the LLM."""
+    from agent.audit_store import AuditStore
+    from agent.gateway import LLMGateway
+    from agent.llm_composer import LLMComposer
+    from agent.masking import PiiGuard
+    from agent.masking_worker import MaskingWorker
+    from agent.pipeline import AnswerService
+    from agent.tracing_settings import build_tracer
+    from policies.redaction import PresidioRedactor
+
+    redactor = PresidioRedactor(settings=settings.redaction)
+    guard = PiiGuard(redactor=redactor)
+    # Masking (spaCy NER) runs on this worker, off the request thread: values are masked there
+    # before they reach the tracing SDK or the audit database. A graceful shutdown drains it.
+    worker = MaskingWorker()
+    tracer = build_tracer(settings.tracing, guard=guard, worker=worker)
+    audit = AuditStore.from_settings(settings.audit, guard=guard, worker=worker)
+    closers: list[Callable[[], object]] = [worker.close, audit.close]
+    close_tracer = getattr(tracer, "close", None)  # the no-op tracer holds nothing
+    if callable(close_tracer):
+        closers.append(lambda: close_tracer(settings.tracing.flush_timeout_seconds))
+    composer = None
+    if settings.llm.enabled:
+        gateway = LLMGateway(settings=settings.llm)
+        closers.append(gateway.close)
+        composer = LLMComposer.from_settings(settings.llm, gateway=gateway)
+    service = AnswerService(
+        retrieval=retrieval,
+        policy=policy,
+        embedder=embedder,
+        index_version=index_version,
+        composer=composer,
+        settings=settings.agent,
+        tracer=tracer,
+        recorder=audit,
+        redactor=redactor,
+    )
+    return ManagedAnswerService(service=service, closers=closers)

@@ -1,0 +1,1 @@
+"""Approved sources → parsed, chunked, access-tagged, embedded chunks in the vector store."""

@@ -1,0 +1,1 @@
+"""One module per document format, each turning bytes into normalised text and sections."""

@@ -1,0 +1,189 @@
+"""The approved-source registry: only sources declared in the sources file are ever read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from policies.principal import InvalidPrincipalError, parse_principal_ref
+
+__all__ = [
+    "DEFAULT_INCLUDE",
+    "SourceConfig",
+    "SourceRegistry",
+    "SourcesFileError",
+    "UnknownSourceError",
+    "UrlAccessRule",
+    "load_sources",
+]
+
+DEFAULT_INCLUDE = ["**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx"]
+SourceKind = Literal["filesystem", "web"]
+_KINDS: tuple[str, ...] = ("filesystem", "web")
+SourceId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class SourcesFileError(ValueError):
+    """The sources file is missing, unreadable or invalid."""
+
+
+class UnknownSourceError(KeyError):
+    """A source id that the sources file does not declare: it is not approved, so it is not read."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown source"
+
+
+def _principals(values: list[str]) -> list[str]:
+    try:
+        return [parse_principal_ref(v) for v in values]
+    except InvalidPrincipalError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+class UrlAccessRule(BaseModel):
+    """Access for web pages whose path starts with `prefix` (the longest matching prefix wins)."""
+
+    model_config = ConfigDict(extra="forbid")
+    prefix: str
+    read: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+
+    _check_read = field_validator("read", "deny")(classmethod(lambda cls, v: _principals(v)))
+
+
+class SourceConfig(BaseModel):
+    """One approved source. Paths are relative to the sources file's folder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: SourceId
+    kind: str
+    description: str = ""
+    enabled: bool = True
+    read: list[str] = Field(default_factory=list, description="default readers of its documents")
+    deny: list[str] = Field(default_factory=list, description="principals never allowed")
+    schedule: str | None = Field(default=None, description="cron expression for the scheduler")
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    min_keep_ratio: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="wipe guard: if fewer than this share of indexed documents are still listed, "
+        "nothing is deleted without --allow-mass-delete",
+    )
+    # filesystem
+    root: Path | None = None
+    include: list[str] = Field(default_factory=lambda: list(DEFAULT_INCLUDE))
+    exclude: list[str] = Field(default_factory=list)
+    # web
+    seeds: list[str] = Field(default_factory=list)
+    sitemap: str | None = None
+    allowed_hosts: list[str] = Field(default_factory=list)
+    allowed_path_prefixes: list[str] = Field(default_factory=lambda: ["/"])
+    max_pages: int = Field(default=200, ge=1)
+    max_depth: int = Field(default=5, ge=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    user_agent: str = "ProofdeskBot/0.1"
+    access_rules: list[UrlAccessRule] = Field(default_factory=list)
+
+    _check_principals = field_validator("read", "deny")(classmethod(lambda cls, v: _principals(v)))
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in _KINDS:
+            raise ValueError(
+                f"unknown source kind {value!r} (expected one of: {', '.join(_KINDS)})"
+            )
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(f"invalid cron expression {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> SourceConfig:
+        if self.kind == "filesystem" and self.root is None:
+            raise ValueError("a filesystem source needs 'root'")
+        if self.kind == "web":
+            if not self.seeds and not self.sitemap:
+                raise ValueError("a web source needs 'seeds' or 'sitemap'")
+            if not self.allowed_hosts:
+                raise ValueError("a web source needs 'allowed_hosts'")
+        return self
+
+    @property
+    def source_kind(self) -> SourceKind:
+        return "web" if self.kind == "web" else "filesystem"
+
+
+class _SourcesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sources: list[SourceConfig]
+
+
+class SourceRegistry:
+    """The approved sources, by id, with filesystem roots resolved against the file's folder."""
+
+    def __init__(self, sources: list[SourceConfig], *, path: Path | None = None) -> None:
+        ids = [s.id for s in sources]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise SourcesFileError(f"duplicate source ids: {', '.join(duplicates)}")
+        self.path = path
+        self._sources = {s.id: s for s in sources}
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._sources.values())
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    def ids(self) -> list[str]:
+        return list(self._sources)
+
+    def get(self, source_id: str) -> SourceConfig:
+        try:
+            return self._sources[source_id]
+        except KeyError:
+            approved = ", ".join(self._sources) or "none"
+            raise UnknownSourceError(
+                f"source {source_id!r} is not declared in the sources file, so it is not "
+                f"approved and will not be read (approved: {approved})"
+            ) from None
+
+    def enabled(self) -> list[SourceConfig]:
+        return [s for s in self._sources.values() if s.enabled]
+
+
+def load_sources(path: Path) -> SourceRegistry:
+    """Read and validate a sources file; every error names the file and what is wrong."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourcesFileError(f"sources file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SourcesFileError(f"cannot read sources file {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SourcesFileError(f"{path}: expected a mapping with a 'sources' list")
+    try:
+        parsed = _SourcesFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise SourcesFileError(f"{path}: {problems}") from exc
+    base = path.parent.resolve()
+    resolved = [
+        s.model_copy(update={"root": (base / s.root).resolve()}) if s.root is not None else s
+        for s in parsed.sources
+    ]
+    return SourceRegistry(resolved, path=path)

@@ -1,0 +1,238 @@
+"""Prompt-injection screening: a cheap heuristic flag for retrieved documents and user questions.
+
+`InjectionScreen.assess` matches phrase and pattern rules ("ignore all previous instructions",
+chat-template tokens, role-play jailbreak markers, requests to reveal the system prompt, base64
+blobs that decode to such instructions) and combines their weights into a score. It is a flag,
+not a decision: what is retrieved, shown or cited is decided by code elsewhere, and retrieved
+text is always treated as data.
+
+Rules look at what an instruction is about, not at single words: "Please ignore the previous
+email, the VPN is fixed" is an ordinary helpdesk sentence, "ignore the previous instructions"
+is not.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = ["InjectionAssessment", "InjectionScreen"]
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionAssessment:
+    """Whether `text` looks like a prompt injection, how strongly (0..1), and which rules fired."""
+
+    suspected: bool
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    name: str
+    pattern: re.Pattern[str]
+    weight: float
+
+
+def _rule(name: str, pattern: str, weight: float) -> _Rule:
+    return _Rule(name, re.compile(pattern, re.IGNORECASE | re.DOTALL), weight)
+
+
+_GAP = r"(?:\W+\w+){0,4}?\W+"  # up to four words in between
+_OVERRIDE_VERB = (
+    r"(?:ignore|ignoring|disregard|forget|skip|override|overrule|bypass|drop|abandon|discard|"
+    r"neglect|stop following|do not follow|don't follow)"
+)
+_INSTRUCTION_NOUN = (
+    r"(?:instructions?|prompts?|rules?|directions?|directives?|guidelines?|guidance|commands?|"
+    r"orders?|assignments?|tasks?|constraints?|restrictions?|programming|context|"
+    r"system message|policies|polic(?:y|ies) you|training)"
+)
+_REVEAL_VERB = (
+    r"(?:reveal|print|show|display|output|repeat|leak|dump|spell out|recite|tell me|give me|"
+    r"write out|share|expose|summari[sz]e|translate)"
+)
+_LEAK_TARGET = (
+    r"(?:(?:system|initial|original|hidden|secret|internal|developer|pre)[ -]?prompt|"
+    r"(?:your|the)\s+(?:entire\s+|full\s+|original\s+|initial\s+|hidden\s+|secret\s+|exact\s+)?"
+    r"(?:prompt|instructions|rules|guidelines|configuration|pre-?prompt)|"
+    r"your\s+(?:password|passcode|access code|secret))"
+)
+
+_RULES: tuple[_Rule, ...] = (
+    _rule(
+        "override_instructions",
+        rf"\b{_OVERRIDE_VERB}{_GAP}{_INSTRUCTION_NOUN}\b"
+        r"|\b(?:previous|prior|above|earlier|preceding|original|initial)\s+"
+        rf"{_INSTRUCTION_NOUN}\s+(?:are|is)\s+(?:void|cancel+ed|obsolete|no longer)",
+        0.9,
+    ),
+    _rule(
+        "forget_everything",
+        r"\b(?:ignore|disregard|forget)\s+(?:about\s+)?(?:everything|all\s+(?:of\s+)?"
+        r"(?:that|this|the\s+above|before|previous)|(?:all\s+)?(?:the\s+)?above|what\s+"
+        r"(?:i|you)\s+(?:said|told|were\s+told))\b",
+        0.75,
+    ),
+    _rule(
+        "new_instructions",
+        r"\byour\s+new\s+(?:instructions?|tasks?|rules?|role|directives?|purpose)\b"
+        r"|\bnew\s+(?:instructions?|task|rules?)\s*:"
+        r"|\bnow\s+focus\s+on\s+(?:your\s+)?new\b"
+        r"|\bnow\s+(?:comes|follows?)\s+(?:a\s+)?new\s+(?:task|instructions?|challenge)\b"
+        r"|\bnew\s+instructions\s+follow\b|\badditional\s+instructions?\s*[:\-]"
+        r"|\b(?:change|update|replace)\s+your\s+(?:instructions|rules|prompt)\b"
+        r"|\byour\s+(?:instructions|rules)\s+are\s+now\b",
+        0.6,
+    ),
+    _rule(
+        "ignore_sources",
+        r"\b(?:do\s+not|don't|not|without)\s+(?:look(?:ing)?\s+(?:in|at|into)|us(?:e|ing)|"
+        r"rely(?:ing)?\s+on|consult(?:ing)?)\s+(?:the\s+|any\s+)?(?:documents?|articles?|"
+        r"context|sources?|provided\s+\w+|retrieved\s+\w+)\b"
+        r"|\b(?:answer|respond|reply)\s+(?:by|from|with|using)\s+your\s+own\s+knowledge\b",
+        0.6,
+    ),
+    _rule(
+        "role_play_setup",
+        r"\b(?:imagine|suppose)\s+(?:that\s+)?you\s+are\b|\bnow\s+you\s+are\b"
+        r"|(?:^|[.!?:]\s+)act\s+as\s+(?:a|an|my)\b|\brepeat\s+after\s+me\b"
+        r"|\blet'?s\s+play\s+a\s+game\b|\byou\s+are\s+role-?playing\b",
+        0.5,
+    ),
+    _rule(
+        "end_of_prompt_marker",
+        r"={3,}\s*end\b|\bend\s+of\s+(?:the\s+)?(?:prompt|instructions|system\s+message)\b",
+        0.6,
+    ),
+    _rule(
+        "role_reassignment",
+        r"\bfrom\s+now\s+on,?\s+(?:you|act|pretend|respond|answer|reply)\b"
+        # not "you are now a member of the group": only what re-casts the assistant itself
+        r"|\byou\s+are\s+(?:now|no\s+longer)\s+(?:an?\s+)?(?:called|named|known\s+as|free|"
+        r"unrestricted|unfiltered|uncensored|jailbroken|evil|in\s+\w+\s+mode|dan|going\s+to|"
+        r"bound\s+by|required\s+to|allowed\s+to|my)\b"
+        r"|\b(?:i\s+want\s+you\s+to|you\s+will\s+now|you\s+must\s+now)\s+(?:act|behave|pretend|"
+        r"roleplay|role-play|play|be|respond)\b"
+        r"|\bpretend\s+(?:to\s+be|you\s+are|that\s+you)\b"
+        r"|\b(?:act|behave|respond)\s+as\s+(?:if\s+you\s+(?:were|are)|though)\b",
+        0.5,
+    ),
+    _rule(
+        "jailbreak_marker",
+        r"(?-i:\bDAN\b)|\bdo\s+anything\s+now\b|\bdeveloper\s+mode\b|\bjailbr(?:eak|oken)\b"
+        r"|\bwithout\s+(?:any\s+)?(?:restrictions|limitations|filters|censorship|rules)\b"
+        r"|\bno\s+(?:restrictions|limitations|filters|censorship|ethical\s+guidelines)\b"
+        r"|\b(?:unfiltered|uncensored|amoral)\b|\bstay\s+in\s+character\b"
+        r"|\bhypothetical\s+(?:response|scenario)\b.{0,80}\b(?:no|without)\s+(?:rules|limits)\b"
+        r"|\bopposite\s+mode\b|\bevil\s+(?:confidant|mode|assistant)\b",
+        0.7,
+    ),
+    _rule(
+        "prompt_leak",
+        rf"\b{_REVEAL_VERB}\b(?:\W+\w+){{0,3}}?\W+{_LEAK_TARGET}"
+        r"|\bwhat\s+(?:is|was|are|were)\s+(?:your|the)\s+(?:system\s+prompt|initial\s+prompt|"
+        r"original\s+instructions|instructions|rules|pre-?prompt)\b"
+        r"|\b(?:everything|all|the\s+text)\s+(?:above|before)\s+(?:this|the)\s+(?:line|message)\b"
+        r"|\bbegin\s+your\s+(?:reply|response|answer)\s+with\b"
+        r"|\b(?:print|show|repeat|display|spell-?\s*check)\b.{0,40}\b(?:above|previous|this)\s+"
+        r"(?:prompt|text|instructions|input)\b"
+        r"|\bwritten\s+(?:at\s+the\s+beginning|above)\b",
+        0.8,
+    ),
+    _rule("system_prompt_mention", r"\bsystem\s+prompt\b|\bprompt\s+injection\b", 0.35),
+    _rule(
+        "chat_template_token",
+        r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\|>"
+        r"|\[/?INST\]|<</?SYS>>|<start_of_turn>|<end_of_turn>"
+        r"|^\s*#{2,}\s*(?:system|instruction|new instructions?)\s*:?\s*$",
+        0.95,
+    ),
+    _rule(
+        "fake_role_header",
+        r"^\s*(?:assistant|ai|chatgpt|system\s+message|admin\s+override)\s*:\s*\S"
+        r"|\[(?:system|admin)\s*(?:message|note|override)?\]",
+        0.45,
+    ),
+    _rule(
+        "access_granted",
+        r"\b(?:say|print|output|respond\s+with|reply\s+with|write)\s+[\"'“]?access\s+granted\b",
+        0.8,
+    ),
+    _rule(
+        "foreign_override",
+        # German, French, Spanish, Italian, Croatian/Bosnian forms of "ignore all instructions".
+        r"\b(?:ignorier\w*|vergiss|vergessen\s+sie|missachte\w*)\b.{0,40}?"
+        r"\b(?:anweisung\w*|befehl\w*|instruktion\w*|aufgabe\w*|vorgabe\w*|alles|regeln)\b"
+        r"|\b(?:ignore[zr]?|oublie[zr]?)\b.{0,30}?\b(?:instructions|consignes|règles)\b"
+        r"|\b(?:ignora|olvida|olvide)\b.{0,30}?\b(?:instrucciones|reglas|todo)\b"
+        r"|\b(?:ignora|dimentica)\b.{0,30}?\b(?:istruzioni|regole|tutto)\b"
+        r"|\b(?:zaboravi|ignoriraj)\b.{0,30}?\b(?:instrukcije|upute|sve)\b"
+        r"|(?:забуд\w*|игнорир\w*).{0,30}?(?:инструкци\w*|правил\w*|вс[её])"
+        r"|\b(?:nun|jetzt)\s+folgen\s+(?:neue|weitere)\s+(?:anweisungen|aufgaben)\b"
+        r"|\b(?:alle|die)\s+(?:vorherigen|bisherigen|vorangegangenen|obigen)\s+"
+        r"(?:informationen|angaben|aufgaben|aufträge|anweisungen|instruktionen|ausführungen)\b"
+        r"|\bhöre?\s+nicht\s+auf\s+alles\b|\bneue\s+aufgabe\b"
+        r"|\b(?:jetzt|nun)\s+bist\s+du\b|\bdu\s+bist\s+(?:jetzt|nun)\b"
+        r"|\bstell\s+dir\s+vor,?\s+du\s+bist\b"
+        r"|\bdass\s+sie\s+als\s+.{3,60}?\s+(?:fungieren|agieren|auftreten)\b",
+        0.85,
+    ),
+)
+
+_BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+_ENCODED_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|instructions?|system\s+prompt|you\s+are|reveal|password|"
+    r"access\s+granted|jailbreak)\b",
+    re.IGNORECASE,
+)
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
+class InjectionScreen:
+    """Heuristic prompt-injection screen. Stateless and thread-safe; build once, share."""
+
+    def __init__(self, *, threshold: float = 0.5) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+        self._threshold = threshold
+
+    def assess(self, text: str) -> InjectionAssessment:
+        normalised = _normalise(text)
+        if not normalised.strip():
+            return InjectionAssessment(suspected=False, score=0.0, reasons=())
+        fired = [rule for rule in _RULES if rule.pattern.search(normalised)]
+        reasons = [rule.name for rule in fired]
+        weights = [rule.weight for rule in fired]
+        if _has_encoded_instructions(normalised):
+            reasons.append("encoded_instructions")
+            weights.append(0.8)
+        score = 1.0
+        for weight in weights:
+            score *= 1.0 - weight
+        score = round(1.0 - score, 4)
+        return InjectionAssessment(
+            suspected=score >= self._threshold, score=score, reasons=tuple(reasons)
+        )
+
+
+def _normalise(text: str) -> str:
+    """NFKC (full-width and styled letters to plain ones), zero-width characters removed."""
+    return unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
+
+
+def _has_encoded_instructions(text: str) -> bool:
+    for blob in _BASE64_BLOB.findall(text):
+        padded = blob + "=" * (-len(blob) % 4)
+        try:
+            decoded = base64.b64decode(padded, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        printable = sum(ch.isprintable() or ch.isspace() for ch in decoded)
+        if printable >= 0.9 * len(decoded) and _ENCODED_INSTRUCTION.search(decoded):
+            return True
+    return False

@@ -1,0 +1,1 @@
+"""Embedding, the vector store adapters and permission-filtered hybrid search."""

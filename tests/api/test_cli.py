@@ -1,0 +1,141 @@
+"""The `proofdesk` command line, run as a user runs it (a real process, real components)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from retrieval.store_factory import StoreSettings, open_store
+from tests.ingest.sync_fixtures import write_source_tree, write_sources_file
+
+REPO = Path(__file__).resolve().parents[2]
+POLICY = "p, public, source:*, read, allow\ng, user:erin, group:all-staff\n"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    kb = tmp_path / "kb"
+    write_source_tree(kb)
+    sources = write_sources_file(tmp_path / "sources.yaml", kb / "it")
+    (tmp_path / "policy.csv").write_text(POLICY, encoding="utf-8")
+    path = tmp_path / "proofdesk.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "ingest": {
+                    "sources_file": str(sources),
+                    "state_url": f"sqlite:///{tmp_path / 'state.db'}",
+                    "flag_pii": False,
+                },
+                "store": {"path": str(tmp_path / "index")},
+                "policy": {"policy_path": str(tmp_path / "policy.csv")},
+                "audit": {"url": f"sqlite:///{tmp_path / 'audit.db'}"},
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PROOFDESK_CONFIG": str(config)}
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_ingest_json_reports_every_source_and_a_rerun_embeds_nothing(config: Path) -> None:
+    first = _run(config, "ingest", "--json")
+    second = _run(config, "ingest", "--json")
+
+    assert first.returncode == 0, first.stderr
+    [report] = json.loads(first.stdout)["sources"]
+    assert (report["source_id"], report["status"], report["added"]) == ("it-kb", "succeeded", 4)
+    assert report["chunks_embedded"] > 0 and report["failures"] == []
+    assert {"job_id", "duration_seconds", "quarantined", "acl_changed"} <= set(report)
+    [again] = json.loads(second.stdout)["sources"]
+    assert (again["unchanged"], again["chunks_embedded"]) == (4, 0)
+    jobs = json.loads(_run(config, "jobs", "--json").stdout)["jobs"]
+    assert [j["status"] for j in jobs] == ["succeeded", "succeeded"]
+
+
+def test_an_unapproved_source_is_refused_before_anything_runs(config: Path) -> None:
+    result = _run(config, "ingest", "--source", "payroll-share")
+
+    assert result.returncode == 2
+    assert "'payroll-share' is not declared in the sources file" in result.stderr
+    assert json.loads(_run(config, "jobs", "--json").stdout)["jobs"] == []
+
+
+def test_an_invalid_sources_file_is_a_clear_error(config: Path, tmp_path: Path) -> None:
+    (tmp_path / "sources.yaml").write_text("sources:\n  - id: x\n    kind: ftp\n", "utf-8")
+
+    result = _run(config, "ingest")
+
+    assert result.returncode == 2
+    assert "unknown source kind 'ftp'" in result.stderr
+
+
+def test_ingest_while_another_process_owns_the_index_fails_clearly(
+    config: Path, tmp_path: Path
+) -> None:
+    holder = open_store(StoreSettings(path=tmp_path / "index"), dimension=384)
+    try:
+        result = _run(config, "ingest")
+    finally:
+        holder.close()
+
+    assert result.returncode == 3
+    assert "open in another process" in result.stderr
+    assert "--server" in result.stderr
+
+
+def test_search_and_ask_answer_as_a_user(config: Path) -> None:
+    assert _run(config, "ingest").returncode == 0
+
+    search = json.loads(
+        _run(config, "search", "VPN tunnel drops", "--user", "erin", "--json").stdout
+    )
+    ask = _run(config, "ask", "What does error 809 mean?", "--user", "erin", "--json")
+
+    assert search["hits"] and search["hits"][0]["document_id"] == "it-kb:vpn.md"
+    assert "group:all-staff" in search["hits"][0]["allowed_by"]
+    answer = json.loads(ask.stdout)
+    assert answer["status"] == "answered", answer
+    assert any(c["document_id"] == "it-kb:vpn.md" for c in answer["citations"])
+
+
+def test_api_key_prints_a_key_whose_entry_the_keys_file_accepts(
+    config: Path, tmp_path: Path
+) -> None:
+    from api.auth import ApiKeyStore
+
+    result = _run(config, "api-key", "--id", "bot", "--scopes", "chat,act_as", "--user", "svc")
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+    entry_yaml = result.stderr.split("api.api_keys_file:", 1)[1]
+    keys_file = tmp_path / "keys.yaml"
+    keys_file.write_text(yaml.safe_dump({"keys": yaml.safe_load(entry_yaml)}), encoding="utf-8")
+
+    store = ApiKeyStore.load(keys_file)
+    found = store.lookup(key)
+    assert found is not None and set(found.scopes) == {"chat", "act_as"}
+    assert store.lookup(key + "x") is None
+    assert key not in keys_file.read_text(encoding="utf-8")
+
+
+def test_api_key_rejects_an_unknown_scope(config: Path) -> None:
+    result = _run(config, "api-key", "--id", "bot", "--scopes", "chat,root")
+    assert result.returncode == 2 and "scopes must be among" in result.stderr

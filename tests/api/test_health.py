@@ -1,0 +1,114 @@
+"""/healthz, /readyz (503 with reasons until the index and model are up), /metrics."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from api.runtime import Engines, Progress, ServiceRuntime
+from ingest.scheduler import Scheduler
+from retrieval.store import StoreLockedError
+from tests.api.conftest import Keys, bearer, build_harness, make_token, running
+from tests.api.retrieval_chat import RetrievalChat
+from tests.kb_index import KbIndex
+
+CHAT = {"question": "How do I set up the VPN client?"}
+
+
+def test_healthz_and_readyz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json() == {
+        "status": "ready",
+        "checks": {"model": "ok", "index": "ok", "policy": "ok", "rate_limits": "ok"},
+    }
+
+
+def test_not_ready_is_503_with_reasons_then_ready(
+    kb_index: KbIndex, keys: Keys, tmp_path: Path
+) -> None:
+    """The index is held by another process at first: 503 with why, then it opens."""
+    attempts: list[str] = []
+    second_attempt = threading.Event()
+    proceed = threading.Event()
+
+    def start_up(progress: Progress) -> Engines:
+        attempts.append("try")
+        if len(attempts) == 1:
+            progress("model", "ok")
+            raise StoreLockedError("failed to open WAL: WouldBlock")
+        second_attempt.set()
+        proceed.wait(30)
+        return Engines(chat=RetrievalChat(kb_index.retrieval))
+
+    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path, build=start_up)
+    try:
+        with running(h, wait_ready=False):
+            assert second_attempt.wait(30)
+            r = h.http.get("/readyz")
+            assert r.status_code == 503
+            error = r.json()["error"]
+            assert error["type"] == "unavailable_error" and error["code"] == "not_ready"
+            assert "index: held by another process" in error["message"]
+            assert "model" not in error["message"]
+            assert r.headers["Retry-After"]
+            r = h.http.post("/v1/chat", json=CHAT, headers=bearer(make_token("bob")))
+            assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready"
+            proceed.set()
+            assert h.runtime.wait_ready(30)
+            assert h.http.get("/readyz").status_code == 200
+            r = h.http.post("/v1/chat", json=CHAT, headers=bearer(make_token("bob")))
+            assert r.status_code == 200
+    finally:
+        proceed.set()
+    assert len(attempts) == 2
+
+
+def test_a_failed_start_up_stays_not_ready(kb_index: KbIndex, keys: Keys, tmp_path: Path) -> None:
+    def start_up(progress: Progress) -> Engines:
+        raise ValueError("model file is corrupt")
+
+    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path, build=start_up)
+    with running(h, wait_ready=False):
+        h.runtime.close()  # joins the start-up thread: it has given up
+        r = h.http.get("/readyz")
+        assert r.status_code == 503
+        assert "startup: failed: ValueError: model file is corrupt" in r.json()["error"]["message"]
+
+
+def test_the_runtime_runs_the_scheduler_once_ready(kb_index: KbIndex) -> None:
+    ran = threading.Event()
+
+    def run_source(source_id: str) -> object:
+        ran.set()
+        return None
+
+    scheduler = Scheduler(registry=kb_index.registry, run_source=run_source)
+    runtime = ServiceRuntime(
+        build=lambda _p: Engines(chat=RetrievalChat(kb_index.retrieval), scheduler=scheduler)
+    )
+    runtime.start()
+    try:
+        assert runtime.wait_ready(30)
+        assert ran.wait(30), "the scheduler did not run the due sources"
+    finally:
+        runtime.close()
+    assert runtime.readiness().ready is False
+
+
+def test_metrics_label_routes_by_template_without_user_data(client: TestClient, keys: Keys) -> None:
+    client.get("/v1/answers/user-secret-id-123", headers=keys.auth("chat"))
+    client.get("/v1/unknown/alice@example.com")
+    client.post("/v1/chat", json={"question": "my ssn is 078-05-1120"}, headers=keys.auth("chat"))
+    text = client.get("/metrics").text
+    assert (
+        'proofdesk_http_request_duration_seconds_count{method="GET",'
+        'route="/v1/answers/{answer_id}",status="404"} 1.0'
+    ) in text
+    assert 'route="<unmatched>",status="404"' in text
+    assert 'proofdesk_answers_total{status="' in text
+    for secret in ("user-secret-id-123", "alice@example.com", "078-05-1120"):
+        assert secret not in text

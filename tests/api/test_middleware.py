@@ -1,0 +1,135 @@
+"""Request ids, the error body on every error, 500s, timeouts, CORS, and request ids in logs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agent.types import Answer
+from policies.principal import Principal
+from tests.api.conftest import (
+    BlockingChat,
+    Keys,
+    api_settings,
+    bearer,
+    build_harness,
+    make_token,
+    running,
+)
+from tests.kb_index import KbIndex
+
+CHAT = {"question": "How do I set up the VPN client?"}
+
+
+def _assert_error_shape(body: object) -> None:
+    assert isinstance(body, dict) and set(body) == {"error"}
+    assert set(body["error"]) == {"type", "code", "message"}
+    assert all(isinstance(v, str) and v for v in body["error"].values())
+
+
+def test_every_response_has_a_request_id_and_errors_have_one_body(
+    client: TestClient, keys: Keys
+) -> None:
+    responses = {
+        "ok": client.get("/healthz"),
+        "404 route": client.get("/v1/nothing-here"),
+        "405": client.get("/v1/chat"),
+        "401": client.post("/v1/chat", json=CHAT),
+        "403": client.post("/v1/chat", json=CHAT, headers=keys.auth("none")),
+        "422": client.post("/v1/chat", json={}, headers=keys.auth("chat")),
+        "413": client.post(
+            "/v1/chat",
+            content=b"x" * 200_000,
+            headers={**keys.auth("chat"), "Content-Type": "application/json"},
+        ),
+        "404 answer": client.get("/v1/answers/nope", headers=keys.auth("chat")),
+    }
+    ids = set()
+    for name, r in responses.items():
+        request_id = r.headers.get("X-Request-ID", "")
+        assert len(request_id) == 32, name
+        ids.add(request_id)
+        if name != "ok":
+            _assert_error_shape(r.json())
+    assert len(ids) == len(responses)
+    assert responses["404 route"].json()["error"]["code"] == "route_not_found"
+    assert responses["405"].json()["error"]["code"] == "method_not_allowed"
+    assert "POST" in responses["405"].headers["Allow"]
+
+
+def test_a_callers_request_id_is_kept_when_it_is_safe(client: TestClient) -> None:
+    r = client.get("/healthz", headers={"X-Request-ID": "helpdesk-7f3a9c21"})
+    assert r.headers["X-Request-ID"] == "helpdesk-7f3a9c21"
+    r = client.get("/healthz", headers={"X-Request-ID": "<script>alert(1)</script>"})
+    assert r.headers["X-Request-ID"] != "<script>alert(1)</script>"
+    assert len(r.headers["X-Request-ID"]) == 32
+
+
+class ExplodingChat:
+    def answer(
+        self, question: str, *, principal: Principal, conversation_id: str | None = None
+    ) -> Answer:
+        raise RuntimeError("boom: secret internal detail")
+
+
+def test_an_unexpected_error_is_a_500_with_the_error_body_and_a_logged_request_id(
+    kb_index: KbIndex, keys: Keys, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path, chat=ExplodingChat())
+    with running(h), caplog.at_level(logging.INFO):
+        r = h.http.post("/v1/chat", json=CHAT, headers=bearer(make_token("bob")))
+    assert r.status_code == 500
+    assert r.json() == {
+        "error": {"type": "api_error", "code": "internal_error", "message": "internal server error"}
+    }
+    assert "secret internal detail" not in r.text
+    request_id = r.headers["X-Request-ID"]
+    logged = [rec for rec in caplog.records if getattr(rec, "request_id", None) == request_id]
+    assert any(rec.levelno == logging.ERROR and rec.exc_info for rec in logged)
+    assert any("/v1/chat" in rec.getMessage() and "500" in rec.getMessage() for rec in logged)
+
+
+def test_a_request_that_takes_too_long_is_504(
+    kb_index: KbIndex, keys: Keys, tmp_path: Path
+) -> None:
+    chat = BlockingChat()
+    api = api_settings(keys, request_timeout_seconds=0.2)
+    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path, api=api, chat=chat)
+    try:
+        with running(h):
+            r = h.http.post("/v1/chat", json=CHAT, headers=keys.auth("chat"))
+            assert r.status_code == 504
+            assert r.json()["error"] | {"message": ""} == {
+                "type": "timeout_error",
+                "code": "request_timeout",
+                "message": "",
+            }
+            assert chat.entered.is_set()  # it was the pipeline, still running, that timed out
+            assert r.headers["X-Request-ID"]
+    finally:
+        chat.release.set()
+
+
+def test_cors_allows_only_the_configured_origins(
+    kb_index: KbIndex, keys: Keys, tmp_path: Path
+) -> None:
+    api = api_settings(keys, cors_origins=["https://helpdesk.example.com"])
+    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path, api=api)
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    with running(h):
+        r = h.http.options(
+            "/v1/chat", headers={"Origin": "https://helpdesk.example.com", **preflight}
+        )
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://helpdesk.example.com"
+        assert r.headers["X-Request-ID"]
+        r = h.http.options("/v1/chat", headers={"Origin": "https://evil.example", **preflight})
+        assert "access-control-allow-origin" not in r.headers
+        r = h.http.get("/healthz", headers={"Origin": "https://helpdesk.example.com"})
+        assert "X-Request-ID" in r.headers["access-control-expose-headers"]

@@ -1,0 +1,167 @@
+"""The production wiring: `build_services` from settings (real model, index, policy, ingest),
+and `create_app` building its own services in the lifespan."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from api.api_settings import ApiSettings, InsecureSettingsError, JwtSettings
+from api.app import create_app
+from api.runtime import ServiceRuntime
+from api.services import ChatParts, build_services, default_chat_factory
+from api.settings import Settings
+from api.sync_jobs import SyncJobs
+from ingest.settings import IngestSettings
+from policies.settings import PolicySettings
+from retrieval.store_factory import StoreSettings
+from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, Keys, bearer, make_token, serve, stop
+from tests.api.retrieval_chat import RetrievalChat
+from tests.kb_index import KB
+
+
+def _settings(tmp_path: Path) -> Settings:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lockers.md").write_text(
+        textwrap.dedent("""\
+            # Lockers
+            Day lockers on the second floor open with your staff badge. Keys for long-term
+            lockers are issued by reception on request.
+            """),
+        encoding="utf-8",
+    )
+    sources = {
+        "sources": [
+            {
+                "id": "lockers-kb",
+                "kind": "filesystem",
+                "root": "./docs",
+                "read": ["group:all-staff"],
+                "schedule": "0 3 * * *",
+            }
+        ]
+    }
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(sources), encoding="utf-8")
+    return Settings(
+        ingest=IngestSettings(
+            sources_file=tmp_path / "sources.yaml",
+            state_url=f"sqlite:///{tmp_path / 'state.db'}",
+            flag_pii=False,
+        ),
+        store=StoreSettings(path=tmp_path / "index"),
+        policy=PolicySettings(policy_path=KB / "policy.csv"),
+    )
+
+
+def _api(keys: Keys) -> ApiSettings:
+    return ApiSettings(
+        api_keys_file=keys.file,
+        jwt=JwtSettings(secret=JWT_SECRET, issuer=ISSUER, audience=AUDIENCE),
+        run_scheduler=False,
+    )
+
+
+def _chat(parts: ChatParts) -> RetrievalChat:
+    return RetrievalChat(parts.retrieval)
+
+
+def test_built_services_sync_and_answer_end_to_end(keys: Keys, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    services = build_services(settings, _api(keys), chat_factory=_chat)
+    runtime, sync = services.readiness, services.sources
+    assert isinstance(runtime, ServiceRuntime) and isinstance(sync, SyncJobs)
+    server = serve(create_app(settings, api_settings=_api(keys), services=services))
+    try:
+        assert runtime.wait_ready(120), runtime.readiness()
+        bob = bearer(make_token("bob"))
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            ready = http.get("/readyz").json()
+            assert ready["checks"] == {
+                "model": "ok",
+                "index": "ok",
+                "policy": "ok",
+                "rate_limits": "ok",
+            }
+            before = http.post("/v1/chat", json={"question": "day lockers"}, headers=bob).json()
+            assert before["status"] == "refused_no_evidence"
+            r = http.post("/v1/sources/lockers-kb/sync", headers=keys.auth("admin"))
+            assert r.status_code == 202, r.text
+            assert sync.wait(r.json()["job_id"], timeout=120).status == "succeeded"
+            after = http.post("/v1/chat", json={"question": "day lockers"}, headers=bob).json()
+            assert after["status"] == "answered"
+            assert after["citations"][0]["source_id"] == "lockers-kb"
+            judy = bearer(make_token("judy"))  # a contractor: not in all-staff
+            hidden = http.post("/v1/chat", json={"question": "day lockers"}, headers=judy)
+            assert hidden.json()["status"] == "refused_no_evidence"
+    finally:
+        stop(server)
+
+
+def test_create_app_builds_and_closes_its_own_services(keys: Keys, tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    app = create_app(settings, api_settings=_api(keys), chat_factory=_chat)
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code in (200, 503)
+        assert (
+            client.get("/v1/sources", headers=keys.auth("admin")).json()["sources"][0]["id"]
+            == "lockers-kb"
+        )
+    # Closed: the index opens again (Qdrant Edge allows one holder at a time), this time with
+    # the default chat service, the agent's pipeline.
+    services = build_services(settings, _api(keys), chat_factory=default_chat_factory)
+    runtime = services.readiness
+    assert isinstance(runtime, ServiceRuntime)
+    with TestClient(create_app(settings, api_settings=_api(keys), services=services)) as client:
+        assert runtime.wait_ready(120), runtime.readiness()
+        r = client.post("/v1/chat", json={"question": "lockers"}, headers=bearer(make_token("bob")))
+        assert r.status_code == 200
+        assert r.json()["composer"] == "extractive"
+
+
+def test_production_refuses_insecure_settings(keys: Keys, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no credentials"):
+        Settings(environment="production")  # the settings themselves refuse to build
+    settings = Settings(environment="production", api=ApiSettings(api_keys_file=keys.file))
+    weak = ApiSettings(jwt=JwtSettings(secret="short", issuer=ISSUER, audience=AUDIENCE))
+    with pytest.raises(InsecureSettingsError, match="shorter than 32"):
+        create_app(settings, api_settings=weak)
+    placeholder = "changeme-changeme-changeme-changeme-changeme"
+    with pytest.raises(InsecureSettingsError, match="placeholder"):
+        ApiSettings(
+            jwt=JwtSettings(secret=placeholder, issuer=ISSUER, audience=AUDIENCE)
+        ).check_for("production")
+    with pytest.raises(InsecureSettingsError, match="no credentials"):
+        ApiSettings().check_for("production")
+    with pytest.raises(InsecureSettingsError, match="cors"):
+        ApiSettings(api_keys_file=keys.file, cors_origins=["*"]).check_for("production")
+    ApiSettings(
+        api_keys_file=keys.file,
+        jwt=JwtSettings(secret=JWT_SECRET, issuer=ISSUER, audience=AUDIENCE),
+    ).check_for("production")
+    ApiSettings().check_for("development")  # anything goes outside production
+
+
+@pytest.mark.parametrize(
+    "jwt",
+    [
+        {"secret": JWT_SECRET},  # no issuer / audience
+        {"secret": JWT_SECRET, "public_key_file": "k.pem", "issuer": "i", "audience": "a"},
+        {"public_key_file": "k.pem", "algorithms": ["HS256"], "issuer": "i", "audience": "a"},
+        {"secret": JWT_SECRET, "algorithms": ["RS256"], "issuer": "i", "audience": "a"},
+    ],
+)
+def test_jwt_settings_are_validated(jwt: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="jwt"):
+        JwtSettings.model_validate(jwt)
+
+
+def test_rate_limit_strings_are_validated() -> None:
+    with pytest.raises(ValueError, match="invalid rate limit"):
+        ApiSettings.model_validate({"rate_limits": {"per_key": "lots per minute"}})

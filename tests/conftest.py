@@ -1,0 +1,31 @@
+"""Shared fixtures. The embedding model is real and loaded once per test session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from collections.abc import Iterator
+
+import pytest
+
+from retrieval.embedder import SentenceTransformerEmbedder
+from tests.kb_index import KbIndex, build_kb_index
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def kb_index(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Iterator[KbIndex]:
+    """The bundled sample knowledge base, ingested once with the real pipeline (shared)."""
+    index = build_kb_index(tmp_path_factory.mktemp("kb-index"), embedder)
+    yield index
+    index.close()

@@ -1,0 +1,158 @@
+"""Job records, per-source leases (across processes) and the cron scheduler."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ingest.jobs import JobStore, SourceBusyError
+from ingest.scheduler import Scheduler
+from ingest.sources import SourceRegistry, load_sources
+from ingest.state import create_state_engine
+
+
+@pytest.fixture
+def jobs(tmp_path: Path) -> JobStore:
+    return JobStore(engine=create_state_engine(f"sqlite:///{tmp_path / 'state.db'}"))
+
+
+def test_a_run_is_recorded_with_its_outcome(jobs: JobStore) -> None:
+    with jobs.run("it-kb", trigger="cli") as job:
+        job.report = {"added": 3}
+        job.status = "partial"
+
+    [record] = jobs.list()
+    assert (record.source_id, record.trigger, record.status) == ("it-kb", "cli", "partial")
+    assert record.report == {"added": 3}
+    assert record.finished_at is not None and record.finished_at >= record.started_at
+
+
+def test_a_run_that_raises_is_recorded_as_failed_and_releases_the_lease(jobs: JobStore) -> None:
+    with pytest.raises(RuntimeError, match="boom"), jobs.run("it-kb", trigger="cli"):
+        raise RuntimeError("boom")
+
+    [record] = jobs.list()
+    assert record.status == "failed" and record.error == "RuntimeError: boom"
+    with jobs.run("it-kb", trigger="cli"):
+        pass  # the lease was released
+
+
+def test_the_same_source_cannot_run_twice_at_once(jobs: JobStore) -> None:
+    with (
+        jobs.run("it-kb", trigger="cli"),
+        pytest.raises(SourceBusyError, match="already being synced"),
+        jobs.run("it-kb", trigger="schedule"),
+    ):
+        pass
+    with jobs.run("it-kb", trigger="cli"), jobs.run("hr-kb", trigger="schedule"):
+        pass  # other sources are independent
+
+
+def test_the_lease_excludes_another_process(tmp_path: Path, jobs: JobStore) -> None:
+    script = textwrap.dedent(
+        f"""
+        from ingest.jobs import JobStore, SourceBusyError
+        from ingest.state import create_state_engine
+        store = JobStore(engine=create_state_engine("sqlite:///{tmp_path / "state.db"}"))
+        try:
+            with store.run("it-kb", trigger="schedule"):
+                print("ran")
+        except SourceBusyError as exc:
+            print("busy:", exc)
+        """
+    )
+    with jobs.run("it-kb", trigger="cli"):
+        held = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        )
+    free = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+
+    assert held.stdout.startswith("busy: source 'it-kb' is already being synced by")
+    assert free.stdout.strip() == "ran"
+
+
+def test_an_expired_lease_is_taken_over_and_the_dead_run_marked_abandoned(tmp_path: Path) -> None:
+    engine = create_state_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    dead = JobStore(engine=engine, lease_seconds=-1)  # its leases are born expired
+    runs = dead.run("it-kb", trigger="cli")
+    runs.__enter__()  # a process that took the lease and died without releasing it
+
+    fresh = JobStore(engine=engine)
+    with fresh.run("it-kb", trigger="schedule"):
+        pass
+    assert fresh.abandon_stale() == 1
+    statuses = sorted(r.status for r in fresh.list())
+    assert statuses == ["abandoned", "succeeded"]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> SourceRegistry:
+    (tmp_path / "a").mkdir()
+    root = tmp_path / "a"
+    entries = [
+        {"id": "hourly", "schedule": "0 * * * *"},
+        {"id": "nightly", "schedule": "30 2 * * *"},
+        {"id": "manual"},
+    ]
+    sources = [{"kind": "filesystem", "root": str(root), "read": ["public"], **e} for e in entries]
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({"sources": sources}), encoding="utf-8")
+    return load_sources(path)
+
+
+def test_scheduler_runs_sources_when_due_and_never_unscheduled_ones(
+    registry: SourceRegistry,
+) -> None:
+    clock = Clock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC))
+    last = {
+        "hourly": datetime(2026, 11, 21, 10, 0, tzinfo=UTC),
+        "nightly": datetime(2026, 11, 21, 2, 30, tzinfo=UTC),
+    }
+    ran: list[str] = []
+    sched = Scheduler(registry=registry, run_source=ran.append, last_run=last.get, clock=clock)
+
+    assert sched.tick() == []
+    clock.now += timedelta(minutes=55)
+    assert sched.tick() == ["hourly"]
+    assert sched.tick() == []  # once per due time
+    clock.now = datetime(2026, 11, 22, 2, 31, tzinfo=UTC)
+    assert sorted(sched.tick()) == ["hourly", "nightly"]  # missed hours run once, not 16 times
+    assert "manual" not in ran
+
+
+def test_scheduler_runs_a_never_run_source_at_once(registry: SourceRegistry) -> None:
+    ran: list[str] = []
+    sched = Scheduler(
+        registry=registry,
+        run_source=ran.append,
+        clock=Clock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC)),
+    )
+    assert sorted(sched.tick()) == ["hourly", "nightly"]
+
+
+def test_scheduler_skips_a_source_busy_elsewhere_and_keeps_going(registry: SourceRegistry) -> None:
+    def run(source_id: str) -> None:
+        if source_id == "hourly":
+            raise SourceBusyError("source 'hourly' is already being synced by host:1")
+
+    sched = Scheduler(
+        registry=registry, run_source=run, clock=Clock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC))
+    )
+    assert sched.tick() == ["nightly"]
+    assert sched.next_runs()["hourly"] == datetime(2026, 11, 21, 11, 0, tzinfo=UTC)

@@ -1,0 +1,60 @@
+"""The bundled sample knowledge base, ingested once per test session with the real pipeline.
+
+Qdrant Edge lets one process open a shard once, so the whole session shares this index; tests
+that need to change an index build their own in a temp dir.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.chunking import Chunker
+from ingest.connector_factory import connector_for
+from ingest.report import SourceReport
+from ingest.sources import SourceRegistry, load_sources
+from ingest.state import StateStore, create_state_engine
+from ingest.sync import IngestService
+from policies.casbin_engine import CasbinPolicyEngine
+from policies.settings import PolicySettings
+from retrieval.embedder import Embedder
+from retrieval.service import RetrievalService
+from retrieval.store import VectorStore
+from retrieval.store_factory import StoreSettings, open_store
+
+REPO = Path(__file__).resolve().parents[1]
+KB = REPO / "kb"
+
+
+@dataclass
+class KbIndex:
+    store: VectorStore
+    state: StateStore
+    registry: SourceRegistry
+    embedder: Embedder
+    policy: CasbinPolicyEngine
+    retrieval: RetrievalService
+    reports: dict[str, SourceReport]
+
+    def close(self) -> None:
+        self.store.close()
+        self.policy.close()
+
+
+def build_kb_index(tmp: Path, embedder: Embedder) -> KbIndex:
+    registry = load_sources(KB / "sources.yaml")
+    state = StateStore(engine=create_state_engine(f"sqlite:///{tmp / 'state.db'}"))
+    store = open_store(StoreSettings(path=tmp / "index"), dimension=embedder.dimension)
+    service = IngestService(
+        registry=registry,
+        store=store,
+        embedder=embedder,
+        chunker=Chunker(tokens=embedder),
+        state=state,
+        connector_for=connector_for,
+    )
+    reports = {s.id: service.sync(s.id) for s in registry.enabled()}
+    store.optimize()
+    policy = CasbinPolicyEngine(settings=PolicySettings(policy_path=KB / "policy.csv"))
+    retrieval = RetrievalService(store=store, embedder=embedder, policy=policy)
+    return KbIndex(store, state, registry, embedder, policy, retrieval, reports)

@@ -1,0 +1,194 @@
+"""What only the embedded Qdrant Edge backend does: the one-process lock, persistence on disk,
+write-ahead-log recovery, and HNSW building with `optimize()`.
+
+Vectors here are seeded random unit vectors: these tests are about the engine, not ranking
+(the contract suite covers ranking with the real embedding model).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from policies.access import AccessFilter
+from retrieval.edge_store import EdgeStore
+from retrieval.records import ChunkRecord, chunk_id_for
+from retrieval.store import StoreLockedError
+from retrieval.store_factory import StoreSettings, open_store
+
+DIM = 384
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READERS = ("group:a", "group:b", "public")
+
+
+def unit_vectors(n: int, seed: int) -> list[list[float]]:
+    rows = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return [[float(x) for x in row] for row in rows]
+
+
+def chunks(n: int, *, start: int = 0, source: str = "kb") -> list[ChunkRecord]:
+    return [
+        ChunkRecord(
+            chunk_id=chunk_id_for(f"doc-{i // 4}", i % 4, f"h{i}"),
+            document_id=f"doc-{i // 4}",
+            source_id=source,
+            title=f"Document {i // 4}",
+            heading_path=("Section",),
+            uri=f"file:///kb/doc-{i // 4}.md",
+            start=0,
+            end=20,
+            text=f"passage number {i} about topic {i % 7}",
+            content_hash=f"h{i}",
+            document_version="v1",
+            read=(READERS[i % 3],),
+            deny=(),
+            doc_type="md",
+            ordinal=i % 4,
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def nearest(store: EdgeStore, vector: list[float], reader: str) -> str:
+    hits = store.search(
+        query_text="",
+        query_vector=vector,
+        access=AccessFilter(holds=frozenset({reader})),
+        limit=1,
+        mode="dense",
+    )
+    return hits[0].chunk.chunk_id
+
+
+@pytest.fixture
+def index_path(tmp_path: Path) -> Path:
+    return tmp_path / "index"
+
+
+@pytest.fixture
+def store(index_path: Path) -> Iterator[EdgeStore]:
+    with EdgeStore(path=index_path, dimension=DIM) as opened:
+        yield opened
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run a snippet in a separate interpreter (a real second process, with its own lock)."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+
+
+OPEN_IN_CHILD = """
+    import sys
+    from pathlib import Path
+    from retrieval.store import StoreLockedError
+    from retrieval.store_factory import StoreSettings, open_store
+    try:
+        store = open_store(StoreSettings(path=Path({path!r})), dimension={dim})
+    except StoreLockedError as exc:
+        print(exc)
+        sys.exit(3)
+    print("opened", store.count())
+    store.close()
+"""
+
+
+def test_a_second_process_is_refused_with_a_clear_message(
+    store: EdgeStore, index_path: Path
+) -> None:
+    store.upsert(chunks(5), unit_vectors(5, seed=1))
+    child = run_python(OPEN_IN_CHILD.format(path=str(index_path), dim=DIM))
+    assert child.returncode == 3, child.stderr
+    assert f"the index at {index_path} is open in another process" in child.stdout
+    assert "proofdesk serve" in child.stdout
+
+    store.close()  # releases the lock
+    child = run_python(OPEN_IN_CHILD.format(path=str(index_path), dim=DIM))
+    assert child.returncode == 0, child.stdout + child.stderr
+    assert child.stdout.split() == ["opened", "5"]
+
+
+def test_a_second_open_in_the_same_process_is_refused(store: EdgeStore, index_path: Path) -> None:
+    with pytest.raises(StoreLockedError, match="open in another process"):
+        EdgeStore(path=index_path, dimension=DIM)
+    assert store.count() == 0  # the first handle is unaffected
+
+
+def test_the_index_persists_across_close_and_reopen(store: EdgeStore, index_path: Path) -> None:
+    written, vectors = chunks(40), unit_vectors(40, seed=2)
+    store.upsert(written, vectors)
+    store.set_document_access("doc-0", read=["group:z"], deny=[])
+    store.close()
+
+    with EdgeStore(path=index_path, dimension=DIM) as reopened:
+        assert reopened.count() == 40
+        assert reopened.document_versions("kb") == {
+            f"doc-{n}": frozenset({"v1"}) for n in range(10)
+        }
+        assert nearest(reopened, vectors[7], READERS[7 % 3]) == written[7].chunk_id
+        assert nearest(reopened, vectors[1], "group:z") == written[1].chunk_id  # doc-0's new ACL
+        assert set(reopened.stats().payload_indexes) == {
+            "read", "deny", "source_id", "document_id", "document_version", "doc_type",
+            "modified_ts",
+        }  # fmt: skip
+
+
+def test_payload_indexes_are_created_with_their_types(store: EdgeStore) -> None:
+    indexes = store.stats().payload_indexes
+    assert indexes["read"] == indexes["deny"] == indexes["document_id"] == "keyword"
+    assert indexes["modified_ts"] == "float"
+
+
+def test_unflushed_writes_survive_a_crash_through_the_wal(index_path: Path) -> None:
+    crash = f"""
+        import os
+        from pathlib import Path
+        from retrieval.edge_store import EdgeStore
+        from tests.retrieval.test_edge_store import chunks, unit_vectors
+        store = EdgeStore(path=Path({str(index_path)!r}), dimension={DIM})
+        store.upsert(chunks(12), unit_vectors(12, seed=3))
+        os._exit(0)  # no flush, no close
+    """
+    child = run_python(crash)
+    assert child.returncode == 0, child.stderr
+    with EdgeStore(path=index_path, dimension=DIM) as reopened:
+        assert reopened.count() == 12
+
+
+def test_points_written_after_optimize_are_searchable_before_the_next_one(
+    index_path: Path,
+) -> None:
+    settings = StoreSettings(path=index_path, indexing_threshold_kb=1)  # force an HNSW graph
+    store = open_store(settings, dimension=DIM)
+    assert isinstance(store, EdgeStore)
+    with store:
+        first, first_vectors = chunks(300), unit_vectors(300, seed=4)
+        store.upsert(first, first_vectors)
+        # `indexed_vectors` counts sparse (always indexed) and dense vectors in an HNSW graph.
+        sparse_only = store.stats().indexed_vectors
+        store.optimize()
+        assert store.stats().indexed_vectors == sparse_only + 300
+
+        later, later_vectors = chunks(60, start=300), unit_vectors(60, seed=5)
+        store.upsert(later, later_vectors)
+        assert store.stats().indexed_vectors == sparse_only + 60 + 300  # not in a graph yet...
+        for i, (chunk, vector) in enumerate(zip(later, later_vectors, strict=True)):
+            assert nearest(store, vector, READERS[(300 + i) % 3]) == chunk.chunk_id  # ...but found
+        for i in range(0, 300, 25):  # the indexed ones too, through the graph and the filter
+            assert nearest(store, first_vectors[i], READERS[i % 3]) == first[i].chunk_id
+
+        store.optimize()
+        assert store.stats().indexed_vectors == sparse_only + 60 + 360
+        assert nearest(store, later_vectors[0], READERS[0]) == later[0].chunk_id
