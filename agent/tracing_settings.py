@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from agent.tracing_port import NoopTracer
 
 if TYPE_CHECKING:
-    from agent.masking_worker import MaskingWorker
     from agent.masking import PiiGuard
+    from agent.masking_worker import MaskingWorker
     from agent.tracing_jsonl import JsonlTracer
     from agent.tracing_langfuse import LangfuseTracer
 
