@@ -8,11 +8,15 @@ or a citation's quote; a passage is **unreadable** when its own access lists (re
 chunk, or on the cited document) do not admit the persona. Both must be 0, as must re-check
 drops (a chunk the index filter let through but the policy re-check refused).
 
-Indistinguishability: for a persona who may not see a canary, BM25 search for the canary and
-for a twin string that exists nowhere (same prefix, random suffix) must return exactly the same
-passages with the same scores, and the answer pipeline the same status (and refusal text);
-otherwise the result would reveal that the hidden string exists. (Dense and hybrid searches
-embed the two strings differently, so only BM25 is compared exactly.)
+Indistinguishability: a refusal or a ranking must not reveal that a hidden string exists. The
+suite compares two worlds: the index as it is, and a counterfactual index of the same knowledge
+base in which every canary string is replaced by a twin (same prefix, random suffix) that the
+probes never ask for. For a persona who may not see a canary, searching for it in hybrid, BM25 and
+dense mode must return exactly the same passages with the same scores in both worlds, and the
+answer pipeline the same status, text and citations. The worlds differ only in the hidden text,
+so any difference is information about it. (Comparing the canary with its twin inside one index
+would not do: the dense model embeds two different strings differently, so status flips there
+are noise, not evidence.)
 
 `run` builds its own index: a copy of the knowledge base with extra canary documents planted next
 to each declared one (fresh random strings every run, the same access lists by front matter).
@@ -31,6 +35,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import yaml
 
 from evals.reporting import SuiteReport
@@ -44,7 +50,9 @@ from retrieval.store import SearchMode
 
 __all__ = [
     "Canary",
+    "Counterfactual",
     "LeakageResult",
+    "MemoEmbedder",
     "Persona",
     "load_canaries",
     "load_personas",
@@ -53,6 +61,7 @@ __all__ = [
     "probe",
     "report",
     "run",
+    "swap_canaries",
 ]
 
 _MODES: tuple[SearchMode, ...] = ("hybrid", "sparse", "dense")
@@ -84,6 +93,95 @@ class AnswerView:
 Answerer = Callable[[str, Principal], AnswerView]
 
 
+World = tuple[RetrievalService, "Answerer | None"]
+Closer = Callable[[], None]
+
+
+class MemoEmbedder:
+    """An `Embedder` that remembers every vector it computed, so that the counterfactual worlds
+    (the same knowledge base ingested again with a few strings changed) embed only what changed.
+    Memoisation only: the vectors are the wrapped model's own."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+        self._documents: dict[str, npt.NDArray[np.float32]] = {}
+        self._queries: dict[str, npt.NDArray[np.float32]] = {}
+
+    @property
+    def model_id(self) -> str:
+        return self._inner.model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._inner.max_tokens
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        return self._inner.count(texts)
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return self._inner.token_spans(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._documents))
+        if missing:
+            self._documents.update(zip(missing, self._inner.embed_documents(missing), strict=True))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._documents[t] for t in texts])
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        if text not in self._queries:
+            self._queries[text] = self._inner.embed_query(text)
+        return self._queries[text]
+
+
+class Counterfactual:
+    """The other worlds: for a set of hidden canaries, the same knowledge base with exactly those
+    canary strings replaced by twins, so that they exist nowhere (see the module docstring).
+
+    `build(kb_dir, workdir)` ingests a knowledge base the way the actual index was ingested and
+    returns its retrieval service, answerer and a close function. Worlds are built on first use
+    and kept until `close`; pass it a `MemoEmbedder` so each world embeds only what changed.
+    """
+
+    def __init__(
+        self,
+        *,
+        kb: Path,
+        workdir: Path,
+        build: Callable[[Path, Path], tuple[RetrievalService, Answerer | None, Callable[[], None]]],
+    ) -> None:
+        self._kb = kb
+        self._workdir = workdir
+        self._build = build
+        self._worlds: dict[frozenset[Canary], World] = {}
+        self._closers: list[Callable[[], None]] = []
+
+    def world(self, hidden: Sequence[Canary]) -> World:
+        key = frozenset(hidden)
+        if key not in self._worlds:
+            n = len(self._worlds)
+            copy = self._workdir / f"kb-{n}"
+            shutil.copytree(self._kb, copy, ignore=shutil.ignore_patterns("_build", "__pycache__"))
+            swap_canaries(copy, sorted(key, key=lambda c: c.string))
+            workdir = self._workdir / f"index-{n}"
+            workdir.mkdir()
+            retrieval, answerer, close = self._build(copy, workdir)
+            self._closers.append(close)
+            self._worlds[key] = (retrieval, answerer)
+        return self._worlds[key]
+
+    def close(self) -> None:
+        for close in self._closers:
+            close()
+        self._closers.clear()
+        self._worlds.clear()
+
+
 def pipeline_answerer(
     *, retrieval: RetrievalService, policy: PolicyEngine, state: StateStore, embedder: Embedder
 ) -> Answerer:
@@ -110,6 +208,16 @@ def _answerer(index: EvalIndex, embedder: Embedder) -> Answerer:
     return pipeline_answerer(
         retrieval=index.retrieval, policy=index.policy, state=index.state, embedder=embedder
     )
+
+
+def swap_canaries(kb: Path, canaries: Sequence[Canary]) -> None:
+    """Rewrite `kb` (a copy) so that each canary string is replaced by a fresh twin."""
+    for canary in canaries:
+        path = kb / canary.document
+        text = path.read_text(encoding="utf-8")
+        if canary.string not in text:
+            raise ValueError(f"{canary.document} does not hold its canary {canary.string!r}")
+        path.write_text(text.replace(canary.string, twin(canary.string)), encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -233,10 +341,15 @@ class LeakageResult:
     distinguishable_probes: int = 0
     canary_hits_by_readers: int = 0  # readers do find their canaries (the probes are not blind)
     leaks: list[str] = field(default_factory=list)
+    distinctions: list[str] = field(default_factory=list)  # what told a hidden canary apart
     by_persona: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {k: v for k, v in self.__dict__.items() if k != "leaks"} | {"leaks": self.leaks[:50]}
+        skip = ("leaks", "distinctions")
+        return {k: v for k, v in self.__dict__.items() if k not in skip} | {
+            "leaks": self.leaks[:50],
+            "distinctions": self.distinctions[:50],
+        }
 
 
 @dataclass
@@ -273,11 +386,14 @@ def probe(
     modes: Sequence[SearchMode] = _MODES,
     top_k: int = 10,
     answerer: Answerer | None = None,
+    counterfactual: Counterfactual | None = None,
 ) -> LeakageResult:
     """Every persona × (canary strings, canary context sentences, questions) × mode; with an
     `answerer`, every persona also asks the canary strings and context sentences.
 
-    `documents` maps a canary's document path to its text, for the context questions.
+    `documents` maps a canary's document path to its text, for the context questions. With a
+    `counterfactual`, every hidden canary is also searched and asked in both worlds (see the
+    module docstring) and each pair that differs counts as distinguishable.
     """
     texts = documents or {}
     probes = [c.string for c in canaries]
@@ -308,11 +424,16 @@ def probe(
                 checker.check(f"[answer] {query!r}", got.text, None)
                 for _doc, read, deny, quote in got.cited:
                     checker.check(f"[citation] {query!r}", quote, (read, deny))
-        for canary in hidden:
-            result.probe_pairs += 1
-            result.distinguishable_probes += not _indistinguishable(
-                retrieval, answerer, principal, canary.string, twin(canary.string)
-            )
+        if counterfactual is not None and hidden:
+            other = counterfactual.world(hidden)
+            for canary in hidden:
+                result.probe_pairs += 1
+                differs = _differences(
+                    (retrieval, answerer), other, principal, canary.string, modes
+                )
+                if differs:
+                    result.distinguishable_probes += 1
+                    result.distinctions.append(f"{persona.name} {canary.string!r}: {differs}")
         counts = checker.counts
         result.searches += counts["searches"]
         result.answers += counts["answers"]
@@ -322,28 +443,34 @@ def probe(
     return result
 
 
-def _indistinguishable(
-    retrieval: RetrievalService,
-    answerer: Answerer | None,
+def _differences(
+    actual: World,
+    counterfactual: World,
     principal: Principal,
-    hidden: str,
-    absent: str,
-) -> bool:
-    """BM25 hits (ids and scores) are identical; with an answerer, so are the statuses, and a
-    refusal's text."""
+    query: str,
+    modes: Sequence[SearchMode],
+) -> list[str]:
+    """What differs between the two worlds for `query` asked by `principal` (empty: nothing)."""
 
-    def hits(query: str) -> list[tuple[str, float]]:
+    def hits(retrieval: RetrievalService, mode: SearchMode) -> list[tuple[str, float]]:
         found = retrieval.retrieve(
-            RetrievalRequest(query=query, principal=principal, top_k=20, mode="sparse")
+            RetrievalRequest(query=query, principal=principal, top_k=20, mode=mode)
         )
         return [(c.hit.chunk.chunk_id, round(c.hit.score, 5)) for c in found.chunks]
 
-    if hits(hidden) != hits(absent):
-        return False
-    if answerer is None:
-        return True
-    a, b = answerer(hidden, principal), answerer(absent, principal)
-    return a.status == b.status and (a.status == "answered" or a.text == b.text)
+    (retrieval, answerer), (other_retrieval, other_answerer) = actual, counterfactual
+    differs = [
+        f"{mode} hits" for mode in modes if hits(retrieval, mode) != hits(other_retrieval, mode)
+    ]
+    if answerer is not None and other_answerer is not None:
+        a, b = answerer(query, principal), other_answerer(query, principal)
+        if (a.status, a.text, [c[0] for c in a.cited]) != (
+            b.status,
+            b.text,
+            [c[0] for c in b.cited],
+        ):
+            differs.append(f"answer {a.status} vs {b.status}")
+    return differs
 
 
 # --- the suite -----------------------------------------------------------------------------
@@ -367,16 +494,15 @@ def run(
         canaries = load_canaries(copy / "canaries.yaml")
         planted = plant_canaries(copy, canaries) if plant else []
         everything = [*canaries, *planted]
-        index = build_index(
-            sources_file=copy / "sources.yaml",
-            policy_file=copy / "policy.csv",
-            workdir=tmp,
-            embedder=embedder,
-        )
+        memo = MemoEmbedder(embedder)
+
+        def build(kb_dir: Path, workdir: Path) -> tuple[RetrievalService, Answerer | None, Closer]:
+            index = _ingested(kb_dir, workdir, memo)
+            return index.retrieval, _answerer(index, memo) if answers else None, index.close
+
+        index = _ingested(copy, tmp / "actual", memo)
+        worlds = Counterfactual(kb=copy, workdir=tmp, build=build)
         try:
-            failed = {s: r.status for s, r in index.reports.items() if r.status != "succeeded"}
-            if failed:
-                raise RuntimeError(f"ingesting the knowledge base failed: {failed}")
             docs = {
                 c.document: (copy / c.document).read_text(encoding="utf-8", errors="replace")
                 for c in everything
@@ -389,11 +515,28 @@ def run(
                 questions=load_questions(copy / "questions.yaml"),
                 documents=docs,
                 modes=modes,
-                answerer=_answerer(index, embedder) if answers else None,
+                answerer=_answerer(index, memo) if answers else None,
+                counterfactual=worlds,
             )
         finally:
+            worlds.close()
             index.close()
     return {"kb": str(kb), "canaries": len(canaries), "planted": len(planted), **result.as_dict()}
+
+
+def _ingested(kb: Path, workdir: Path, embedder: Embedder) -> EvalIndex:
+    workdir.mkdir(exist_ok=True)
+    index = build_index(
+        sources_file=kb / "sources.yaml",
+        policy_file=kb / "policy.csv",
+        workdir=workdir,
+        embedder=embedder,
+    )
+    failed = {s: r.status for s, r in index.reports.items() if r.status != "succeeded"}
+    if failed:
+        index.close()
+        raise RuntimeError(f"ingesting the knowledge base {kb} failed: {failed}")
+    return index
 
 
 def report(result: Mapping[str, object], *, command: str = "") -> SuiteReport:
@@ -415,8 +558,8 @@ def report(result: Mapping[str, object], *, command: str = "") -> SuiteReport:
             f"dense), {result['answers']} answers through AnswerService",
             f"leaked passages {result['leaked_passages']}, unreadable passages "
             f"{result['unreadable_passages']}, re-check drops {result['recheck_drops']}",
-            "hidden canary vs a string that exists nowhere (BM25 hits and scores; answer status "
-            "and refusal text): "
+            "hidden canary, this index vs one where it exists nowhere (hits and scores in "
+            "every mode; answer status, text and citations): "
             f"{result['distinguishable_probes']} of {result['probe_pairs']} pairs distinguishable",
             f"readers found their canary {result['canary_hits_by_readers']} times",
             *(f"LEAK {line}" for line in (leaks if isinstance(leaks, list) else [])[:10]),

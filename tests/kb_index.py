@@ -41,8 +41,9 @@ class KbIndex:
         self.policy.close()
 
 
-def build_kb_index(tmp: Path, embedder: Embedder) -> KbIndex:
-    registry = load_sources(KB / "sources.yaml")
+def build_kb_index(tmp: Path, embedder: Embedder, *, kb: Path = KB) -> KbIndex:
+    """Ingest the knowledge base at `kb` (the bundled one by default) into an index under `tmp`."""
+    registry = load_sources(kb / "sources.yaml")
     state = StateStore(engine=create_state_engine(f"sqlite:///{tmp / 'state.db'}"))
     store = open_store(StoreSettings(path=tmp / "index"), dimension=embedder.dimension)
     service = IngestService(
@@ -55,6 +56,6 @@ def build_kb_index(tmp: Path, embedder: Embedder) -> KbIndex:
     )
     reports = {s.id: service.sync(s.id) for s in registry.enabled()}
     store.optimize()
-    policy = CasbinPolicyEngine(settings=PolicySettings(policy_path=KB / "policy.csv"))
+    policy = CasbinPolicyEngine(settings=PolicySettings(policy_path=kb / "policy.csv"))
     retrieval = RetrievalService(store=store, embedder=embedder, policy=policy)
     return KbIndex(store, state, registry, embedder, policy, retrieval, reports)

@@ -301,6 +301,11 @@ def test_leakage_suite_reports_a_canary_readable_by_the_wrong_people(
     assert isinstance(result["leaked_passages"], int) and result["leaked_passages"] > 0
     leaks = result["leaks"]
     assert isinstance(leaks, list) and any("bob" in line for line in leaks)
+    # bob finds the canary in this world and not in the one where it exists nowhere.
+    assert isinstance(result["distinguishable_probes"], int)
+    assert result["distinguishable_probes"] > 0
+    distinctions = result["distinctions"]
+    assert isinstance(distinctions, list) and any("bob" in line for line in distinctions)
 
 
 def test_plant_inserts_a_paragraph_after_the_first_one_and_keeps_front_matter() -> None:

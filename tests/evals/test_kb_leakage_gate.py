@@ -9,21 +9,51 @@ file, not from the policy engine under test.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import pytest
 
 from evals.leakage_eval import (
+    Answerer,
+    Counterfactual,
     LeakageResult,
+    MemoEmbedder,
     load_canaries,
     load_personas,
     load_questions,
     pipeline_answerer,
     probe,
 )
-from tests.kb_index import KB, KbIndex
+from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.service import RetrievalService
+from tests.kb_index import KB, KbIndex, build_kb_index
 
 
 @pytest.fixture(scope="module")
-def leakage(kb_index: KbIndex) -> LeakageResult:
+def worlds(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Iterator[Counterfactual]:
+    """The knowledge base with the canaries hidden from a persona replaced by strings that exist
+    nowhere, ingested the way `kb_index` is (one world per set of hidden canaries)."""
+    memo = MemoEmbedder(embedder)
+
+    def build(kb: Path, workdir: Path) -> tuple[RetrievalService, Answerer, Callable[[], None]]:
+        index = build_kb_index(workdir, memo, kb=kb)
+        answerer = pipeline_answerer(
+            retrieval=index.retrieval, policy=index.policy, state=index.state, embedder=memo
+        )
+        return index.retrieval, answerer, index.close
+
+    counterfactual = Counterfactual(
+        kb=KB, workdir=tmp_path_factory.mktemp("kb-counterfactual"), build=build
+    )
+    yield counterfactual
+    counterfactual.close()
+
+
+@pytest.fixture(scope="module")
+def leakage(kb_index: KbIndex, worlds: Counterfactual) -> LeakageResult:
     canaries = load_canaries(KB / "canaries.yaml")
     answerer = pipeline_answerer(
         retrieval=kb_index.retrieval,
@@ -39,6 +69,7 @@ def leakage(kb_index: KbIndex) -> LeakageResult:
         questions=load_questions(KB / "questions.yaml"),
         documents={c.document: (KB / c.document).read_text(encoding="utf-8") for c in canaries},
         answerer=answerer,
+        counterfactual=worlds,
     )
 
 
@@ -66,4 +97,4 @@ def test_a_hidden_canary_looks_exactly_like_a_string_that_exists_nowhere(
     leakage: LeakageResult,
 ) -> None:
     assert leakage.probe_pairs > 0
-    assert leakage.distinguishable_probes == 0
+    assert leakage.distinguishable_probes == 0, leakage.distinctions
