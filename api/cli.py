@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api import audit_cli
 from api.settings import ConfigFileError, Settings, load_settings
 
 app = typer.Typer(
@@ -706,7 +707,30 @@ def policy_reload(
     out.print(f"server reloaded: {response.json()}")
 
 
+app.add_typer(audit_cli.app, name="audit")
+
+PLUGIN_GROUP = "proofdesk.commands"
+
+
+def add_plugin_commands() -> None:
+    """Command groups registered under the `proofdesk.commands` entry-point group become
+    subcommands. This is how `proofdesk eval` arrives: `evals` sits above `api` in the layering,
+    so the CLI finds it by entry point (declared in pyproject.toml) rather than importing it."""
+    from importlib.metadata import entry_points
+
+    known = {group.name for group in app.registered_groups}
+    for entry in entry_points(group=PLUGIN_GROUP):
+        if entry.name in known:
+            continue
+        command = entry.load()
+        if not isinstance(command, typer.Typer):
+            _fail(f"entry point {entry.name} = {entry.value} is not a Typer app", EXIT_USAGE)
+        app.add_typer(command, name=entry.name)
+        known.add(entry.name)
+
+
 def main() -> None:
+    add_plugin_commands()
     app()
 
 

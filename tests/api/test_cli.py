@@ -139,3 +139,21 @@ def test_api_key_prints_a_key_whose_entry_the_keys_file_accepts(
 def test_api_key_rejects_an_unknown_scope(config: Path) -> None:
     result = _run(config, "api-key", "--id", "bot", "--scopes", "chat,root")
     assert result.returncode == 2 and "scopes must be among" in result.stderr
+
+
+def test_eval_and_audit_are_subcommands_of_the_installed_cli(config: Path) -> None:
+    # `eval` lives above `api` in the layering and arrives through the entry point that
+    # pyproject.toml declares; `audit` is the CLI's own.
+    listing = _run(config, "--help")
+    assert listing.returncode == 0, listing.stderr
+    assert "eval" in listing.stdout and "audit" in listing.stdout
+    suites = _run(config, "eval", "--help")
+    assert suites.returncode == 0, suites.stderr
+    for suite in ("retrieval", "answers", "leakage", "pii", "injection", "all"):
+        assert suite in suites.stdout
+    missing = _run(config, "eval", "retrieval", "--data", str(config.parent / "no-such-dir"))
+    assert missing.returncode == 2
+    assert "no-such-dir" in missing.stdout + missing.stderr
+    audit = _run(config, "audit", "--help")
+    assert audit.returncode == 0, audit.stderr
+    assert "queue" in audit.stdout and "review" in audit.stdout

@@ -1,0 +1,132 @@
+"""Extractive answer latency at 10,000 chunks, against retrieval alone in the same run.
+
+The index is the retrieval benchmark's corpus (every SciFact chunk as ingestion cuts and embeds
+it, synthesised chunks up to the size, access lists from 300 nested groups; see
+`evals.bench_retrieval`), loaded into Qdrant Edge and optimised. Timed per question, as 50 users
+in turn: `AnswerService.answer` end to end (screen → retrieve as the principal → select evidence →
+extractive compose → verify every sentence against its span → decide; no HTTP, no LLM, answer
+cache off, tracing off), and next to it `RetrievalService.retrieve` alone with the same request,
+so the ratio is what answering adds to retrieval on this machine.
+
+    python -m evals.bench_answers --data ../shared/data [--size 10000] [--questions 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.pipeline import AnswerService
+from evals.bench_baseline import TOP_K, percentiles
+from evals.bench_retrieval import build_corpus, load_queries, real_chunks
+from evals.retrieval_eval import default_cache_dir
+from policies.casbin_engine import CasbinPolicyEngine
+from policies.settings import PolicySettings
+from retrieval.edge_store import EdgeStore
+from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings
+
+__all__ = ["bench_rows", "run"]
+
+_WARMUP = 10
+
+
+def run(
+    data: Path,
+    *,
+    size: int = 10_000,
+    questions: int = 200,
+    embedder: Embedder | None = None,
+    cache_dir: Path | None = None,
+) -> dict[str, object]:
+    embedder = embedder or SentenceTransformerEmbedder()
+    texts, vectors = real_chunks(data, embedder, cache_dir or default_cache_dir())
+    corpus = build_corpus(texts, vectors, size)
+    asked = load_queries(data, questions + _WARMUP)
+    with tempfile.TemporaryDirectory(prefix="pd-bench-answers-") as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "policy.csv").write_text("\n".join(corpus.policy_lines) + "\n", encoding="utf-8")
+        store = EdgeStore(path=tmp / "edge", dimension=embedder.dimension)
+        try:
+            for start in range(0, len(corpus.chunks), 2000):
+                end = start + 2000
+                store.upsert(corpus.chunks[start:end], corpus.vectors[start:end].tolist())
+            store.optimize()
+            with CasbinPolicyEngine(
+                settings=PolicySettings(policy_path=tmp / "policy.csv")
+            ) as policy:
+                retrieval = RetrievalService(
+                    store=store,
+                    embedder=embedder,
+                    policy=policy,
+                    settings=RetrievalSettings(query_cache_size=0),
+                )
+                service = AnswerService(
+                    retrieval=retrieval,
+                    policy=policy,
+                    embedder=embedder,
+                    index_version=lambda: "bench",
+                )
+                principals = [policy.principal_for(u) for u in sorted(corpus.users)]
+                answer_ms: list[float] = []
+                retrieve_ms: list[float] = []
+                statuses: Counter[str] = Counter()
+                for i, question in enumerate(asked):
+                    principal = principals[i % len(principals)]
+                    t = time.perf_counter()
+                    retrieval.retrieve(
+                        RetrievalRequest(query=question, principal=principal, top_k=TOP_K)
+                    )
+                    retrieved = (time.perf_counter() - t) * 1000
+                    t = time.perf_counter()
+                    answer = service.answer(question, principal=principal)
+                    answered = (time.perf_counter() - t) * 1000
+                    if i >= _WARMUP:
+                        retrieve_ms.append(retrieved)
+                        answer_ms.append(answered)
+                        statuses[answer.status] += 1
+        finally:
+            store.close()
+    return {
+        "chunks": len(corpus.chunks),
+        "questions": len(answer_ms),
+        "answer_ms": percentiles(answer_ms),
+        "retrieve_ms": percentiles(retrieve_ms),
+        "statuses": dict(statuses),
+    }
+
+
+def bench_rows(
+    data: Path, *, quick: bool = False
+) -> tuple[list[tuple[str, ...]], dict[str, object]]:
+    """`evals.bench`'s row: answer p50/p95 against retrieval alone."""
+    result = run(data, questions=50 if quick else 200)
+    answer, retrieve = result["answer_ms"], result["retrieve_ms"]
+    assert isinstance(answer, dict) and isinstance(retrieve, dict)
+    ratio = answer["p95"] / retrieve["p95"] if retrieve["p95"] else 0.0
+    row = (
+        f"extractive answer, {result['chunks']} chunks, p50/p95 (ms)",
+        f"{answer['p50']:.1f} / {answer['p95']:.1f}",
+        f"retrieval alone: {retrieve['p50']:.1f} / {retrieve['p95']:.1f}",
+        f"{ratio:.2f}× (p95)",
+    )
+    return [row], result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.bench_answers", description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--questions", type=int, default=200)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.data, size=args.size, questions=args.questions), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,312 @@
+"""Chat API throughput under load on 127.0.0.1: `proofdesk serve` over a 10,000-chunk index.
+
+The index is the retrieval benchmark's corpus (see `evals.bench_retrieval`), written to a Qdrant
+Edge shard that a real `proofdesk serve` subprocess (uvicorn, one process) then owns, with the
+corpus's Casbin policy, an API key file (a `chat` + `act_as` key) and the answer cache off, so
+that every request runs the whole extractive pipeline (masking worker and audit record
+included). A load generator in this process (asyncio + httpx, keep-alive, a fixed number of
+concurrent clients) sends `POST /v1/chat` with SciFact questions as the corpus's 50 users in turn,
+bounded by a request count and a time limit, and reports throughput, p50/p95/p99 and errors.
+
+Three runs, each against a fresh server on the same index, so the table reads as ratios:
+`GET /healthz` (the server's ceiling on this machine: HTTP, auth-free), chat with tracing off,
+and chat with Langfuse keys set and its host unreachable (a closed port on 127.0.0.1): the
+p95 should not move beyond noise.
+
+    python -m evals.bench_api --data ../shared/data [--requests 1500] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import yaml
+
+from api.auth import generate_api_key, hash_api_key
+from evals.bench_baseline import percentiles
+from evals.bench_retrieval import Corpus, build_corpus, load_queries, real_chunks
+from evals.retrieval_eval import default_cache_dir
+from retrieval.edge_store import EdgeStore
+from retrieval.embedder import SentenceTransformerEmbedder
+
+__all__ = ["bench_rows", "run"]
+
+_READY_TIMEOUT_S = 180.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _write_index(corpus: Corpus, path: Path, dimension: int) -> None:
+    store = EdgeStore(path=path, dimension=dimension)
+    try:
+        for start in range(0, len(corpus.chunks), 2000):
+            end = start + 2000
+            store.upsert(corpus.chunks[start:end], corpus.vectors[start:end].tolist())
+        store.optimize()
+    finally:
+        store.close()
+
+
+def _config(tmp: Path, corpus: Corpus, key: str, tracing: Mapping[str, object]) -> Path:
+    (tmp / "policy.csv").write_text("\n".join(corpus.policy_lines) + "\n", encoding="utf-8")
+    (tmp / "empty").mkdir(exist_ok=True)
+    sources = {
+        "sources": [
+            {
+                "id": "bench",
+                "kind": "filesystem",
+                "root": str(tmp / "empty"),
+                "include": ["**/*.md"],
+                "read": ["group:all-staff"],
+            }
+        ]
+    }
+    (tmp / "sources.yaml").write_text(yaml.safe_dump(sources), encoding="utf-8")
+    keys = {
+        "keys": [
+            {
+                "id": "bench",
+                "scopes": ["chat", "act_as"],
+                "user_id": "svc-bench",
+                "hash": hash_api_key(key),
+            }
+        ]
+    }
+    (tmp / "api_keys.yaml").write_text(yaml.safe_dump(keys), encoding="utf-8")
+    config = {
+        "ingest": {"sources_file": str(tmp / "sources.yaml"), "state_url": f"sqlite:///{tmp}/s.db"},
+        "store": {"backend": "edge", "path": str(tmp / "index")},
+        "policy": {"policy_path": str(tmp / "policy.csv")},
+        "audit": {"url": f"sqlite:///{tmp}/audit.db"},
+        "answer_cache": {"enabled": False},
+        "tracing": dict(tracing),
+        "log_level": "WARNING",
+        "api": {
+            "api_keys_file": str(tmp / "api_keys.yaml"),
+            "run_scheduler": False,
+            "rate_limits": {"per_key": "1000000/minute", "per_user": "1000000/minute"},
+        },
+    }
+    path = tmp / f"proofdesk-{len(list(tmp.glob('proofdesk-*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+@contextmanager
+def _server(config: Path, log: Path) -> Iterator[str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "api.cli", "serve", "--config", str(config)]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    with log.open("ab") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=sink, env=env)  # noqa: S603
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}; see {log}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server was not ready in {_READY_TIMEOUT_S} s; see {log}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def _load(
+    url: str,
+    *,
+    path: str,
+    key: str,
+    questions: Sequence[str],
+    users: Sequence[str],
+    requests: int,
+    concurrency: int,
+    time_limit_s: float,
+) -> dict[str, object]:
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    issued = 0
+    deadline = time.monotonic() + time_limit_s
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal issued
+        while issued < requests and time.monotonic() < deadline:
+            n = issued
+            issued += 1
+            started = time.perf_counter()
+            try:
+                if path == "/healthz":
+                    response = await http.get(path)
+                else:
+                    response = await http.post(
+                        path,
+                        json={"question": questions[n % len(questions)]},
+                        headers={"X-Proofdesk-User": users[n % len(users)]},
+                    )
+                status = str(response.status_code)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            latencies.append((time.perf_counter() - started) * 1000)
+            if status != "200":
+                errors[status] = errors.get(status, 0) + 1
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    stats = percentiles(latencies)
+    ordered = sorted(latencies)
+    return {
+        "requests": len(latencies),
+        "seconds": round(elapsed, 2),
+        "rps": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": stats["p50"],
+        "p95_ms": stats["p95"],
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2)
+        if ordered
+        else 0.0,
+        "errors": errors,
+    }
+
+
+def run(
+    data: Path,
+    *,
+    size: int = 10_000,
+    requests: int = 1500,
+    concurrency: int = 8,
+    time_limit_s: float = 120.0,
+) -> dict[str, object]:
+    embedder = SentenceTransformerEmbedder()
+    texts, vectors = real_chunks(data, embedder, default_cache_dir())
+    corpus = build_corpus(texts, vectors, size)
+    questions = load_queries(data, 300)
+    users = sorted(corpus.users)
+    key = generate_api_key()
+    result: dict[str, object] = {"chunks": len(corpus.chunks), "concurrency": concurrency}
+    unreachable = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    runs: list[tuple[str, str, Mapping[str, object]]] = [
+        ("healthz", "/healthz", {}),
+        ("chat", "/v1/chat", {}),
+        (
+            "chat_langfuse_unreachable",
+            "/v1/chat",
+            {
+                "langfuse_public_key": "pk-lf-bench",
+                "langfuse_secret_key": "sk-lf-bench",
+                "langfuse_host": unreachable,
+            },
+        ),
+    ]
+    with tempfile.TemporaryDirectory(prefix="pd-bench-api-") as tmp_name:
+        tmp = Path(tmp_name)
+        _write_index(corpus, tmp / "index", embedder.dimension)
+        for name, path, tracing in runs:
+            config = _config(tmp, corpus, key, tracing)
+            with _server(config, tmp / "server.log") as url:
+                warm = asyncio.run(
+                    _load(
+                        url,
+                        path=path,
+                        key=key,
+                        questions=questions,
+                        users=users,
+                        requests=20,
+                        concurrency=2,
+                        time_limit_s=60,
+                    )
+                )
+                measured = asyncio.run(
+                    _load(
+                        url,
+                        path=path,
+                        key=key,
+                        questions=questions[20:],
+                        users=users,
+                        requests=requests,
+                        concurrency=concurrency,
+                        time_limit_s=time_limit_s,
+                    )
+                )
+            result[name] = measured | {"warmup_errors": warm["errors"]}
+    return result
+
+
+def bench_rows(
+    data: Path, *, quick: bool = False
+) -> tuple[list[tuple[str, ...]], dict[str, object]]:
+    """`evals.bench`'s rows: chat throughput against /healthz; p95 with Langfuse unreachable
+    against tracing off."""
+    result = run(data, requests=300 if quick else 1500)
+    health, chat, dark = (result[k] for k in ("healthz", "chat", "chat_langfuse_unreachable"))
+    assert isinstance(health, dict) and isinstance(chat, dict) and isinstance(dark, dict)
+    errors = sum(chat["errors"].values()) + sum(dark["errors"].values())
+    rows: list[tuple[str, ...]] = [
+        (
+            f"chat API, {result['chunks']} chunks, {result['concurrency']} clients (req/s; "
+            f"p95 ms; errors)",
+            f"{chat['rps']} ; {chat['p95_ms']} ; {errors}",
+            f"GET /healthz: {health['rps']} req/s",
+            f"{chat['rps'] / health['rps']:.2f}×" if health["rps"] else "-",
+        ),
+        (
+            "chat API p95 (ms), Langfuse host unreachable",
+            f"{dark['p95_ms']} ({dark['rps']} req/s)",
+            f"tracing off: {chat['p95_ms']}",
+            f"{dark['p95_ms'] / chat['p95_ms']:.2f}×" if chat["p95_ms"] else "-",
+        ),
+    ]
+    return rows, result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.bench_api", description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--time-limit", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    result = run(
+        args.data,
+        size=args.size,
+        requests=args.requests,
+        concurrency=args.concurrency,
+        time_limit_s=args.time_limit,
+    )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
