@@ -136,6 +136,7 @@ _LATER = {
     "bench_answers": "extractive answer latency",
     "bench_masking": "masking overhead",
     "bench_api": "chat API throughput",
+    "bench_audit_page": "audit review page render",
 }
 
 
@@ -156,7 +157,7 @@ def run(data: Path, *, quick: bool = False) -> SuiteReport:
             rows += part_rows
             raw[module] = result
         else:
-            rows.append((label, "not measured yet", "-", "-"))
+            rows.append((label, "NOT MEASURED (module or bench_rows missing)", "-", "-"))
     command = "python -m evals.bench --data " + str(data) + (" --quick" if quick else "")
     return SuiteReport(
         suite="bench",

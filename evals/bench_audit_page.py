@@ -186,6 +186,24 @@ def run(renders: int) -> dict[str, object]:
     return {"budget_ms": BUDGET_MS, "citations": 5, **results}
 
 
+def bench_rows(
+    data: Path, *, quick: bool = False
+) -> tuple[list[tuple[str, ...]], dict[str, object]]:
+    """`evals.bench`'s row: the review page's p95, first view against a cached repeat view.
+    (`data` is unused: the page is measured on the bundled knowledge base.)"""
+    del data
+    results = run(40 if quick else 200)
+    first, repeat = results["first_view"], results["repeat_view"]
+    assert isinstance(first, dict) and isinstance(repeat, dict)
+    row = (
+        f"audit review page, 5 citations, p95 (ms; budget {BUDGET_MS:.0f})",
+        f"first view {first['p95_ms']:.1f}",
+        f"repeat view: {repeat['p95_ms']:.1f}",
+        f"{first['p95_ms'] / repeat['p95_ms']:.2f}×" if repeat["p95_ms"] else "-",
+    )
+    return [row], results
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--renders", type=int, default=200)

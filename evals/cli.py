@@ -123,7 +123,8 @@ def _pii(data: Path, engine: str) -> SuiteReport:
     from policies.pii_settings import RedactionSettings
     from policies.redaction import PresidioRedactor
 
-    folder = _under(data, "pii", "pii")
+    # A file, a folder of Presidio-format files, or a data root holding pii/.
+    folder = data if data.is_file() or any(data.glob("*.json")) else data / "pii"
     files = [folder] if folder.is_file() else sorted(folder.glob("*.json"))
     if not files:
         err.print(f"[bold red]error:[/] no *.json under {folder}")

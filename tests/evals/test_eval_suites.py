@@ -204,6 +204,33 @@ def test_cli_exits_non_zero_when_a_threshold_is_missed(
     assert runner.invoke(app, [*args, "--thresholds", str(broken)]).exit_code == 2
 
 
+@pytest.mark.parametrize("given", ["root", "folder", "file"])
+def test_pii_suite_takes_a_data_root_a_folder_or_a_file(tmp_path: Path, given: str) -> None:
+    text = "Write to jane.roe@example.org or call 212-555-0187 about the claim."
+    spans = [
+        {"entity_type": "EMAIL_ADDRESS", "entity_value": "jane.roe@example.org"},
+        {"entity_type": "PHONE_NUMBER", "entity_value": "212-555-0187"},
+    ]
+    for span in spans:
+        start = text.index(str(span["entity_value"]))
+        span |= {"start_position": start, "end_position": start + len(str(span["entity_value"]))}
+    folder = tmp_path / "root" / "pii"
+    folder.mkdir(parents=True)
+    (folder / "tiny.json").write_text(json.dumps([{"full_text": text, "spans": spans}]))
+    data = {"root": tmp_path / "root", "folder": folder, "file": folder / "tiny.json"}[given]
+    lenient = tmp_path / "lenient.yaml"
+    lenient.write_text("pii:\n  overall.recall: {min: 1.0}\n")
+    args = ["pii", "--data", str(data), "--engine", "patterns", "--out", str(tmp_path / "r")]
+    result = CliRunner().invoke(app, [*args, "--thresholds", str(lenient)])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "r" / "pii.json").read_text())
+    assert saved["metrics"]["overall"]["recall"] == 1.0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = CliRunner().invoke(app, ["pii", "--data", str(empty), "--out", str(tmp_path / "r")])
+    assert missing.exit_code == 2
+
+
 # --- a tiny knowledge base for the leakage and injection suites ----------------------------
 
 
