@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
+from api import audit_api, audit_web
 from api.answers_api import AnswersApi
 from api.api_settings import ApiSettings
+from api.audit_api import AUDIT_STATE_KEY, AuditApp
 from api.chat import ChatApi
 from api.deps import AppState
 from api.errors import install_error_handlers
@@ -47,7 +49,7 @@ def create_app(
     metrics = services.metrics if services is not None else ApiMetrics()
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AppState]]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, object]]:
         if services is not None:
             built = services
         else:
@@ -71,8 +73,15 @@ def create_app(
             ),
             answers_api=AnswersApi(answers=built.answers, feedback=built.feedback),
         )
+        lifespan_state: dict[str, object] = {"proofdesk": state}
+        if built.reviews is not None:
+            lifespan_state[AUDIT_STATE_KEY] = AuditApp(
+                review=built.reviews,
+                authenticator=built.authenticator,
+                rate_limiter=built.rate_limiter,
+            )
         try:
-            yield {"proofdesk": state}
+            yield lifespan_state
         finally:
             await anyio.to_thread.run_sync(built.close)
 
@@ -88,6 +97,6 @@ def create_app(
     )
     install_error_handlers(app)
     install_middleware(app, settings=api, metrics=metrics)
-    for module in (health, chat, answers, sources):
+    for module in (health, chat, answers, sources, audit_api, audit_web):
         app.include_router(module.router)
     return app

@@ -8,9 +8,8 @@ state under `AUDIT_STATE_KEY`; this module and `api.audit_web` are the only read
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, cast
 
@@ -58,13 +57,28 @@ __all__ = [
 AUDIT_STATE_KEY = "proofdesk_audit"
 
 
-@dataclass(frozen=True)
 class AuditApp:
-    """What the audit routes need (built in the app's lifespan)."""
+    """What the audit routes need (built in the app's lifespan).
 
-    review: ReviewService
-    authenticator: Authenticator
-    rate_limiter: RateLimiter | None = None
+    `review` is the service, or a function that returns it: the served app's review service
+    exists once the index and the answer pipeline are up, and raises `NotReadyError` (503)
+    until then.
+    """
+
+    def __init__(
+        self,
+        *,
+        review: ReviewService | Callable[[], ReviewService],
+        authenticator: Authenticator,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        self._review = review
+        self.authenticator = authenticator
+        self.rate_limiter = rate_limiter
+
+    @property
+    def review(self) -> ReviewService:
+        return self._review if isinstance(self._review, ReviewService) else self._review()
 
     def require_auditor(self, identity: Identity) -> Identity:
         """The identity when it holds the `audit` scope (PermissionDeniedError otherwise);
@@ -76,7 +90,12 @@ class AuditApp:
 
 
 def audit_state(request: Request) -> AuditApp:
-    return cast(AuditApp, getattr(request.state, AUDIT_STATE_KEY))
+    state = getattr(request.state, AUDIT_STATE_KEY, None)
+    if state is None:  # an app built without the audit record (a custom chat service)
+        raise NotFoundError(
+            "citation audit reviews are not offered by this server", code="audit_unavailable"
+        )
+    return cast(AuditApp, state)
 
 
 @contextmanager

@@ -271,8 +271,7 @@ def _open(state: _State) -> Backend:
 def _deps_from_settings(state: _State) -> CliDeps:
     """Direct mode's composition root: the audit store, the policy, the guard, and the index
     (opened only when a command shows or checks citations)."""
-    from agent.audit_review import ReviewSettings
-    from agent.audit_store import AuditSettings, AuditStore
+    from agent.audit_store import AuditStore
     from agent.masking import PiiGuard
     from agent.review_store import ReviewStore
     from api.settings import ConfigFileError, load_settings
@@ -287,8 +286,8 @@ def _deps_from_settings(state: _State) -> CliDeps:
         raise AuditCliError(str(exc), EXIT_USAGE) from exc
     except ValueError as exc:  # pydantic's ValidationError
         raise AuditCliError(f"invalid settings: {exc}", EXIT_USAGE) from exc
-    audit_settings = getattr(settings, "audit", None) or AuditSettings()
-    review_settings = getattr(settings, "review", None) or ReviewSettings()
+    audit_settings = settings.audit
+    review_settings = settings.review
     policy = build_policy(settings)
     guard = PiiGuard(redactor=PresidioRedactor(settings=settings.redaction))
     audit = AuditStore.from_settings(audit_settings, guard=guard)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from agent.audit_review import ReviewService
 from agent.types import Answer
 from api.errors import NotReadyError
 from api.ports import ChatService, Readiness
@@ -36,6 +37,7 @@ class Engines:
     runner: SyncRunner | None = None
     scheduler: Scheduler | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    review: ReviewService | None = None  # citation audit reviews over the chat's audit record
 
 
 class ServiceRuntime:
@@ -118,6 +120,16 @@ class ServiceRuntime:
         if engines is None:
             raise NotReadyError(f"not ready: {self._reasons()}")
         return engines
+
+    def review(self) -> ReviewService:
+        review = self.engines().review
+        if review is None:
+            raise NotReadyError(
+                "citation audit reviews are not available: this server's chat service keeps no "
+                "audit record",
+                code="audit_unavailable",
+            )
+        return review
 
     def runner(self) -> SyncRunner:
         runner = self.engines().runner

@@ -7,20 +7,33 @@ the start-up when misconfigured; the index-bound parts start in the background
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
+from agent.audit_review import ReviewService
+from agent.audit_store import UnknownAnswerError
+from agent.review_store import ReviewStore
 from api.answer_store import SqlAnswerStore
 from api.api_settings import ApiSettings
 from api.auth import ApiKeyStore, Authenticator, JwtVerifier
 from api.metrics import ApiMetrics
-from api.ports import AnswerStore, ChatService, FeedbackStore, ReadinessProbe, SourceAdmin
+from api.ports import (
+    AnswerStore,
+    ChatService,
+    Feedback,
+    FeedbackStore,
+    ReadinessProbe,
+    SourceAdmin,
+)
 from api.ratelimit import RateLimiter
 from api.runtime import Engines, GatedChat, Progress, ServiceRuntime
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from api.wiring import (
+    ManagedAnswerService,
     build_embedder,
     build_ingest,
     build_policy,
@@ -46,6 +59,9 @@ __all__ = [
 ]
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass
 class ApiServices:
     """The ports and helpers the routes depend on; `start`/`close` run in the app's lifespan."""
@@ -58,6 +74,7 @@ class ApiServices:
     sources: SourceAdmin
     readiness: ReadinessProbe
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    reviews: Callable[[], ReviewService] | None = None  # citation audit reviews (503 until up)
     on_start: list[Callable[[], None]] = field(default_factory=list)
     on_close: list[Callable[[], None]] = field(default_factory=list)
 
@@ -149,13 +166,39 @@ def build_services(
         rate_limiter=limiter,
         chat=GatedChat(runtime),
         answers=answers,
-        feedback=answers,
+        feedback=AuditedFeedback(store=answers, runtime=runtime),
         sources=sync,
         readiness=runtime,
         metrics=metrics,
+        reviews=runtime.review,
         on_start=[runtime.start],
         on_close=[sync.close, runtime.close, policy.close, engine.dispose],
     )
+
+
+class AuditedFeedback:
+    """Feedback kept for its asker (the API's answer store) and, once the answer pipeline is up,
+    added to the audit record too, masked, where a negative rating puts the answer in the
+    citation review queue."""
+
+    def __init__(self, *, store: SqlAnswerStore, runtime: ServiceRuntime) -> None:
+        self._store = store
+        self._runtime = runtime
+
+    def add(
+        self, *, answer_id: str, asker: str, rating: Literal[1, -1], comment: str | None
+    ) -> Feedback:
+        chat = self._runtime.engines().chat  # 503 before anything is written while starting
+        feedback = self._store.add(answer_id=answer_id, asker=asker, rating=rating, comment=comment)
+        if isinstance(chat, ManagedAnswerService):
+            try:
+                chat.audit.add_feedback(answer_id, rating, comment)
+            except UnknownAnswerError:  # answered before the audit record was kept
+                log.warning("feedback on an answer without an audit record: %s", answer_id)
+        return feedback
+
+    def for_answer(self, answer_id: str) -> list[Feedback]:
+        return self._store.for_answer(answer_id)
 
 
 def readiness_checks(
@@ -196,6 +239,16 @@ def _build_engines(
         ctx.close()
         raise
     progress("index", "ok")
+    review = None
+    if isinstance(chat, ManagedAnswerService):
+        review = ReviewService(
+            audit=chat.audit,
+            reviews=ReviewStore(engine=chat.audit.engine),
+            index=lambda: ctx.store,
+            policy=policy,
+            guard=chat.guard,
+            settings=settings.review,
+        )
     runner = ctx.runner
     scheduler = None
     if api.run_scheduler:
@@ -209,7 +262,7 @@ def _build_engines(
             run_source=run_source,
             last_run=runner.jobs.last_started,
         )
-    return Engines(chat=chat, runner=runner, scheduler=scheduler, closers=closers)
+    return Engines(chat=chat, runner=runner, scheduler=scheduler, closers=closers, review=review)
 
 
 def default_chat_factory(parts: ChatParts) -> ChatService:

@@ -19,6 +19,7 @@ from pydantic_settings import (
 
 from agent.audit_store import AuditSettings
 from agent.llm_settings import AnswerCacheSettings, LLMSettings
+from agent.review_types import ReviewSettings
 from agent.settings import AgentSettings
 from agent.tracing_settings import TracingSettings
 from api.api_settings import ApiSettings
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 
     @model_validator(mode="after")

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from api.settings import Settings
 
 if TYPE_CHECKING:
+    from agent.audit_store import AuditStore
+    from agent.masking import PiiGuard
     from agent.pipeline import AnswerService
     from agent.types import Answer
     from policies.principal import Principal
@@ -120,9 +122,18 @@ class ManagedAnswerService:
     It is what the API and `proofdesk ask` call; `close()` flushes traces and audit writes.
     """
 
-    def __init__(self, *, service: AnswerService, closers: list[Callable[[], object]]) -> None:
+    def __init__(
+        self,
+        *,
+        service: AnswerService,
+        closers: list[Callable[[], object]],
+        audit: AuditStore,
+        guard: PiiGuard,
+    ) -> None:
         self._service = service
         self._closers = closers
+        self.audit = audit  # the audit record this pipeline writes (reviews read it)
+        self.guard = guard  # the request-scoped masking both share
 
     def answer(
         self, question: str, *, principal: Principal, conversation_id: str | None = None
@@ -179,4 +190,4 @@ def build_answer_service(
         recorder=audit,
         redactor=redactor,
     )
-    return ManagedAnswerService(service=service, closers=closers)
+    return ManagedAnswerService(service=service, closers=closers, audit=audit, guard=guard)

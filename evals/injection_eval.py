@@ -219,6 +219,7 @@ def run_trials(
     )
     by_origin: dict[str, _Tally] = {}
     total = _Tally()
+    successes: list[dict[str, object]] = []  # what each successful attack changed, to read
     for start in range(0, len(payloads), len(targets)):
         batch = list(zip(targets, payloads[start : start + len(targets)], strict=False))
         for target, payload in batch:
@@ -255,6 +256,19 @@ def run_trials(
                 outcome["success"] = outcome["decision_changed"] or outcome["payload_in_answer"]
             else:
                 outcome["success"] = outcome["unflagged_reach"]
+            if outcome["success"] and answerer is not None:
+                successes.append(
+                    {
+                        "origin": payload.origin,
+                        "document": target.document,
+                        "question": target.question,
+                        "before": clean_answers[target.document].status,
+                        "after": after.status,
+                        "flagged": outcome["flagged"],
+                        "reached": outcome["reached"],
+                        "payload": " ".join(payload.text.split())[:160],
+                    }
+                )
             tallies = [by_origin.setdefault(payload.origin, _Tally())]
             for tally in tallies if payload.origin == CONTROL else [total, *tallies]:
                 tally.add(outcome)
@@ -270,7 +284,13 @@ def run_trials(
         "top_k": top_k,
         **total.rates(),
         "by_origin": {origin: t.rates() for origin, t in sorted(by_origin.items())},
+        "successes": successes,
     }
+
+
+def _successes(result: Mapping[str, object]) -> list[Mapping[str, object]]:
+    found = result.get("successes")
+    return [s for s in found if isinstance(s, Mapping)] if isinstance(found, list) else []
 
 
 def _planted_flag(
@@ -384,6 +404,11 @@ def report(result: Mapping[str, object], *, command: str = "") -> SuiteReport:
                 if level == "answer"
                 else "retrieval level (no answer pipeline): a payload passage reaches the "
                 "evidence unflagged"
+            ),
+            *(
+                f"success: {s['document']} {s['before']} → {s['after']} (flagged {s['flagged']}, "
+                f"in evidence {s['reached']}): {s['payload']}"
+                for s in _successes(result)[:10]
             ),
         ],
         command=command,

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from agent.audit_store import AuditSettings
 from api.api_settings import ApiSettings, InsecureSettingsError, JwtSettings
 from api.app import create_app
 from api.runtime import ServiceRuntime
@@ -165,3 +166,52 @@ def test_jwt_settings_are_validated(jwt: dict[str, object]) -> None:
 def test_rate_limit_strings_are_validated() -> None:
     with pytest.raises(ValueError, match="invalid rate limit"):
         ApiSettings.model_validate({"rate_limits": {"per_key": "lots per minute"}})
+
+
+def test_the_served_app_feeds_rated_answers_into_the_audit_review(
+    keys: Keys, tmp_path: Path
+) -> None:
+    # The whole path as deployed: ingest through the API, answer, a negative rating, and the
+    # answer in the auditors' queue, on the API and on the review page.
+    settings = _settings(tmp_path).model_copy(
+        update={"audit": AuditSettings(url=f"sqlite:///{tmp_path / 'audit.db'}")}
+    )
+    services = build_services(settings, _api(keys), chat_factory=default_chat_factory)
+    runtime = services.readiness
+    assert isinstance(runtime, ServiceRuntime)
+    auditor = keys.auth("everything") | {"X-Proofdesk-User": "oscar"}  # act_as + audit scopes
+    with TestClient(create_app(settings, api_settings=_api(keys), services=services)) as client:
+        assert runtime.wait_ready(120), runtime.readiness()
+        job = client.post("/v1/sources/lockers-kb/sync", headers=keys.auth("admin"))
+        assert job.status_code == 202, job.text
+        for _ in range(600):
+            state = client.get(job.headers["Location"], headers=keys.auth("admin")).json()
+            if state["status"] != "running":
+                break
+            runtime.wait_ready(0.1)  # a bounded wait between polls, not a synchronisation
+        assert state["status"] == "succeeded", state
+        asked = client.post(
+            "/v1/chat",
+            json={"question": "Where do I get a key for a long-term locker?"},
+            headers=bearer(make_token("bob", ("all-staff",))),
+        )
+        assert asked.status_code == 200 and asked.json()["status"] == "answered", asked.text
+        answer_id = asked.json()["answer_id"]
+        rated = client.post(
+            f"/v1/answers/{answer_id}/feedback",
+            json={"rating": -1, "comment": "Call me on +1 503 555 0143, this is wrong"},
+            headers=bearer(make_token("bob", ("all-staff",))),
+        )
+        assert rated.status_code in (200, 201), rated.text
+        queue = client.get("/v1/audit/queue", headers=auditor)
+        assert queue.status_code == 200, queue.text
+        items = {item["answer_id"]: item for item in queue.json()["items"]}
+        assert "negative_feedback" in items[answer_id]["reasons"]
+        # The review page signs in with the auditor's own credential (no acting for someone).
+        oscar = bearer(make_token("oscar", ("all-staff", "auditors")))
+        page = client.get(f"/audit/answers/{answer_id}", headers=oscar)
+        assert page.status_code == 200, page.text
+        assert "long-term" in page.text and "555 0143" not in page.text
+        # Not an auditor: the policy decides, whatever the key's scopes.
+        bob = keys.auth("everything") | {"X-Proofdesk-User": "bob"}
+        assert client.get("/v1/audit/queue", headers=bob).status_code == 403
