@@ -5,8 +5,9 @@ it, synthesised chunks up to the size, access lists from 300 nested groups; see
 `evals.bench_retrieval`), loaded into Qdrant Edge and optimised. Timed per question, as 50 users
 in turn: `AnswerService.answer` end to end (screen → retrieve as the principal → select evidence →
 extractive compose → verify every sentence against its span → decide; no HTTP, no LLM, answer
-cache off, tracing off), and next to it `RetrievalService.retrieve` alone with the same request,
-so the ratio is what answering adds to retrieval on this machine.
+cache off, tracing off; the query-embedding cache on, as served, so that the pipeline's steps
+share one embedding of the question), and next to it `RetrievalService.retrieve` alone with the
+same request and no cache, so the ratio is what answering adds to retrieval on this machine.
 
     python -m evals.bench_answers --data ../shared/data [--size 10000] [--questions 200]
 """
@@ -60,6 +61,9 @@ def run(
             with CasbinPolicyEngine(
                 settings=PolicySettings(policy_path=tmp / "policy.csv")
             ) as policy:
+                # The baseline embeds every query afresh. The pipeline gets a service of its own
+                # with the default query-embedding cache, as served: its steps reuse the one
+                # embedding of the question (each question is asked once, so never across runs).
                 retrieval = RetrievalService(
                     store=store,
                     embedder=embedder,
@@ -67,7 +71,7 @@ def run(
                     settings=RetrievalSettings(query_cache_size=0),
                 )
                 service = AnswerService(
-                    retrieval=retrieval,
+                    retrieval=RetrievalService(store=store, embedder=embedder, policy=policy),
                     policy=policy,
                     embedder=embedder,
                     index_version=lambda: "bench",

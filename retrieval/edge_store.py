@@ -26,6 +26,7 @@ from qdrant_edge import (
     FieldCondition,
     Filter,
     Fusion,
+    HnswIndexConfig,
     IdfParams,
     MatchAny,
     Modifier,
@@ -48,6 +49,7 @@ from policies.access import AccessFilter
 from retrieval.bm25 import Bm25Encoder, SparseEmbedding, document_text
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters
 from retrieval.schema import (
+    DEFAULT_FULL_SCAN_THRESHOLD_KB,
     DENSE_VECTOR,
     F_DENY,
     F_DOCUMENT_ID,
@@ -78,6 +80,8 @@ if TYPE_CHECKING:
     from qdrant_edge import ConditionType, NamedVector, PointId
 
 __all__ = ["EdgeStats", "EdgeStore"]
+
+_HNSW_M, _HNSW_EF_CONSTRUCT = 16, 100  # the engine's defaults; only the scan threshold differs
 
 _INDEX_TYPES: Final[Mapping[IndexKind, PayloadSchemaType]] = {
     "keyword": PayloadSchemaType.Keyword,
@@ -119,6 +123,11 @@ class EdgeStore:
     `indexing_threshold_kb`: the segment size above which `optimize()` builds an HNSW graph
     (None keeps the shard's setting; the engine default is about 10 MB, i.e. ~6,500 chunks of
     384 dims: smaller indexes are always searched exhaustively, which is exact and fast).
+    `full_scan_threshold_kb`: filtered searches whose filter admits fewer vectors than this are
+    exhaustive over the admitted points (exact) rather than a walk of the HNSW graph. Measured
+    on the 100,000-chunk benchmark corpus (16% visible to a typical user): with the engine's
+    default (10,000 KB) filtered dense top-10 recall against exact search was 0.22–0.26 (0.39
+    with hnsw_ef=512); with 40,000 KB it is 1.0 at 11 ms p50 / 15 ms p95 for the dense channel.
     `bm25_idf`: "visible" computes IDF over the chunks the search may return, so chunks a
     caller cannot read never shift its BM25 scores or order; "collection" over every chunk.
     """
@@ -131,6 +140,7 @@ class EdgeStore:
         hnsw_ef: int | None = None,
         exact: bool = False,
         indexing_threshold_kb: int | None = None,
+        full_scan_threshold_kb: int | None = DEFAULT_FULL_SCAN_THRESHOLD_KB,
         bm25_idf: IdfScope = "visible",
         upsert_batch_size: int = 256,
         scroll_page_size: int = 1000,
@@ -144,6 +154,7 @@ class EdgeStore:
         self._page = scroll_page_size
         self._encoder = encoder or Bm25Encoder()
         self._indexing_threshold_kb = indexing_threshold_kb
+        self._full_scan_threshold_kb = full_scan_threshold_kb
         self._dense_params = (
             SearchParams(hnsw_ef=hnsw_ef, exact=exact) if hnsw_ef or exact else None
         )
@@ -168,6 +179,11 @@ class EdgeStore:
             sparse_vectors={SPARSE_VECTOR: EdgeSparseVectorParams(modifier=Modifier.Idf)},
             optimizers=EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb)
             if self._indexing_threshold_kb is not None
+            else None,
+            hnsw_config=HnswIndexConfig(
+                m=_HNSW_M, ef_construct=_HNSW_EF_CONSTRUCT, full_scan_threshold=threshold
+            )
+            if (threshold := self._full_scan_threshold_kb) is not None
             else None,
         )
 

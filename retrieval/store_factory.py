@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from retrieval.schema import IdfScope
+from retrieval.schema import DEFAULT_FULL_SCAN_THRESHOLD_KB, IdfScope
 from retrieval.store import VectorStore
 
 __all__ = ["StoreSettings", "open_store"]
@@ -34,7 +34,14 @@ class StoreSettings(BaseModel):
     hnsw_ef: int | None = Field(
         default=None,
         ge=1,
-        description="HNSW search breadth; None: the engine's default (measured recall 1.0 here)",
+        description="HNSW search breadth; None: the engine's default",
+    )
+    full_scan_threshold_kb: int | None = Field(
+        default=DEFAULT_FULL_SCAN_THRESHOLD_KB,
+        ge=1,
+        description="Edge: a filter admitting fewer vectors than this (in KB) is searched "
+        "exhaustively over the admitted points instead of through the HNSW graph; applies when "
+        "the index is created. None: the engine's default (10,000 KB)",
     )
     exact: bool = Field(default=False, description="Exhaustive search, never the HNSW graph")
     bm25_idf: IdfScope = Field(
@@ -76,6 +83,7 @@ def open_store(settings: StoreSettings, *, dimension: int) -> VectorStore:
             exact=settings.exact,
             bm25_idf=settings.bm25_idf,
             indexing_threshold_kb=settings.indexing_threshold_kb,
+            full_scan_threshold_kb=settings.full_scan_threshold_kb,
             upsert_batch_size=settings.upsert_batch_size,
             scroll_page_size=settings.scroll_page_size,
         )
