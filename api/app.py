@@ -97,6 +97,9 @@ def create_app(
     )
     install_error_handlers(app)
     install_middleware(app, settings=api, metrics=metrics)
-    for module in (health, chat, answers, sources, audit_api, audit_web):
+    for module in (health, chat, answers, sources):
         app.include_router(module.router)
+    if services is None or services.reviews is not None:  # the citation audit, when offered
+        app.include_router(audit_api.router)
+        app.include_router(audit_web.router)
     return app

@@ -147,7 +147,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 @router.get(
     "/queue",
     summary="What to review next: picked, negatively rated, weakly supported, sampled answers",
-    responses=error_responses(401, 403, 422, 429),
+    responses=error_responses(401, 403, 422, 429, 503),
 )
 def queue(
     identity: AuditorIdentity,
@@ -163,7 +163,7 @@ def queue(
     "/picks",
     status_code=201,
     summary="Put an answer in the review queue by id",
-    responses=error_responses(401, 403, 404, 422, 429),
+    responses=error_responses(401, 403, 404, 422, 429, 503),
 )
 def pick(body: PickRequest, identity: AuditorIdentity, review: ReviewServiceDep) -> PickResponse:
     with translated_errors():
@@ -187,7 +187,7 @@ def item(
 @router.get(
     "/answers/{answer_id}/reviews",
     summary="Every review of an answer, oldest first",
-    responses=error_responses(401, 403, 404, 422, 429),
+    responses=error_responses(401, 403, 404, 422, 429, 503),
 )
 def history(
     answer_id: AnswerIdPath, identity: AuditorIdentity, review: ReviewServiceDep
@@ -223,7 +223,7 @@ def add_review(
 @router.get(
     "/report",
     summary="Citation precision by source, week, model and prompt; agreement; worst sources",
-    responses=error_responses(401, 403, 422, 429),
+    responses=error_responses(401, 403, 422, 429, 503),
 )
 def report(
     identity: AuditorIdentity, review: ReviewServiceDep, since: Since = None, until: Until = None
@@ -237,7 +237,7 @@ def report(
     "/report.csv",
     summary="The report's precision tables as CSV",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}, **error_responses(401, 403, 422, 429)},
+    responses={200: {"content": {"text/csv": {}}}, **error_responses(401, 403, 422, 429, 503)},
 )
 def report_csv(
     identity: AuditorIdentity, review: ReviewServiceDep, since: Since = None, until: Until = None

@@ -207,13 +207,20 @@ def test_cli_exits_non_zero_when_a_threshold_is_missed(
 @pytest.mark.parametrize("given", ["root", "folder", "file"])
 def test_pii_suite_takes_a_data_root_a_folder_or_a_file(tmp_path: Path, given: str) -> None:
     text = "Write to jane.roe@example.org or call 212-555-0187 about the claim."
-    spans = [
-        {"entity_type": "EMAIL_ADDRESS", "entity_value": "jane.roe@example.org"},
-        {"entity_type": "PHONE_NUMBER", "entity_value": "212-555-0187"},
-    ]
-    for span in spans:
-        start = text.index(str(span["entity_value"]))
-        span |= {"start_position": start, "end_position": start + len(str(span["entity_value"]))}
+    spans: list[dict[str, object]] = []
+    for kind, value in (
+        ("EMAIL_ADDRESS", "jane.roe@example.org"),
+        ("PHONE_NUMBER", "212-555-0187"),
+    ):
+        start = text.index(value)
+        spans.append(
+            {
+                "entity_type": kind,
+                "entity_value": value,
+                "start_position": start,
+                "end_position": start + len(value),
+            }
+        )
     folder = tmp_path / "root" / "pii"
     folder.mkdir(parents=True)
     (folder / "tiny.json").write_text(json.dumps([{"full_text": text, "spans": spans}]))

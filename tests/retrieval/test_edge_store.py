@@ -7,6 +7,7 @@ Vectors here are seeded random unit vectors: these tests are about the engine, n
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -192,3 +193,23 @@ def test_points_written_after_optimize_are_searchable_before_the_next_one(
         store.optimize()
         assert store.stats().indexed_vectors == sparse_only + 60 + 360
         assert nearest(store, later_vectors[0], READERS[0]) == later[0].chunk_id
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        ({}, 40_000),
+        ({"full_scan_threshold_kb": 1234}, 1234),
+        ({"full_scan_threshold_kb": None}, None),
+    ],
+)
+def test_the_full_scan_threshold_is_written_into_a_new_index(
+    tmp_path: Path, configured: dict[str, int | None], expected: int | None
+) -> None:
+    # Filtered HNSW recall was 0.22 at 100k chunks with the engine's default threshold; the
+    # index the settings create must carry ours (the engine reads it from this file).
+    store = open_store(StoreSettings(path=tmp_path / "index", **configured), dimension=4)
+    store.close()
+    config = json.loads((tmp_path / "index" / "edge_config.json").read_text())
+    found = config.get("hnsw_config", {}).get("full_scan_threshold")
+    assert found == expected
