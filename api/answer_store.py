@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -55,11 +56,21 @@ def _answer_from(data: dict[str, Any]) -> Answer:
 
 
 class SqlAnswerStore:
-    def __init__(self, *, engine: Engine) -> None:
+    """Answers for their askers to read back, and their feedback.
+
+    With `mask`, what the user wrote (the question, a feedback comment) is stored masked: the
+    served app passes Presidio's masking, so no raw personal data from a request is written
+    here either. The answer text and quotes come from the index, which holds them already.
+    """
+
+    def __init__(self, *, engine: Engine, mask: Callable[[str], str] | None = None) -> None:
         _Base.metadata.create_all(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._mask = mask
 
     def save(self, answer: Answer, *, asker: str) -> None:
+        if self._mask is not None:
+            answer = dataclasses.replace(answer, question=self._mask(answer.question))
         row = _AnswerRow(
             answer_id=answer.answer_id,
             asker=asker,
@@ -83,6 +94,8 @@ class SqlAnswerStore:
     def add(
         self, *, answer_id: str, asker: str, rating: Literal[1, -1], comment: str | None
     ) -> Feedback:
+        if comment is not None and self._mask is not None:
+            comment = self._mask(comment)
         feedback = Feedback(
             feedback_id=str(uuid.uuid4()),
             answer_id=answer_id,

@@ -45,6 +45,7 @@ from ingest.scheduler import Scheduler
 from ingest.state import StateStore, create_state_engine
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
+from policies.redaction import PresidioRedactor
 from retrieval.embedder import Embedder
 from retrieval.service import RetrievalService
 from retrieval.store import VectorStore
@@ -125,7 +126,8 @@ def build_services(
         on_limited=lambda kind: metrics.rate_limited.labels(kind).inc(),
     )
     engine = create_state_engine(settings.ingest.state_url)
-    answers = SqlAnswerStore(engine=engine)
+    # What users write is masked before it is stored (PresidioRedactor loads spaCy once here).
+    answers = SqlAnswerStore(engine=engine, mask=PresidioRedactor(settings=settings.redaction).mask)
     registry = build_registry(settings)
     jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
     jobs.abandon_stale()

@@ -3,6 +3,7 @@ and `create_app` building its own services in the lifespan."""
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -215,3 +216,9 @@ def test_the_served_app_feeds_rated_answers_into_the_audit_review(
         # Not an auditor: the policy decides, whatever the key's scopes.
         bob = keys.auth("everything") | {"X-Proofdesk-User": "bob"}
         assert client.get("/v1/audit/queue", headers=bob).status_code == 403
+    # At rest, neither the API's answer store nor the audit record holds the raw number.
+    for database in ("state.db", "audit.db"):
+        with sqlite3.connect(tmp_path / database) as connection:
+            dump = "\n".join(connection.iterdump())
+        assert "this is wrong" in dump, database  # the comment is there, masked
+        assert "555 0143" not in dump, database
