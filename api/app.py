@@ -76,7 +76,7 @@ def create_app(
         lifespan_state: dict[str, object] = {"proofdesk": state}
         if built.reviews is not None:
             lifespan_state[AUDIT_STATE_KEY] = AuditApp(
-                review=built.reviews,
+                reviews=built.reviews,
                 authenticator=built.authenticator,
                 rate_limiter=built.rate_limiter,
             )

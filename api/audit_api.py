@@ -60,25 +60,24 @@ AUDIT_STATE_KEY = "proofdesk_audit"
 class AuditApp:
     """What the audit routes need (built in the app's lifespan).
 
-    `review` is the service, or a function that returns it: the served app's review service
-    exists once the index and the answer pipeline are up, and raises `NotReadyError` (503)
-    until then.
+    `reviews` returns the review service: the served app's exists once the index and the
+    answer pipeline are up, and raises `NotReadyError` (503) until then.
     """
 
     def __init__(
         self,
         *,
-        review: ReviewService | Callable[[], ReviewService],
+        reviews: Callable[[], ReviewService],
         authenticator: Authenticator,
         rate_limiter: RateLimiter | None = None,
     ) -> None:
-        self._review = review
+        self._reviews = reviews
         self.authenticator = authenticator
         self.rate_limiter = rate_limiter
 
     @property
     def review(self) -> ReviewService:
-        return self._review if isinstance(self._review, ReviewService) else self._review()
+        return self._reviews()
 
     def require_auditor(self, identity: Identity) -> Identity:
         """The identity when it holds the `audit` scope (PermissionDeniedError otherwise);
@@ -90,12 +89,7 @@ class AuditApp:
 
 
 def audit_state(request: Request) -> AuditApp:
-    state = getattr(request.state, AUDIT_STATE_KEY, None)
-    if state is None:  # an app built without the audit record (a custom chat service)
-        raise NotFoundError(
-            "citation audit reviews are not offered by this server", code="audit_unavailable"
-        )
-    return cast(AuditApp, state)
+    return cast(AuditApp, getattr(request.state, AUDIT_STATE_KEY))
 
 
 @contextmanager

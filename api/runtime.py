@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from agent.audit_review import ReviewService
+from agent.audit_store import AuditStore
 from agent.types import Answer
 from api.errors import NotReadyError
 from api.ports import ChatService, Readiness
@@ -37,7 +38,8 @@ class Engines:
     runner: SyncRunner | None = None
     scheduler: Scheduler | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
-    review: ReviewService | None = None  # citation audit reviews over the chat's audit record
+    audit: AuditStore | None = None  # the answer pipeline's audit record, when it keeps one
+    review: ReviewService | None = None  # citation audit reviews over that record
 
 
 class ServiceRuntime:

@@ -98,6 +98,7 @@ class ChatParts:
     state: StateStore
     store: VectorStore
     embedder: Embedder
+    redactor: PresidioRedactor
 
 
 ChatFactory = Callable[[ChatParts], ChatService]
@@ -126,8 +127,10 @@ def build_services(
         on_limited=lambda kind: metrics.rate_limited.labels(kind).inc(),
     )
     engine = create_state_engine(settings.ingest.state_url)
-    # What users write is masked before it is stored (PresidioRedactor loads spaCy once here).
-    answers = SqlAnswerStore(engine=engine, mask=PresidioRedactor(settings=settings.redaction).mask)
+    # One redactor (spaCy loads once) for the answer store, which keeps what users write masked,
+    # and for the answer pipeline built with the index.
+    redactor = PresidioRedactor(settings=settings.redaction)
+    answers = SqlAnswerStore(engine=engine, mask=redactor.mask)
     registry = build_registry(settings)
     jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
     jobs.abandon_stale()
@@ -145,6 +148,7 @@ def build_services(
             settings,
             api,
             embedder=loaded[0],
+            redactor=redactor,
             policy=policy,
             chat_factory=chat_factory,
             lock=sync_lock,
@@ -190,11 +194,11 @@ class AuditedFeedback:
     def add(
         self, *, answer_id: str, asker: str, rating: Literal[1, -1], comment: str | None
     ) -> Feedback:
-        chat = self._runtime.engines().chat  # 503 before anything is written while starting
+        audit = self._runtime.engines().audit  # 503 before anything is written while starting
         feedback = self._store.add(answer_id=answer_id, asker=asker, rating=rating, comment=comment)
-        if isinstance(chat, ManagedAnswerService):
+        if audit is not None:
             try:
-                chat.audit.add_feedback(answer_id, rating, comment)
+                audit.add_feedback(answer_id, rating, comment)
             except UnknownAnswerError:  # answered before the audit record was kept
                 log.warning("feedback on an answer without an audit record: %s", answer_id)
         return feedback
@@ -223,6 +227,7 @@ def _build_engines(
     api: ApiSettings,
     *,
     embedder: Embedder,
+    redactor: PresidioRedactor,
     policy: PolicyEngine,
     chat_factory: ChatFactory,
     lock: threading.Lock,
@@ -233,7 +238,9 @@ def _build_engines(
     closers: list[Callable[[], None]] = [ctx.close]
     try:
         retrieval = build_retrieval(settings, store=ctx.store, embedder=embedder, policy=policy)
-        chat = chat_factory(ChatParts(settings, retrieval, policy, ctx.state, ctx.store, embedder))
+        chat = chat_factory(
+            ChatParts(settings, retrieval, policy, ctx.state, ctx.store, embedder, redactor)
+        )
         close = getattr(chat, "close", None)
         if callable(close):
             closers.append(close)
@@ -241,11 +248,12 @@ def _build_engines(
         ctx.close()
         raise
     progress("index", "ok")
-    review = None
-    if isinstance(chat, ManagedAnswerService):
+    audit, review = None, None
+    if isinstance(chat, ManagedAnswerService):  # the agent's pipeline keeps the audit record
+        audit = chat.audit
         review = ReviewService(
-            audit=chat.audit,
-            reviews=ReviewStore(engine=chat.audit.engine),
+            audit=audit,
+            reviews=ReviewStore(engine=audit.engine),
             index=lambda: ctx.store,
             policy=policy,
             guard=chat.guard,
@@ -264,7 +272,9 @@ def _build_engines(
             run_source=run_source,
             last_run=runner.jobs.last_started,
         )
-    return Engines(chat=chat, runner=runner, scheduler=scheduler, closers=closers, review=review)
+    return Engines(
+        chat=chat, runner=runner, scheduler=scheduler, closers=closers, audit=audit, review=review
+    )
 
 
 def default_chat_factory(parts: ChatParts) -> ChatService:
@@ -277,4 +287,5 @@ def default_chat_factory(parts: ChatParts) -> ChatService:
         policy=parts.policy,
         embedder=parts.embedder,
         index_version=parts.state.index_version,
+        redactor=parts.redactor,
     )

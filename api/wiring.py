@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from agent.pipeline import AnswerService
     from agent.types import Answer
     from policies.principal import Principal
+    from policies.redaction import PresidioRedactor
 from ingest.chunking import Chunker
 from ingest.connector_factory import connector_for
 from ingest.jobs import JobStore
@@ -152,8 +153,10 @@ def build_answer_service(
     policy: PolicyEngine,
     embedder: Embedder,
     index_version: Callable[[], str],
+    redactor: PresidioRedactor | None = None,
 ) -> ManagedAnswerService:
-    """The answer pipeline with masking, tracing, the audit record and, when enabled, the LLM."""
+    """The answer pipeline with masking, tracing, the audit record and, when enabled, the LLM.
+    `redactor`: one the caller already loaded (spaCy is loaded once per process that way)."""
     from agent.audit_store import AuditStore
     from agent.gateway import LLMGateway
     from agent.llm_composer import LLMComposer
@@ -163,7 +166,7 @@ def build_answer_service(
     from agent.tracing_settings import build_tracer
     from policies.redaction import PresidioRedactor
 
-    redactor = PresidioRedactor(settings=settings.redaction)
+    redactor = redactor or PresidioRedactor(settings=settings.redaction)
     guard = PiiGuard(redactor=redactor)
     # Masking (spaCy NER) runs on this worker, off the request thread: values are masked there
     # before they reach the tracing SDK or the audit database. A graceful shutdown drains it.

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from agent.pipeline import AnswerService
 from evals.bench_baseline import TOP_K, percentiles
-from evals.bench_retrieval import build_corpus, load_queries, real_chunks
+from evals.bench_retrieval import build_corpus, load_edge_index, load_queries, real_chunks
 from evals.retrieval_eval import default_cache_dir
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.settings import PolicySettings
@@ -54,9 +54,7 @@ def run(
         (tmp / "policy.csv").write_text("\n".join(corpus.policy_lines) + "\n", encoding="utf-8")
         store = EdgeStore(path=tmp / "edge", dimension=embedder.dimension)
         try:
-            for start in range(0, len(corpus.chunks), 2000):
-                end = start + 2000
-                store.upsert(corpus.chunks[start:end], corpus.vectors[start:end].tolist())
+            load_edge_index(corpus, store)
             store.optimize()
             with CasbinPolicyEngine(
                 settings=PolicySettings(policy_path=tmp / "policy.csv")

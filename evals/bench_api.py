@@ -36,7 +36,13 @@ import yaml
 
 from api.auth import generate_api_key, hash_api_key
 from evals.bench_baseline import percentiles
-from evals.bench_retrieval import Corpus, build_corpus, load_queries, real_chunks
+from evals.bench_retrieval import (
+    Corpus,
+    build_corpus,
+    load_edge_index,
+    load_queries,
+    real_chunks,
+)
 from evals.retrieval_eval import default_cache_dir
 from retrieval.edge_store import EdgeStore
 from retrieval.embedder import SentenceTransformerEmbedder
@@ -55,9 +61,7 @@ def _free_port() -> int:
 def _write_index(corpus: Corpus, path: Path, dimension: int) -> None:
     store = EdgeStore(path=path, dimension=dimension)
     try:
-        for start in range(0, len(corpus.chunks), 2000):
-            end = start + 2000
-            store.upsert(corpus.chunks[start:end], corpus.vectors[start:end].tolist())
+        load_edge_index(corpus, store)
         store.optimize()
     finally:
         store.close()

@@ -106,7 +106,7 @@ def _five_citation_answer(index: EvalIndex, embedder: SentenceTransformerEmbedde
 def _app(service: ReviewService, authenticator: Authenticator) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AuditApp]]:
-        yield {AUDIT_STATE_KEY: AuditApp(review=service, authenticator=authenticator)}
+        yield {AUDIT_STATE_KEY: AuditApp(reviews=lambda: service, authenticator=authenticator)}
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(audit_web.router)

@@ -181,6 +181,16 @@ def build_corpus(
     return Corpus(chunks, rows, real, members, lines)
 
 
+def load_edge_index(corpus: Corpus, store: EdgeStore) -> float:
+    """Write the corpus into `store`; returns the seconds it took (`optimize()` is the
+    caller's, which times it apart)."""
+    t0 = time.perf_counter()
+    for start in range(0, len(corpus.chunks), 2000):
+        end = start + 2000
+        store.upsert(corpus.chunks[start:end], corpus.vectors[start:end].tolist())
+    return time.perf_counter() - t0
+
+
 def _visible_share(corpus: Corpus, access: AccessFilter) -> float:
     seen = sum(
         access.admits(source_id=c.source_id, read=c.read, deny=c.deny) for c in corpus.chunks
@@ -196,12 +206,7 @@ def _edge_latency(
     queries: Sequence[str],
 ) -> dict[str, object]:
     store = EdgeStore(path=tmp / "edge", dimension=embedder.dimension)
-    t0 = time.perf_counter()
-    for start in range(0, len(corpus.chunks), 2000):
-        store.upsert(
-            corpus.chunks[start : start + 2000], corpus.vectors[start : start + 2000].tolist()
-        )
-    load_s = time.perf_counter() - t0
+    load_s = load_edge_index(corpus, store)
     t0 = time.perf_counter()
     store.optimize()
     optimize_s = time.perf_counter() - t0

@@ -93,7 +93,7 @@ def audit_app(review: ReviewService, authenticator: Authenticator) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AuditApp]]:
-        yield {AUDIT_STATE_KEY: AuditApp(review=review, authenticator=authenticator)}
+        yield {AUDIT_STATE_KEY: AuditApp(reviews=lambda: review, authenticator=authenticator)}
 
     app = FastAPI(lifespan=lifespan)
     install_error_handlers(app)
