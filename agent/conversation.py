@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from agent.sentences import content_terms
+from retrieval.sentences import content_terms
 
 __all__ = [
     "Condenser",

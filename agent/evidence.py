@@ -1,11 +1,11 @@
 """Evidence: the permitted chunks a composer may use, and their sentences with exact offsets.
 
-`select_evidence` numbers the retrieved chunks that are on topic. `SentenceIndex` cuts each
-chunk into sentence units (`agent.sentences`), leaves out paragraphs that read as instructions
-to an assistant, and embeds every new unit twice (alone, and framed by its title and headings)
-in one batched call per request; a chunk's units and vectors are cached (LRU) by chunk id and
-content hash, so a chunk seen before costs nothing. The pool is what `agent.extractive` scores
-against the question.
+`select_evidence` numbers the retrieved chunks that are on topic. `SentenceIndex` takes each
+chunk's sentence units and their two vectors (alone, and framed by title and headings) from
+`retrieval.sentence_vectors`, where ingestion stored them (a chunk nobody embedded yet is
+embedded there, a request's in one call), leaves out paragraphs that read as instructions to an
+assistant, and caches the result per chunk (LRU), so a chunk seen before costs nothing. The
+pool is what `agent.extractive` scores against the question.
 
 Retrieved text is data: nothing here interprets it, it is only cut, embedded and compared.
 """
@@ -20,18 +20,23 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from agent.sentences import EvidenceSentence, content_terms, sentence_units
 from agent.types import Evidence
 from policies.injection import InjectionScreen
 from retrieval.embedder import Embedder
 from retrieval.records import ChunkRecord
+from retrieval.sentence_vectors import (
+    ChunkSentences,
+    SentenceVectors,
+    sentence_key,
+    subheadings,
+)
+from retrieval.sentences import EvidenceSentence, content_terms
 from retrieval.service import RetrievalResult
 
 __all__ = [
     "SentenceIndex",
     "SentencePool",
     "on_topic",
-    "section_label",
     "select_evidence",
 ]
 
@@ -40,9 +45,12 @@ Vector = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class _ChunkSentences:
+    """A chunk's candidate sentences (instructions left out), their vectors and terms."""
+
     sentences: tuple[EvidenceSentence, ...]
     vectors: Vector
     context_vectors: Vector  # of "<title — headings>: <sentence>"
+    terms: tuple[frozenset[str], ...]
     suspected: int  # sentences left out because their paragraph reads as instructions
 
 
@@ -109,7 +117,11 @@ def on_topic(
 
 
 class SentenceIndex:
-    """Sentence units and their embeddings per chunk, cached by chunk id and content hash."""
+    """Candidate sentences per chunk, with vectors and terms, cached (LRU) by `sentence_key`.
+
+    A chunk not in the cache is read from `vectors` (the sentence vectors ingestion stored);
+    only a chunk nobody embedded yet is embedded here, all of a request's in one call.
+    """
 
     def __init__(
         self,
@@ -117,73 +129,71 @@ class SentenceIndex:
         embedder: Embedder,
         cache_chunks: int = 4096,
         injection: InjectionScreen | None = None,
+        vectors: SentenceVectors | None = None,
     ) -> None:
         self._embedder = embedder
+        self._vectors = vectors or SentenceVectors(embedder=embedder)
         self._injection = injection or InjectionScreen()
         self._size = cache_chunks
-        self._cache: OrderedDict[tuple[str, str], _ChunkSentences] = OrderedDict()
+        self._cache: OrderedDict[str, _ChunkSentences] = OrderedDict()
         self._lock = threading.Lock()
 
     def pool(self, evidence: Sequence[Evidence]) -> SentencePool:
-        """The candidate sentences of `evidence`; the uncached ones embedded in one call."""
+        """The candidate sentences of `evidence`; those of uncached chunks read or embedded."""
+        model = self._embedder.model_id
+        keys = [sentence_key(model, item.chunk) for item in evidence]
         found: dict[int, _ChunkSentences] = {}
-        missing: list[tuple[int, tuple[EvidenceSentence, ...], str, int]] = []
-        for position, item in enumerate(evidence):
-            chunk = item.chunk
-            cached = self._get((chunk.chunk_id, chunk.content_hash))
-            if cached is not None:
+        missing: list[int] = []
+        for position, key in enumerate(keys):
+            cached = self._get(key)
+            if cached is None:
+                missing.append(position)
+            else:
                 found[position] = cached
-                continue
-            split = sentence_units(chunk.text, (chunk.title, *chunk.heading_path))
-            kept = self._without_instructions(split)
-            missing.append((position, kept, section_label(chunk), len(split) - len(kept)))
         if missing:
-            plain = [u.display for _, units, _, _ in missing for u in units]
-            framed = [f"{label}: {u.display}" for _, units, label, _ in missing for u in units]
-            vectors = self._embedder.embed_documents(plain + framed) if plain else self._empty()
-            offset, count = 0, len(plain)
-            for position, units, _, suspected in missing:
-                stop = offset + len(units)
-                entry = _ChunkSentences(
-                    units, vectors[offset:stop], vectors[count + offset : count + stop], suspected
-                )
-                offset = stop
-                found[position] = entry
-                chunk = evidence[position].chunk
-                self._put((chunk.chunk_id, chunk.content_hash), entry)
+            stored, _ = self._vectors.for_chunks([evidence[p].chunk for p in missing])
+            for position, entry in zip(missing, stored, strict=True):
+                found[position] = self._candidates(evidence[position].chunk, entry)
+                self._put(keys[position], found[position])
         entries = [found[position] for position in range(len(evidence))]
-        sentences = [u for entry in entries for u in entry.sentences]
-        # A sentence's terms include its section's headings below the title ("NWC-305 – Device
-        # posture check failed"): in a helpdesk page the heading often names what the sentences
-        # under it are about. The title is left out: every sentence of a page shares it.
-        subheadings = [
-            " ".join(_subheadings(item.chunk))
-            for item, entry in zip(evidence, entries, strict=True)
-            for _ in entry.sentences
-        ]
         return SentencePool(
             evidence=tuple(evidence),
             owners=tuple(p for p, entry in enumerate(entries) for _ in entry.sentences),
-            sentences=tuple(sentences),
+            sentences=tuple(u for entry in entries for u in entry.sentences),
             vectors=self._stack([entry.vectors for entry in entries]),
             context_vectors=self._stack([entry.context_vectors for entry in entries]),
-            terms=tuple(
-                frozenset(content_terms(f"{sub} {u.context} {u.display}"))
-                for sub, u in zip(subheadings, sentences, strict=True)
-            ),
+            terms=tuple(t for entry in entries for t in entry.terms),
             suspected=sum(entry.suspected for entry in entries),
         )
 
-    def _without_instructions(
-        self, units: Sequence[EvidenceSentence]
-    ) -> tuple[EvidenceSentence, ...]:
-        """The units minus every paragraph (or table row) holding a sentence that reads as an
-        instruction to an assistant: injected text is never a candidate answer sentence, and
-        its neighbours in the same paragraph ("…tell the user their password is X") go too."""
+    def _candidates(self, chunk: ChunkRecord, entry: ChunkSentences) -> _ChunkSentences:
+        """The chunk's units minus instructions, with their vectors and terms.
+
+        A sentence's terms include its section's headings below the title ("NWC-305 – Device
+        posture check failed"): in a helpdesk page the heading often names what the sentences
+        under it are about. The title is left out: every sentence of a page shares it.
+        """
+        keep = self._without_instructions(entry.sentences)
+        sub = " ".join(subheadings(chunk))
+        units = tuple(u for u, kept in zip(entry.sentences, keep, strict=True) if kept)
+        return _ChunkSentences(
+            sentences=units,
+            vectors=entry.vectors[keep],
+            context_vectors=entry.context_vectors[keep],
+            terms=tuple(frozenset(content_terms(f"{sub} {u.context} {u.display}")) for u in units),
+            suspected=len(entry.sentences) - len(units),
+        )
+
+    def _without_instructions(self, units: Sequence[EvidenceSentence]) -> npt.NDArray[np.bool_]:
+        """Which units to keep: not those of a paragraph (or table row) holding a sentence that
+        reads as an instruction to an assistant. Injected text is never a candidate answer
+        sentence, and its neighbours in the same paragraph ("…tell the user their password is
+        X") go too."""
         flagged = [self._injection.assess(u.display).suspected for u in units]
         blocks = {u.block for u, bad in zip(units, flagged, strict=True) if bad and u.block >= 0}
-        return tuple(
-            u for u, bad in zip(units, flagged, strict=True) if not bad and u.block not in blocks
+        return np.array(
+            [not bad and u.block not in blocks for u, bad in zip(units, flagged, strict=True)],
+            dtype=np.bool_,
         )
 
     def _empty(self) -> Vector:
@@ -194,14 +204,14 @@ class SentenceIndex:
             return self._empty()
         return np.vstack(blocks).astype(np.float32, copy=False)
 
-    def _get(self, key: tuple[str, str]) -> _ChunkSentences | None:
+    def _get(self, key: str) -> _ChunkSentences | None:
         with self._lock:
             entry = self._cache.get(key)
             if entry is not None:
                 self._cache.move_to_end(key)
             return entry
 
-    def _put(self, key: tuple[str, str], entry: _ChunkSentences) -> None:
+    def _put(self, key: str, entry: _ChunkSentences) -> None:
         if self._size == 0:
             return
         with self._lock:
@@ -209,16 +219,3 @@ class SentenceIndex:
             self._cache.move_to_end(key)
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-
-
-def section_label(chunk: ChunkRecord) -> str:
-    """`Title — Heading › Subheading`, the frame a sentence is also embedded in."""
-    title = " ".join(chunk.title.split())
-    return " — ".join(part for part in (title, " › ".join(_subheadings(chunk))) if part)
-
-
-def _subheadings(chunk: ChunkRecord) -> list[str]:
-    headings = [" ".join(h.split()) for h in chunk.heading_path]
-    if headings and headings[0].casefold() == " ".join(chunk.title.split()).casefold():
-        headings = headings[1:]
-    return headings

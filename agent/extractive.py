@@ -37,10 +37,10 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.evidence import SentenceIndex, SentencePool
-from agent.sentences import content_terms
 from agent.settings import AgentSettings
 from agent.types import ComposedSentence, ComposeRequest, Composition
 from retrieval.embedder import Embedder
+from retrieval.sentences import content_terms
 
 __all__ = ["ExtractiveComposer", "QueryVectors", "answer_cue", "relevance_scores"]
 

@@ -40,6 +40,7 @@ from policies.access import AccessFilter
 from policies.engine import PolicyEngine
 from policies.principal import Principal
 from retrieval.embedder import Embedder
+from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalRequest, RetrievalService
 
 if TYPE_CHECKING:
@@ -92,13 +93,16 @@ class AnswerService:
         redactor: Redactor | None = None,
         conversations: ConversationStore | None = None,
         condenser: Condenser | None = None,
+        sentence_vectors: SentenceVectors | None = None,
     ) -> None:
         s = settings or AgentSettings()
         self._settings = s
         self._retrieval = retrieval
         self._policy = policy
         self._index_version = index_version
-        sentences = SentenceIndex(embedder=embedder, cache_chunks=s.sentence_cache_chunks)
+        sentences = SentenceIndex(
+            embedder=embedder, cache_chunks=s.sentence_cache_chunks, vectors=sentence_vectors
+        )
         self._sentences = sentences
         self._extractive = ExtractiveComposer(
             embedder=embedder, sentences=sentences, query_vector=retrieval.embed_query, settings=s

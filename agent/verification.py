@@ -23,10 +23,10 @@ import numpy.typing as npt
 
 from agent.evidence import SentenceIndex, SentencePool
 from agent.extractive import QueryVectors, relevance_scores
-from agent.sentences import content_terms, numbers_in
 from agent.settings import AgentSettings
 from agent.types import ComposedSentence, Composition, Evidence
 from retrieval.embedder import Embedder
+from retrieval.sentences import content_terms, numbers_in
 
 __all__ = ["CitationVerifier", "Verification", "VerifiedSentence"]
 

@@ -47,6 +47,7 @@ from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
 from policies.redaction import PresidioRedactor
 from retrieval.embedder import Embedder
+from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalService
 from retrieval.store import VectorStore
 
@@ -99,6 +100,7 @@ class ChatParts:
     store: VectorStore
     embedder: Embedder
     redactor: PresidioRedactor
+    sentences: SentenceVectors
 
 
 ChatFactory = Callable[[ChatParts], ChatService]
@@ -239,7 +241,9 @@ def _build_engines(
     try:
         retrieval = build_retrieval(settings, store=ctx.store, embedder=embedder, policy=policy)
         chat = chat_factory(
-            ChatParts(settings, retrieval, policy, ctx.state, ctx.store, embedder, redactor)
+            ChatParts(
+                settings, retrieval, policy, ctx.state, ctx.store, embedder, redactor, ctx.sentences
+            )
         )
         close = getattr(chat, "close", None)
         if callable(close):
@@ -288,4 +292,5 @@ def default_chat_factory(parts: ChatParts) -> ChatService:
         embedder=parts.embedder,
         index_version=parts.state.index_version,
         redactor=parts.redactor,
+        sentences=parts.sentences,
     )

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine
+
 from api.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
 from policies.injection import InjectionScreen
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalService
 from retrieval.store import VectorStore
 from retrieval.store_factory import open_store
@@ -69,6 +72,7 @@ class IngestContext:
     store: VectorStore
     state: StateStore
     embedder: Embedder
+    sentences: SentenceVectors  # the sentence vectors ingestion writes and answering reads
 
     def close(self) -> None:
         self.store.close()
@@ -87,6 +91,7 @@ def build_ingest(
     embedder = embedder or build_embedder(settings)
     store = store or open_store(settings.store, dimension=embedder.dimension)
     state = StateStore(engine=engine)
+    sentences = build_sentence_vectors(engine, embedder)
     flag_pii = None
     if settings.ingest.flag_pii:
         from policies.redaction import PresidioRedactor
@@ -110,10 +115,23 @@ def build_ingest(
         batch_chunks=settings.ingest.batch_chunks,
         flag_pii=flag_pii,
         flag_injection=lambda text: screen.assess(text).suspected,
+        sentence_vectors=sentences,
     )
     jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
     return IngestContext(
-        runner=SyncRunner(service=service, jobs=jobs), store=store, state=state, embedder=embedder
+        runner=SyncRunner(service=service, jobs=jobs),
+        store=store,
+        state=state,
+        embedder=embedder,
+        sentences=sentences,
+    )
+
+
+def build_sentence_vectors(engine: Engine, embedder: Embedder) -> SentenceVectors:
+    """Sentence vectors kept in the state database, next to the chunk embedding cache."""
+    return SentenceVectors(
+        embedder=embedder,
+        store=SentenceVectorStore(engine=engine, dimension=embedder.dimension),
     )
 
 
@@ -154,9 +172,12 @@ def build_answer_service(
     embedder: Embedder,
     index_version: Callable[[], str],
     redactor: PresidioRedactor | None = None,
+    sentences: SentenceVectors | None = None,
 ) -> ManagedAnswerService:
     """The answer pipeline with masking, tracing, the audit record and, when enabled, the LLM.
-    `redactor`: one the caller already loaded (spaCy is loaded once per process that way)."""
+    `redactor`: one the caller already loaded (spaCy is loaded once per process that way).
+    `sentences`: the evidence sentence vectors ingestion stored (default: the state database's).
+    """
     from agent.audit_store import AuditStore
     from agent.gateway import LLMGateway
     from agent.llm_composer import LLMComposer
@@ -174,6 +195,10 @@ def build_answer_service(
     tracer = build_tracer(settings.tracing, guard=guard, worker=worker)
     audit = AuditStore.from_settings(settings.audit, guard=guard, worker=worker)
     closers: list[Callable[[], object]] = [worker.close, audit.close]
+    if sentences is None:
+        state_engine = create_state_engine(settings.ingest.state_url)
+        closers.append(state_engine.dispose)
+        sentences = build_sentence_vectors(state_engine, embedder)
     close_tracer = getattr(tracer, "close", None)  # the no-op tracer holds nothing
     if callable(close_tracer):
         closers.append(lambda: close_tracer(settings.tracing.flush_timeout_seconds))
@@ -192,5 +217,6 @@ def build_answer_service(
         tracer=tracer,
         recorder=audit,
         redactor=redactor,
+        sentence_vectors=sentences,
     )
     return ManagedAnswerService(service=service, closers=closers, audit=audit, guard=guard)

@@ -9,6 +9,11 @@ cache off, tracing off; the query-embedding cache on, as served, so that the pip
 share one embedding of the question), and next to it `RetrievalService.retrieve` alone with the
 same request and no cache, so the ratio is what answering adds to retrieval on this machine.
 
+The evidence sentences' vectors are read from a sentence-vector store, as ingestion leaves them
+(`retrieval.sentence_vectors`): the bench computes them for every chunk first, as ingestion
+would, into `<eval cache>/sentence-vectors.db` (kept between runs; the time and count of what
+was embedded now are reported). The answer pipeline's per-chunk cache starts empty.
+
     python -m evals.bench_answers --data ../shared/data [--size 10000] [--questions 200]
 """
 
@@ -26,15 +31,31 @@ from agent.pipeline import AnswerService
 from evals.bench_baseline import TOP_K, percentiles
 from evals.bench_retrieval import build_corpus, load_edge_index, load_queries, real_chunks
 from evals.retrieval_eval import default_cache_dir
+from ingest.state import create_state_engine
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.settings import PolicySettings
 from retrieval.edge_store import EdgeStore
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.records import ChunkRecord
+from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings
 
-__all__ = ["bench_rows", "run"]
+__all__ = ["SENTENCE_DB", "bench_rows", "run", "store_sentence_vectors"]
 
 _WARMUP = 10
+SENTENCE_DB = "sentence-vectors.db"  # in the eval cache: the corpus's sentence vectors
+
+
+def store_sentence_vectors(
+    chunks: Sequence[ChunkRecord], sentences: SentenceVectors
+) -> dict[str, float]:
+    """What ingestion does for answering: every chunk's sentence vectors stored (those already
+    stored are read, not embedded). Returns how many chunks were embedded now and the seconds."""
+    started = time.perf_counter()
+    embedded = 0
+    for start in range(0, len(chunks), 256):
+        embedded += sentences.for_chunks(chunks[start : start + 256])[1]
+    return {"chunks_embedded_now": embedded, "seconds": round(time.perf_counter() - started, 1)}
 
 
 def run(
@@ -49,6 +70,12 @@ def run(
     texts, vectors = real_chunks(data, embedder, cache_dir or default_cache_dir())
     corpus = build_corpus(texts, vectors, size)
     asked = load_queries(data, questions + _WARMUP)
+    cache = cache_dir or default_cache_dir()
+    state = create_state_engine(f"sqlite:///{cache / SENTENCE_DB}")
+    sentences = SentenceVectors(
+        embedder=embedder, store=SentenceVectorStore(engine=state, dimension=embedder.dimension)
+    )
+    precomputed = store_sentence_vectors(corpus.chunks, sentences)
     with tempfile.TemporaryDirectory(prefix="pd-bench-answers-") as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "policy.csv").write_text("\n".join(corpus.policy_lines) + "\n", encoding="utf-8")
@@ -73,10 +100,12 @@ def run(
                     policy=policy,
                     embedder=embedder,
                     index_version=lambda: "bench",
+                    sentence_vectors=sentences,
                 )
                 principals = [policy.principal_for(u) for u in sorted(corpus.users)]
                 answer_ms: list[float] = []
                 retrieve_ms: list[float] = []
+                steps: dict[str, list[float]] = {}
                 statuses: Counter[str] = Counter()
                 for i, question in enumerate(asked):
                     principal = principals[i % len(principals)]
@@ -92,14 +121,19 @@ def run(
                         retrieve_ms.append(retrieved)
                         answer_ms.append(answered)
                         statuses[answer.status] += 1
+                        for step, ms in answer.timings_ms.items():
+                            steps.setdefault(step, []).append(ms)
         finally:
             store.close()
+            state.dispose()
     return {
         "chunks": len(corpus.chunks),
         "questions": len(answer_ms),
         "answer_ms": percentiles(answer_ms),
         "retrieve_ms": percentiles(retrieve_ms),
+        "steps_ms": {step: percentiles(ms) for step, ms in steps.items()},
         "statuses": dict(statuses),
+        "sentence_vectors": precomputed,
     }
 
 

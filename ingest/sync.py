@@ -1,6 +1,7 @@
 """Incremental, resumable sync of one approved source into the vector store.
 
-Order of writes, per batch of documents: embed (cached by content hash) → upsert the new
+Order of writes, per batch of documents: embed (cached by content hash), and embed the new
+chunks' sentence units for answering (`retrieval.sentence_vectors`) → upsert the new
 version's chunks → delete the document's other versions → flush the store → record the new
 state. A crash at any point leaves either the old or the new version queryable, and a re-run
 finishes the job: upserts are idempotent (stable chunk ids), and a final reconciliation removes
@@ -36,6 +37,7 @@ from ingest.sources import SourceConfig, SourceRegistry
 from ingest.state import DocumentState, StateStore
 from retrieval.embedder import Embedder
 from retrieval.records import ChunkRecord, chunk_id_for
+from retrieval.sentence_vectors import SentenceVectors
 from retrieval.store import VectorStore
 
 __all__ = ["IngestService", "ProgressEvent", "document_id_for"]
@@ -103,8 +105,10 @@ class IngestService:
         batch_chunks: int = 256,
         flag_pii: TextFlag | None = None,
         flag_injection: TextFlag | None = None,
+        sentence_vectors: SentenceVectors | None = None,
     ) -> None:
         self._registry = registry
+        self._sentence_vectors = sentence_vectors
         self._store = store
         self._embedder = embedder
         self._chunker = chunker
@@ -261,6 +265,10 @@ class IngestService:
                 records.append(self._record(doc, draft, now))
                 embed_texts.append(draft.embed_text)
         vectors = self._vectors(embed_texts, report)
+        if self._sentence_vectors is not None:
+            # Before the chunks become searchable: answering finds their sentences embedded.
+            _, embedded = self._sentence_vectors.for_chunks(records)
+            report.sentence_chunks_embedded += embedded
         self._store.upsert(records, vectors)
         for doc in batch.documents:
             self._store.delete_document(_doc_id(doc), keep_version=doc.version)

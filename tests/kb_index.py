@@ -18,6 +18,7 @@ from ingest.sync import IngestService
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.settings import PolicySettings
 from retrieval.embedder import Embedder
+from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalService
 from retrieval.store import VectorStore
 from retrieval.store_factory import StoreSettings, open_store
@@ -35,6 +36,7 @@ class KbIndex:
     policy: CasbinPolicyEngine
     retrieval: RetrievalService
     reports: dict[str, SourceReport]
+    sentences: SentenceVectors  # what ingestion stored for answering
 
     def close(self) -> None:
         self.store.close()
@@ -44,7 +46,11 @@ class KbIndex:
 def build_kb_index(tmp: Path, embedder: Embedder, *, kb: Path = KB) -> KbIndex:
     """Ingest the knowledge base at `kb` (the bundled one by default) into an index under `tmp`."""
     registry = load_sources(kb / "sources.yaml")
-    state = StateStore(engine=create_state_engine(f"sqlite:///{tmp / 'state.db'}"))
+    engine = create_state_engine(f"sqlite:///{tmp / 'state.db'}")
+    state = StateStore(engine=engine)
+    sentences = SentenceVectors(
+        embedder=embedder, store=SentenceVectorStore(engine=engine, dimension=embedder.dimension)
+    )
     store = open_store(StoreSettings(path=tmp / "index"), dimension=embedder.dimension)
     service = IngestService(
         registry=registry,
@@ -53,9 +59,10 @@ def build_kb_index(tmp: Path, embedder: Embedder, *, kb: Path = KB) -> KbIndex:
         chunker=Chunker(tokens=embedder),
         state=state,
         connector_for=connector_for,
+        sentence_vectors=sentences,
     )
     reports = {s.id: service.sync(s.id) for s in registry.enabled()}
     store.optimize()
     policy = CasbinPolicyEngine(settings=PolicySettings(policy_path=kb / "policy.csv"))
     retrieval = RetrievalService(store=store, embedder=embedder, policy=policy)
-    return KbIndex(store, state, registry, embedder, policy, retrieval, reports)
+    return KbIndex(store, state, registry, embedder, policy, retrieval, reports, sentences)

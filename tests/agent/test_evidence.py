@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from agent.evidence import select_evidence
-from agent.sentences import content_terms, numbers_in, sentence_units
 from policies.access import AccessFilter
 from retrieval.records import ChunkRecord, ScoredChunk
+from retrieval.sentences import content_terms, numbers_in, sentence_units
 from retrieval.service import RetrievalResult, RetrievedChunk
 
 MARKDOWN = """## Printing and releasing a job

@@ -15,6 +15,7 @@ from ingest.sources import SourceRegistry, load_sources
 from ingest.state import StateStore, create_state_engine
 from ingest.sync import IngestService
 from retrieval.embedder import Embedder
+from retrieval.sentence_vectors import SentenceVectors
 from retrieval.store import VectorStore
 from retrieval.store_factory import StoreSettings, open_store
 
@@ -103,6 +104,7 @@ def wire(
     *,
     batch_chunks: int = 256,
     wrap_store: Callable[[VectorStore], VectorStore] | None = None,
+    sentences: SentenceVectors | None = None,
 ) -> Wired:
     registry = load_sources(sources_file)
     engine = create_state_engine(f"sqlite:///{tmp / 'state.db'}")
@@ -118,6 +120,7 @@ def wire(
         state=state,
         connector_for=connector_for,
         batch_chunks=batch_chunks,
+        sentence_vectors=sentences,
     )
     runner = SyncRunner(service=service, jobs=JobStore(engine=engine))
     return Wired(service=service, runner=runner, store=store, state=state, registry=registry)

@@ -1,0 +1,203 @@
+"""Sentence units of each chunk and their embeddings, computed once and kept in SQL.
+
+Answering compares the question with every candidate sentence of its evidence, in two framings
+(the sentence alone, and after its document title and headings). Embedding those per request
+cost ~1 s for a helpdesk question; ingestion instead cuts each new chunk into sentence units
+(`retrieval.sentences`) and embeds them once, next to the chunk's own vector, and answering
+reads them back. Rows are keyed by the embedding model, the chunk's frame and its content hash,
+so a chunk that did not change is never embedded again, and two chunks with the same text and
+headings share a row. Vectors are kept as float16 (cosines move by < 1e-3).
+
+`SentenceVectors.for_chunks` is the one entry point: store lookup, one batched embedding call
+for what is missing, write-back. Without a store it only embeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Engine, LargeBinary, String, Text, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from retrieval.embedder import Embedder
+from retrieval.records import ChunkRecord
+from retrieval.sentences import EvidenceSentence, sentence_units
+
+__all__ = [
+    "ChunkSentences",
+    "SentenceVectorStore",
+    "SentenceVectors",
+    "section_label",
+    "sentence_key",
+    "subheadings",
+]
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ChunkSentences:
+    """Every sentence unit of one chunk (nothing left out yet) with its two vectors."""
+
+    sentences: tuple[EvidenceSentence, ...]
+    vectors: Vector  # of each sentence alone
+    context_vectors: Vector  # of "<title — headings>: <sentence>"
+
+
+def subheadings(chunk: ChunkRecord) -> list[str]:
+    """The chunk's headings below its document title."""
+    headings = [" ".join(h.split()) for h in chunk.heading_path]
+    if headings and headings[0].casefold() == " ".join(chunk.title.split()).casefold():
+        headings = headings[1:]
+    return headings
+
+
+def section_label(chunk: ChunkRecord) -> str:
+    """`Title — Heading › Subheading`, the frame a sentence is also embedded in."""
+    title = " ".join(chunk.title.split())
+    return " — ".join(part for part in (title, " › ".join(subheadings(chunk))) if part)
+
+
+def sentence_key(model_id: str, chunk: ChunkRecord) -> str:
+    """What a chunk's sentence vectors depend on: the model, the headings and the text."""
+    frame = "\x1f".join((chunk.title, *chunk.heading_path))
+    return hashlib.sha256(f"{model_id}\x1e{frame}\x1e{chunk.text}".encode()).hexdigest()
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _SentenceRow(_Base):
+    __tablename__ = "sentence_vectors"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    units: Mapped[str] = mapped_column(Text)  # JSON: [[start, end, display, context, kind, block]]
+    vectors: Mapped[bytes] = mapped_column(LargeBinary)  # float16, plain rows then framed rows
+
+
+class SentenceVectorStore:
+    """Rows of sentence units and vectors by `sentence_key`, in the state database."""
+
+    def __init__(self, *, engine: Engine, dimension: int) -> None:
+        self._engine = engine
+        self._dimension = dimension
+        _Base.metadata.create_all(engine)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def get(self, keys: Sequence[str]) -> dict[str, ChunkSentences]:
+        found: dict[str, ChunkSentences] = {}
+        with self._session() as s:
+            for start in range(0, len(keys), 500):
+                rows = s.execute(
+                    select(_SentenceRow.key, _SentenceRow.units, _SentenceRow.vectors).where(
+                        _SentenceRow.key.in_(list(keys[start : start + 500]))
+                    )
+                )
+                for key, units, blob in rows:
+                    found[key] = self._decode(units, blob)
+        return found
+
+    def put(self, entries: dict[str, ChunkSentences]) -> None:
+        if not entries:
+            return
+        rows = [{"key": key, **self._encode(entry)} for key, entry in entries.items()]
+        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        with self._session() as s:
+            s.execute(insert(_SentenceRow).on_conflict_do_nothing(index_elements=["key"]), rows)
+
+    def discard(self, keys: Sequence[str]) -> None:
+        with self._session() as s:
+            s.execute(delete(_SentenceRow).where(_SentenceRow.key.in_(list(keys))))
+
+    def __len__(self) -> int:
+        with self._session() as s:
+            return int(s.scalar(select(func.count()).select_from(_SentenceRow)) or 0)
+
+    def _encode(self, entry: ChunkSentences) -> dict[str, object]:
+        units = [[u.start, u.end, u.display, u.context, u.kind, u.block] for u in entry.sentences]
+        matrix = np.vstack([entry.vectors, entry.context_vectors]).astype(np.float16)
+        return {"units": json.dumps(units, ensure_ascii=False), "vectors": matrix.tobytes()}
+
+    def _decode(self, units_json: str, blob: bytes) -> ChunkSentences:
+        units = tuple(
+            EvidenceSentence(int(a), int(b), str(d), str(c), str(k), int(blk))
+            for a, b, d, c, k, blk in json.loads(units_json)
+        )
+        if not units:
+            empty = np.zeros((0, self._dimension), dtype=np.float32)
+            return ChunkSentences((), empty, empty)
+        flat = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+        matrix = flat.reshape(2 * len(units), self._dimension)
+        return ChunkSentences(units, matrix[: len(units)], matrix[len(units) :])
+
+
+class SentenceVectors:
+    """Sentence units and vectors per chunk: read from the store, the rest embedded in one
+    batched call (and written back, so each chunk is embedded once)."""
+
+    def __init__(self, *, embedder: Embedder, store: SentenceVectorStore | None = None) -> None:
+        self._embedder = embedder
+        self._store = store
+
+    @property
+    def persistent(self) -> bool:
+        return self._store is not None
+
+    def for_chunks(self, chunks: Sequence[ChunkRecord]) -> tuple[list[ChunkSentences], int]:
+        """One entry per chunk, in order, and how many chunks had to be embedded now."""
+        model = self._embedder.model_id
+        keys = [sentence_key(model, chunk) for chunk in chunks]
+        found = self._store.get(sorted(set(keys))) if self._store is not None else {}
+        missing = {key: chunk for key, chunk in zip(keys, chunks, strict=True) if key not in found}
+        if missing:
+            fresh = self.embed(list(missing.values()))
+            new = dict(zip(missing, fresh, strict=True))
+            if self._store is not None:
+                self._store.put(new)
+            found.update(new)
+        return [found[key] for key in keys], len(missing)
+
+    def embed(self, chunks: Sequence[ChunkRecord]) -> list[ChunkSentences]:
+        """Cut and embed `chunks` (both framings) in one call to the model."""
+        split = [sentence_units(c.text, (c.title, *c.heading_path)) for c in chunks]
+        plain = [u.display for units in split for u in units]
+        framed = [
+            f"{section_label(chunk)}: {u.display}"
+            for chunk, units in zip(chunks, split, strict=True)
+            for u in units
+        ]
+        # Chunks overlap by a sentence or two, and a page repeats its boilerplate: each
+        # distinct text is embedded once.
+        texts = plain + framed
+        distinct = list(dict.fromkeys(texts))
+        where = {t: i for i, t in enumerate(distinct)}
+        unique = (
+            self._embedder.embed_documents(distinct)
+            if distinct
+            else np.zeros((0, self._embedder.dimension), dtype=np.float32)
+        )
+        vectors = unique[[where[t] for t in texts]] if texts else unique
+        entries: list[ChunkSentences] = []
+        offset, count = 0, len(plain)
+        for units in split:
+            stop = offset + len(units)
+            entries.append(
+                ChunkSentences(
+                    tuple(units), vectors[offset:stop], vectors[count + offset : count + stop]
+                )
+            )
+            offset = stop
+        return entries

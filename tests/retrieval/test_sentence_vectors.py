@@ -1,0 +1,223 @@
+"""Sentence vectors computed once (at ingest) and read back for answering, on SQLite and
+PostgreSQL; ingestion writes them before chunks become searchable; answering embeds nothing for
+evidence it finds stored, and answers exactly as if it had embedded it afresh."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from agent.pipeline import AnswerService
+from ingest.state import create_state_engine
+from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.records import ChunkRecord
+from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore, sentence_key
+from tests.ingest.sync_fixtures import wire, write_source_tree, write_sources_file
+from tests.kb_index import KbIndex
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+PAGE = """\
+To reset a forgotten password, open the self-service portal at https://id.example.com.
+Enter your staff number and answer the two security questions you set at enrolment.
+
+| Step | Where |
+| ---- | ----- |
+| Unlock account | Service desk, extension 4400 |
+"""
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts given to `embed_documents`."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self._inner = inner
+        self.texts = 0
+
+    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.texts += len(texts)
+        return self._inner.embed_documents(texts)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+def _chunk(text: str = PAGE, *, title: str = "Passwords", chunk_id: str = "c1") -> ChunkRecord:
+    return ChunkRecord(
+        chunk_id=chunk_id,
+        document_id="kb:passwords.md",
+        source_id="kb",
+        title=title,
+        heading_path=(title, "Reset"),
+        uri="file:///kb/passwords.md",
+        start=0,
+        end=len(text),
+        text=text,
+        content_hash="h",
+        document_version="v",
+        read=("public",),
+        deny=(),
+        doc_type="md",
+        ordinal=0,
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine = create_state_engine(f"sqlite:///{tmp_path / 'state.db'}")
+        yield engine
+        engine.dispose()
+        return
+    schema = f"sentences_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
+    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    yield engine
+    engine.dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def test_stored_sentences_read_back_without_embedding(
+    engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    fresh = SentenceVectors(embedder=embedder).embed([_chunk()])[0]
+    writer = SentenceVectors(
+        embedder=embedder, store=SentenceVectorStore(engine=engine, dimension=embedder.dimension)
+    )
+    _, embedded = writer.for_chunks([_chunk()])
+    assert embedded == 1
+
+    counting = CountingEmbedder(embedder)
+    reader = SentenceVectors(
+        embedder=counting,  # type: ignore[arg-type]
+        store=SentenceVectorStore(engine=engine, dimension=embedder.dimension),
+    )
+    [stored], embedded = reader.for_chunks([_chunk()])
+
+    assert (embedded, counting.texts) == (0, 0)
+    assert stored.sentences == fresh.sentences and len(fresh.sentences) == 3
+    assert [s.kind for s in stored.sentences] == ["sentence", "sentence", "row"]
+    np.testing.assert_allclose(stored.vectors, fresh.vectors, atol=1e-3)
+    np.testing.assert_allclose(stored.context_vectors, fresh.context_vectors, atol=1e-3)
+    # the framed vector is a different text's: "Passwords — Reset: <sentence>"
+    assert not np.allclose(stored.vectors, stored.context_vectors, atol=1e-2)
+
+
+def test_a_chunk_without_sentences_round_trips_empty(
+    engine: Engine, embedder: SentenceTransformerEmbedder
+) -> None:
+    store = SentenceVectorStore(engine=engine, dimension=embedder.dimension)
+    vectors = SentenceVectors(embedder=embedder, store=store)
+    vectors.for_chunks([_chunk("# Heading only", chunk_id="c2")])
+
+    [entry], embedded = vectors.for_chunks([_chunk("# Heading only", chunk_id="c2")])
+
+    assert (embedded, entry.sentences, entry.vectors.shape) == (0, (), (0, embedder.dimension))
+
+
+def test_the_key_follows_text_headings_and_model_only() -> None:
+    base = _chunk()
+    assert sentence_key("m", base) == sentence_key("m", replace(base, chunk_id="other"))
+    assert sentence_key("m", base) != sentence_key("m", replace(base, text=PAGE + "More."))
+    assert sentence_key("m", base) != sentence_key("m", replace(base, title="Accounts"))
+    assert sentence_key("m", base) != sentence_key("m", replace(base, heading_path=("X",)))
+    assert sentence_key("m", base) != sentence_key("other-model", base)
+
+
+def test_ingest_stores_every_new_chunks_sentences_once(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    kb = tmp_path / "kb"
+    write_source_tree(kb)
+    engine = create_state_engine(f"sqlite:///{tmp_path / 'sentences.db'}")
+    store = SentenceVectorStore(engine=engine, dimension=embedder.dimension)
+    wired = wire(
+        tmp_path,
+        write_sources_file(tmp_path / "sources.yaml", kb / "it"),
+        embedder,
+        sentences=SentenceVectors(embedder=embedder, store=store),
+    )
+    try:
+        first = wired.service.sync("it-kb")
+        assert first.sentence_chunks_embedded == first.chunks_written > 0
+        assert len(store) == first.chunks_written  # no two chunks share text and headings
+
+        (kb / "it" / "vpn.md").write_text(
+            (kb / "it" / "vpn.md").read_text(encoding="utf-8") + "\nCall extension 4400.\n",
+            encoding="utf-8",
+        )
+        second = wired.service.sync("it-kb")
+        assert second.updated == 1
+        # only the changed chunk(s) of the edited page were embedded again
+        assert 0 < second.sentence_chunks_embedded <= second.chunks_written
+        assert wired.service.sync("it-kb").sentence_chunks_embedded == 0
+    finally:
+        wired.close()
+        engine.dispose()
+
+
+def test_answers_from_stored_sentences_equal_answers_from_fresh_ones(
+    tmp_path: Path, kb_index: KbIndex, embedder: SentenceTransformerEmbedder
+) -> None:
+    engine = create_state_engine(f"sqlite:///{tmp_path / 'sentences.db'}")
+    store = SentenceVectorStore(engine=engine, dimension=embedder.dimension)
+    questions = [
+        "How do I connect to the VPN from home?",
+        "What is the guest Wi-Fi network called?",
+        "How long are backups kept?",
+    ]
+    principal = kb_index.policy.principal_for("erin")
+    fresh = AnswerService(
+        retrieval=kb_index.retrieval,
+        policy=kb_index.policy,
+        embedder=embedder,
+        index_version=lambda: "v",
+    )
+    expected = [fresh.answer(q, principal=principal) for q in questions]
+    writer = AnswerService(
+        retrieval=kb_index.retrieval,
+        policy=kb_index.policy,
+        embedder=embedder,
+        index_version=lambda: "v",
+        sentence_vectors=SentenceVectors(embedder=embedder, store=store),
+    )
+    for q in questions:
+        writer.answer(q, principal=principal)  # embeds what is missing and stores it
+    assert len(store) > 0
+
+    counting = CountingEmbedder(embedder)
+    reader = AnswerService(
+        retrieval=kb_index.retrieval,
+        policy=kb_index.policy,
+        embedder=counting,  # type: ignore[arg-type]
+        index_version=lambda: "v",
+        sentence_vectors=SentenceVectors(
+            embedder=counting,  # type: ignore[arg-type]
+            store=SentenceVectorStore(engine=engine, dimension=embedder.dimension),
+        ),
+    )
+    answers = [reader.answer(q, principal=principal) for q in questions]
+
+    assert counting.texts == 0  # nothing embedded but the questions
+    assert [a.status for a in answers] == [a.status for a in expected]
+    assert [a.answer for a in answers] == [a.answer for a in expected]
+    assert [[c.quote for c in a.citations] for a in answers] == [
+        [c.quote for c in a.citations] for a in expected
+    ]
+    assert any(a.status == "answered" for a in answers)
+    engine.dispose()
