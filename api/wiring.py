@@ -28,7 +28,7 @@ from ingest.sync import IngestService
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
 from policies.injection import InjectionScreen
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.embedder import Embedder, load_embedder
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalService
 from retrieval.store import VectorStore
@@ -59,7 +59,7 @@ def build_retrieval(
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    return SentenceTransformerEmbedder(settings=settings.embedding)
+    return load_embedder(settings.embedding)
 
 
 def build_registry(settings: Settings, sources_file: Path | None = None) -> SourceRegistry:

@@ -48,7 +48,7 @@ from evals.reporting import SuiteReport, fmt, print_report, wilson_interval, wri
 from evals.retrieval_eval import build_index
 from ingest.parsing import parse_document
 from policies.settings import DEFAULT_POLICY_PATH
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.embedder import Embedder, load_embedder
 
 __all__ = ["ClapRow", "load_clapnq", "main", "run", "suite_report"]
 
@@ -201,7 +201,7 @@ def run(
     """Index every passage, ask every question (the first `limit` per file), return metrics."""
     rows = load_clapnq(data)
     asked = load_clapnq(data, limit=limit) if limit is not None else rows
-    embedder = embedder or SentenceTransformerEmbedder()
+    embedder = embedder or load_embedder()
     settings = settings or AgentSettings()
     with tempfile.TemporaryDirectory(prefix="pd-answers-") as tmp:
         root = workdir or Path(tmp)

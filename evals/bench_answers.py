@@ -35,7 +35,7 @@ from ingest.state import create_state_engine
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.settings import PolicySettings
 from retrieval.edge_store import EdgeStore
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.embedder import Embedder, load_embedder
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings
@@ -66,7 +66,7 @@ def run(
     embedder: Embedder | None = None,
     cache_dir: Path | None = None,
 ) -> dict[str, object]:
-    embedder = embedder or SentenceTransformerEmbedder()
+    embedder = embedder or load_embedder()
     texts, vectors = real_chunks(data, embedder, cache_dir or default_cache_dir())
     corpus = build_corpus(texts, vectors, size)
     asked = load_queries(data, questions + _WARMUP)

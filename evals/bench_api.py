@@ -51,7 +51,7 @@ from evals.corpus_files import read_jsonl
 from evals.retrieval_eval import default_cache_dir
 from ingest.state import create_state_engine
 from retrieval.edge_store import EdgeStore
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedder import load_embedder
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 
 __all__ = ["bench_rows", "run"]
@@ -226,7 +226,7 @@ def run(
     concurrency: int = 8,
     time_limit_s: float = 120.0,
 ) -> dict[str, object]:
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_embedder()
     texts, vectors = real_chunks(data, embedder, default_cache_dir())
     corpus = build_corpus(texts, vectors, size)
     # Every request asks a different question (SciFact's 809 and CLAP NQ's 200), so no cache

@@ -45,7 +45,7 @@ from api.auth import ApiKeyEntry, ApiKeyStore, Authenticator, generate_api_key, 
 from evals.retrieval_eval import EvalIndex, build_index
 from policies.pii_settings import RedactionSettings
 from policies.redaction import PresidioRedactor
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedder import Embedder, load_embedder
 from retrieval.records import ChunkRecord
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ BUDGET_MS = 200.0
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
-def _five_citation_answer(index: EvalIndex, embedder: SentenceTransformerEmbedder) -> Answer:
+def _five_citation_answer(index: EvalIndex, embedder: Embedder) -> Answer:
     """An answer citing one sentence in each of five chunks (five documents) oscar may read."""
     query = "VPN password account laptop"
     oscar = index.policy.principal_for("oscar")
@@ -135,7 +135,7 @@ def _summary(times: Sequence[float]) -> dict[str, float | int]:
 
 
 def run(renders: int) -> dict[str, object]:
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_embedder()
     hmac_key = SecretStr(secrets.token_hex(16))
     guards = {
         "first_view": PiiGuard(

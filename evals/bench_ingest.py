@@ -31,12 +31,12 @@ from ingest.sync import IngestService
 from policies.injection import InjectionScreen
 from policies.pii_settings import RedactionSettings
 from policies.redaction import PresidioRedactor
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedder import load_embedder
 from retrieval.store_factory import StoreSettings, open_store
 
 
 def run(data: Path, *, limit: int | None, flag_pii: bool = True) -> dict[str, Any]:
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_embedder()
     with tempfile.TemporaryDirectory(prefix="pd-bench-ingest-") as tmp_name:
         tmp = Path(tmp_name)
         docs = write_beir_corpus(data / "scifact" / "corpus.jsonl", tmp / "corpus", limit=limit)

@@ -46,7 +46,7 @@ from policies.casbin_engine import CasbinPolicyEngine
 from policies.principal import Principal
 from policies.settings import PolicySettings
 from retrieval.edge_store import EdgeStore
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.embedder import Embedder, load_embedder
 from retrieval.records import ChunkRecord, chunk_id_for
 from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings
 
@@ -326,7 +326,7 @@ def run(
     cache_dir: Path | None = None,
 ) -> dict[str, object]:
     """One result per corpus size (the smaller corpora are prefixes of the largest)."""
-    embedder = embedder or SentenceTransformerEmbedder()
+    embedder = embedder or load_embedder()
     t0 = time.perf_counter()
     texts, vectors = real_chunks(data, embedder, cache_dir or default_cache_dir())
     real_s = time.perf_counter() - t0

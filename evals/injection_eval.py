@@ -41,7 +41,7 @@ from evals.reporting import SuiteReport, fmt, wilson_interval
 from evals.retrieval_eval import EvalIndex, build_index
 from ingest.sync import document_id_for
 from policies.principal import Principal
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.embedder import Embedder, load_embedder
 from retrieval.records import SearchFilters
 from retrieval.service import RetrievalRequest
 
@@ -329,7 +329,7 @@ def run(
     """Copy the knowledge base, index it, and run the planted-payload trials: through the answer
     pipeline (`AnswerService`, or `answerer_factory`) unless `answers` is False."""
     payloads = load_payloads(data, limit=payload_count, controls=controls, seed=seed)
-    embedder = embedder or SentenceTransformerEmbedder()
+    embedder = embedder or load_embedder()
     with tempfile.TemporaryDirectory(prefix="pd-injection-") as tmp_name:
         tmp = Path(tmp_name)
         copy = tmp / "kb"

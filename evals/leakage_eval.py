@@ -44,7 +44,7 @@ from evals.retrieval_eval import EvalIndex, build_index
 from ingest.state import StateStore
 from policies.engine import PolicyEngine
 from policies.principal import PUBLIC, Principal, group_ref, user_ref
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.embedder import Embedder, load_embedder
 from retrieval.service import RetrievalRequest, RetrievalService
 from retrieval.store import SearchMode
 
@@ -486,7 +486,7 @@ def run(
 ) -> dict[str, object]:
     """Copy the knowledge base, plant canaries, ingest it, and probe as every persona (through
     retrieval, and with `answers` through the answer pipeline too)."""
-    embedder = embedder or SentenceTransformerEmbedder()
+    embedder = embedder or load_embedder()
     with tempfile.TemporaryDirectory(prefix="pd-leakage-") as tmp_name:
         tmp = Path(tmp_name)
         copy = tmp / "kb"

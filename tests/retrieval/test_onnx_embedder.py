@@ -1,0 +1,75 @@
+"""The ONNX Runtime backend gives the torch backend's vectors and token counts, exports the
+model once (offline, into its cache directory) and recovers from a damaged export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.embedder import EmbeddingSettings, SentenceTransformerEmbedder, load_embedder
+from retrieval.onnx_embedder import OnnxEmbedder
+
+TEXTS = [
+    "VPN",
+    "How do I reset my password?",
+    "Réinitialiser le mot de passe — Schritt 2: öffnen Sie das Portal.",
+    "| Step | Where |\n| --- | --- |\n| Unlock | Service desk, extension 4400 |",
+    " ".join(f"word{i} of a long page about printers and toner" for i in range(120)),  # > 256
+]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(settings=EmbeddingSettings(backend="torch"))
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx")
+
+
+def test_onnx_vectors_and_tokens_equal_torch(
+    onnx_cache: Path, torch_embedder: SentenceTransformerEmbedder
+) -> None:
+    onnx = OnnxEmbedder(settings=EmbeddingSettings(onnx_cache_dir=onnx_cache, batch_size=2))
+
+    documents = onnx.embed_documents(TEXTS)
+    expected = torch_embedder.embed_documents(TEXTS)
+    assert documents.shape == expected.shape == (len(TEXTS), 384)
+    np.testing.assert_allclose(documents, expected, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(documents, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(onnx.embed_query(TEXTS[1]), expected[1], atol=1e-5)
+    assert onnx.embed_documents([]).shape == (0, 384)
+    assert (onnx.model_id, onnx.dimension, onnx.max_tokens) == (
+        torch_embedder.model_id,
+        torch_embedder.dimension,
+        torch_embedder.max_tokens,
+    )
+    assert onnx.count(TEXTS) == torch_embedder.count(TEXTS)
+    assert onnx.token_spans(TEXTS[2]) == torch_embedder.token_spans(TEXTS[2])
+
+
+def test_the_export_is_made_once_and_a_damaged_one_is_replaced(onnx_cache: Path) -> None:
+    settings = EmbeddingSettings(onnx_cache_dir=onnx_cache)
+    first = OnnxEmbedder(settings=settings)
+    exported = first.onnx_file
+    stamp = exported.stat().st_mtime_ns
+    assert [p.name for p in onnx_cache.iterdir()] == [exported.name]  # no temporary left
+
+    again = OnnxEmbedder(settings=settings)
+    assert again.onnx_file == exported and exported.stat().st_mtime_ns == stamp
+
+    exported.write_bytes(b"not an onnx model")
+    repaired = OnnxEmbedder(settings=settings)
+    np.testing.assert_allclose(
+        repaired.embed_query("printer jam"), first.embed_query("printer jam"), atol=1e-6
+    )
+
+
+def test_settings_choose_the_backend(onnx_cache: Path) -> None:
+    assert isinstance(load_embedder(EmbeddingSettings(onnx_cache_dir=onnx_cache)), OnnxEmbedder)
+    assert isinstance(
+        load_embedder(EmbeddingSettings(backend="torch")), SentenceTransformerEmbedder
+    )
