@@ -50,8 +50,10 @@ def onnx_file_for(model_path: Path, cache_dir: Path) -> Path:
 def export_onnx(model_path: Path, target: Path) -> Path:
     """Export the sentence-transformers model (encoder + mean pooling + normalisation)."""
     import torch
+    import transformers
     from sentence_transformers import SentenceTransformer
 
+    transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
     encoder: Any = model[0].auto_model  # a transformers BertModel
     encoder.eval()
