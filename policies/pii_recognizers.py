@@ -44,6 +44,7 @@ __all__ = [
     "build_recognizers",
     "expand_person_spans",
     "implausible_name",
+    "needs_part_of_speech",
 ]
 
 # Entities only a NER model finds (the `patterns` engine cannot report them).
@@ -355,6 +356,17 @@ _FIELD_LABELS = frozenset(
 _LINE = regex.compile(r"^[ \t>]*(?P<body>[^\n]*?)[ \t]*$", regex.MULTILINE)
 _SPEAKER = regex.compile(r"(?P<name>\p{Lu}[\p{Ll}'’\-]+):[ \t]*\S")
 _NAME_LINE = regex.compile(r"\p{Lu}[\p{L}'’\-]+(?:[ \t]+(?:\p{Lu}\.?|\p{Lu}[\p{L}'’\-]+)){1,3}")
+
+
+def needs_part_of_speech(text: str) -> bool:
+    """Whether `NameShapeRecognizer` will read part-of-speech tags in `text`: only a line that
+    is a name alone or starts with "Name:" is checked for proper nouns. Everything else needs
+    the NER component only (the tagger costs a third of spaCy's time)."""
+    for line in _LINE.finditer(text):
+        body = line.group("body")
+        if _NAME_LINE.fullmatch(body) or _SPEAKER.match(body):
+            return True
+    return False
 
 
 class NameShapeRecognizer(LocalRecognizer):

@@ -39,6 +39,7 @@ from policies.pii_recognizers import (
     build_recognizers,
     expand_person_spans,
     implausible_name,
+    needs_part_of_speech,
 )
 from policies.pii_settings import RedactionSettings
 
@@ -226,8 +227,12 @@ def bundled_spacy_model_path() -> Path:
 class _LocalSpacyNlpEngine(SpacyNlpEngine):
     """Presidio's spaCy engine loading one model directory, never downloading.
 
-    The dependency parser is excluded: nothing in PII detection reads it and it costs a third
-    of the pipeline's time.
+    Only what PII detection reads is run. The dependency parser is excluded. The NER component
+    embeds tokens on its own, so a text runs through NER alone (half the time of the whole
+    pipeline, the same entities); the shared tok2vec and the tagger run only on a text where
+    `NameShapeRecognizer` reads part-of-speech tags (`needs_part_of_speech`). Lemmas, which
+    Presidio's context enhancer compares with context words, are the lower-cased tokens
+    where no lemmatizer ran.
     """
 
     def __init__(self, *, model_path: Path, ner_configuration: NerModelConfiguration) -> None:
@@ -240,6 +245,27 @@ class _LocalSpacyNlpEngine(SpacyNlpEngine):
     def load(self) -> None:
         # Presidio declares `nlp` as None until loaded.
         self.nlp = {_LANGUAGE: spacy.load(self._model_path, exclude=["parser"])}  # type: ignore[assignment]
+
+    def process_text(self, text: str, language: str) -> NlpArtifacts:
+        nlp = self.get_nlp(language)
+        tagging = [name for name in nlp.pipe_names if name != "ner"]
+        doc = nlp(text, disable=tagging)
+        if needs_part_of_speech(text):
+            for name in ("tok2vec", "tagger"):
+                if name in nlp.pipe_names:
+                    doc = nlp.get_pipe(name)(doc)
+        entities, scores = self._get_updated_entities(
+            self._get_entities(doc), self._get_scores_for_entities(doc)
+        )
+        return NlpArtifacts(
+            entities=entities,
+            tokens=doc,
+            tokens_indices=[token.idx for token in doc],
+            lemmas=[token.lemma_ or token.lower_ for token in doc],
+            nlp_engine=self,
+            language=language,
+            scores=scores,
+        )
 
 
 def _nlp_engine(settings: RedactionSettings) -> NlpEngine:
