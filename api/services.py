@@ -131,7 +131,7 @@ def build_services(
     engine = create_state_engine(settings.ingest.state_url)
     # One redactor (spaCy loads once) for the answer store, which keeps what users write masked,
     # and for the answer pipeline built with the index.
-    redactor = PresidioRedactor(settings=settings.redaction)
+    redactor = PresidioRedactor(settings=settings.redaction, findings_engine=engine)
     answers = SqlAnswerStore(engine=engine, mask=redactor.mask)
     registry = build_registry(settings)
     jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
@@ -236,7 +236,8 @@ def _build_engines(
     progress: Progress,
 ) -> Engines:
     progress("index", "opening")
-    ctx = build_ingest(settings, embedder=embedder)  # StoreLockedError: the runtime retries
+    # StoreLockedError: the runtime retries
+    ctx = build_ingest(settings, embedder=embedder, redactor=redactor)
     closers: list[Callable[[], None]] = [ctx.close]
     try:
         retrieval = build_retrieval(settings, store=ctx.store, embedder=embedder, policy=policy)

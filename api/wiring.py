@@ -84,8 +84,11 @@ def build_ingest(
     registry: SourceRegistry | None = None,
     embedder: Embedder | None = None,
     store: VectorStore | None = None,
+    redactor: PresidioRedactor | None = None,
 ) -> IngestContext:
-    """Everything a sync needs. Opening the store first fails fast if another process holds it."""
+    """Everything a sync needs. Opening the store first fails fast if another process holds it.
+    `redactor`: one already loaded with the state database's findings (the server's), used to
+    store the PII findings of indexed sentences; by default one is loaded when needed."""
     registry = registry or build_registry(settings)
     engine = create_state_engine(settings.ingest.state_url)
     embedder = embedder or build_embedder(settings)
@@ -100,6 +103,12 @@ def build_ingest(
             settings=settings.redaction.model_copy(update={"engine": "patterns"})
         )
         flag_pii = scanner.contains_pii
+    pii_findings = None
+    if settings.ingest.precompute_pii:
+        from policies.redaction import PresidioRedactor
+
+        redactor = redactor or PresidioRedactor(settings=settings.redaction, findings_engine=engine)
+        pii_findings = redactor.precompute
     screen = InjectionScreen()
     service = IngestService(
         registry=registry,
@@ -116,6 +125,7 @@ def build_ingest(
         flag_pii=flag_pii,
         flag_injection=lambda text: screen.assess(text).suspected,
         sentence_vectors=sentences,
+        pii_findings=pii_findings,
     )
     jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
     return IngestContext(
@@ -187,18 +197,21 @@ def build_answer_service(
     from agent.tracing_settings import build_tracer
     from policies.redaction import PresidioRedactor
 
-    redactor = redactor or PresidioRedactor(settings=settings.redaction)
+    closers: list[Callable[[], object]] = []
+    if sentences is None or redactor is None:
+        state_engine = create_state_engine(settings.ingest.state_url)
+        closers.append(state_engine.dispose)
+        sentences = sentences or build_sentence_vectors(state_engine, embedder)
+        redactor = redactor or PresidioRedactor(
+            settings=settings.redaction, findings_engine=state_engine
+        )
     guard = PiiGuard(redactor=redactor)
     # Masking (spaCy NER) runs on this worker, off the request thread: values are masked there
     # before they reach the tracing SDK or the audit database. A graceful shutdown drains it.
     worker = MaskingWorker()
     tracer = build_tracer(settings.tracing, guard=guard, worker=worker)
     audit = AuditStore.from_settings(settings.audit, guard=guard, worker=worker)
-    closers: list[Callable[[], object]] = [worker.close, audit.close]
-    if sentences is None:
-        state_engine = create_state_engine(settings.ingest.state_url)
-        closers.append(state_engine.dispose)
-        sentences = build_sentence_vectors(state_engine, embedder)
+    closers += [worker.close, audit.close]
     close_tracer = getattr(tracer, "close", None)  # the no-op tracer holds nothing
     if callable(close_tracer):
         closers.append(lambda: close_tracer(settings.tracing.flush_timeout_seconds))

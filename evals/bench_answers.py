@@ -24,7 +24,7 @@ import json
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agent.pipeline import AnswerService
@@ -47,15 +47,33 @@ SENTENCE_DB = "sentence-vectors.db"  # in the eval cache: the corpus's sentence 
 
 
 def store_sentence_vectors(
-    chunks: Sequence[ChunkRecord], sentences: SentenceVectors
+    chunks: Sequence[ChunkRecord],
+    sentences: SentenceVectors,
+    pii_findings: Callable[[Sequence[str]], int] | None = None,
 ) -> dict[str, float]:
     """What ingestion does for answering: every chunk's sentence vectors stored (those already
-    stored are read, not embedded). Returns how many chunks were embedded now and the seconds."""
+    stored are read, not embedded) and, with `pii_findings`, the PII findings of every sentence
+    and quote. Returns how much was computed now and the seconds."""
     started = time.perf_counter()
-    embedded = 0
+    embedded = analysed = 0
     for start in range(0, len(chunks), 256):
-        embedded += sentences.for_chunks(chunks[start : start + 256])[1]
-    return {"chunks_embedded_now": embedded, "seconds": round(time.perf_counter() - started, 1)}
+        batch = chunks[start : start + 256]
+        entries, count = sentences.for_chunks(batch)
+        embedded += count
+        if pii_findings is not None:
+            analysed += pii_findings(
+                [
+                    text
+                    for chunk, entry in zip(batch, entries, strict=True)
+                    for u in entry.sentences
+                    for text in (u.display, chunk.text[u.start : u.end])
+                ]
+            )
+    return {
+        "chunks_embedded_now": embedded,
+        "pii_segments_analysed_now": analysed,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def run(

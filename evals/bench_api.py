@@ -50,6 +50,7 @@ from evals.bench_retrieval import (
 from evals.corpus_files import read_jsonl
 from evals.retrieval_eval import default_cache_dir
 from ingest.state import create_state_engine
+from policies.redaction import PresidioRedactor
 from retrieval.edge_store import EdgeStore
 from retrieval.embedder import load_embedder
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
@@ -253,7 +254,8 @@ def run(
         tmp = Path(tmp_name)
         _write_index(corpus, tmp / "index", embedder.dimension)
         # What `proofdesk ingest` leaves in the state database for answering: the sentence
-        # vectors of every chunk (computed once into the eval cache, copied for the server).
+        # vectors of every chunk and the PII findings of every sentence (computed once into
+        # the eval cache, copied for the server).
         cached = default_cache_dir() / SENTENCE_DB
         engine = create_state_engine(f"sqlite:///{cached}")
         result["sentence_vectors"] = store_sentence_vectors(
@@ -262,6 +264,7 @@ def run(
                 embedder=embedder,
                 store=SentenceVectorStore(engine=engine, dimension=embedder.dimension),
             ),
+            PresidioRedactor(findings_engine=engine).precompute,  # the served settings
         )
         engine.dispose()  # the last connection checkpoints the WAL into the file
         shutil.copyfile(cached, tmp / "s.db")

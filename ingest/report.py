@@ -32,6 +32,7 @@ class SourceReport:
     chunks_reused: int = 0
     chunks_written: int = 0
     sentence_chunks_embedded: int = 0  # chunks whose sentences were embedded for answering
+    pii_segments_analysed: int = 0  # sentences whose PII findings were stored for masking
     orphans_removed: int = 0
     duration_seconds: float = 0.0
     deletions_skipped: str | None = None

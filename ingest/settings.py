@@ -19,4 +19,9 @@ class IngestSettings(BaseModel):
     chunk_target_tokens: int = Field(default=200, ge=32, le=254)
     chunk_overlap_sentences: int = Field(default=1, ge=0, le=5)
     flag_pii: bool = Field(default=True, description="flag chunks that contain PII (patterns)")
+    precompute_pii: bool = Field(
+        default=True,
+        description="analyse every indexed sentence for PII once, at ingest, so masking "
+        "answers and citations runs no NER per request",
+    )
     lease_seconds: float = Field(default=3600.0, gt=0, description="a run's lease on its source")

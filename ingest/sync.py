@@ -106,9 +106,14 @@ class IngestService:
         flag_pii: TextFlag | None = None,
         flag_injection: TextFlag | None = None,
         sentence_vectors: SentenceVectors | None = None,
+        pii_findings: Callable[[Sequence[str]], int] | None = None,
     ) -> None:
+        """`sentence_vectors`: where each new chunk's sentence units are embedded and stored for
+        answering; `pii_findings`: stores the PII findings of those sentences (and their exact
+        quotes), so masking an answer that quotes them runs no NER."""
         self._registry = registry
         self._sentence_vectors = sentence_vectors
+        self._pii_findings = pii_findings
         self._store = store
         self._embedder = embedder
         self._chunker = chunker
@@ -267,8 +272,17 @@ class IngestService:
         vectors = self._vectors(embed_texts, report)
         if self._sentence_vectors is not None:
             # Before the chunks become searchable: answering finds their sentences embedded.
-            _, embedded = self._sentence_vectors.for_chunks(records)
+            entries, embedded = self._sentence_vectors.for_chunks(records)
             report.sentence_chunks_embedded += embedded
+            if self._pii_findings is not None:
+                report.pii_segments_analysed += self._pii_findings(
+                    [
+                        text
+                        for record, entry in zip(records, entries, strict=True)
+                        for unit in entry.sentences
+                        for text in (unit.display, record.text[unit.start : unit.end])
+                    ]
+                )
         self._store.upsert(records, vectors)
         for doc in batch.documents:
             self._store.delete_document(_doc_id(doc), keep_version=doc.version)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib.util
+import json
 import re
 import secrets
 import threading
@@ -33,7 +34,9 @@ from presidio_analyzer.nlp_engine import (
     NoOpNlpEngine,
     SpacyNlpEngine,
 )
+from sqlalchemy import Engine
 
+from policies.pii_findings_store import FindingsStore
 from policies.pii_recognizers import (
     AddressRecognizer,
     build_recognizers,
@@ -42,6 +45,7 @@ from policies.pii_recognizers import (
     needs_part_of_speech,
 )
 from policies.pii_settings import RedactionSettings
+from policies.pii_types import PiiFinding
 
 __all__ = [
     "FindingsCacheInfo",
@@ -59,6 +63,7 @@ _WINDOW_CHARS = 100_000
 _WINDOW_OVERLAP = 5_000  # longer than a 4096-bit PEM private key
 # Score of a PERSON finding implied by another one (a repeat, a list neighbour).
 _IMPLIED_SCORE = 0.45
+_FINDINGS_FORMAT = 1  # bump when what a stored finding means changes (recognizer logic)
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")
 # Citation markers ("[2]", "[1][3]", "[1, 2]") with the punctuation after them: the seams of an
 # answer composed of cited sentences. The text between two seams is analysed, and cached, on
@@ -91,16 +96,6 @@ _SPACY_OTHER_LABELS = (
 
 class PseudonymKeyMissingError(RuntimeError):
     """`pseudonymize` was called but no `hmac_secret` is configured."""
-
-
-@dataclass(frozen=True, slots=True)
-class PiiFinding:
-    """One detected value: its type, its character span in the text (end exclusive), its score."""
-
-    entity_type: str
-    start: int
-    end: int
-    score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +291,11 @@ class PresidioRedactor:
     share it. `find`, `mask` and `contains_pii` may be called from many threads at once.
     """
 
-    def __init__(self, *, settings: RedactionSettings | None = None) -> None:
+    def __init__(
+        self, *, settings: RedactionSettings | None = None, findings_engine: Engine | None = None
+    ) -> None:
+        """`findings_engine`: the database of findings precomputed for indexed text (see
+        `precompute`); segments found there are not analysed again."""
         self._settings = settings or RedactionSettings()
         nlp_engine = _nlp_engine(self._settings)
         registry = RecognizerRegistry(
@@ -325,8 +324,42 @@ class PresidioRedactor:
             max_entries=self._settings.findings_cache_entries,
             max_chars=self._settings.findings_cache_chars,
         )
+        self._store = (
+            FindingsStore(engine=findings_engine, fingerprint=self.fingerprint())
+            if findings_engine is not None
+            else None
+        )
         self.find("Warm-up: Jane Doe, jane@example.com, +1 212 555 0100, EMP-000001.")
         self._cache.clear()
+
+    def fingerprint(self) -> str:
+        """What findings depend on: the detection settings, the spaCy model and this code's
+        findings format. Stored findings are keyed by it."""
+        settings = self._settings.model_dump(
+            mode="json",
+            exclude={"hmac_secret", "findings_cache_entries", "findings_cache_chars"},
+        )
+        nlp = getattr(self._analyzer.nlp_engine, "nlp", None) or {}
+        model = nlp.get(_LANGUAGE) if isinstance(nlp, dict) else None
+        meta = {k: model.meta.get(k) for k in ("name", "version")} if model is not None else {}
+        payload = json.dumps([_FINDINGS_FORMAT, settings, meta], sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def precompute(self, texts: Iterable[str]) -> int:
+        """Analyse every segment of `texts` not yet stored and store its findings (ingestion
+        calls this for indexed sentences). Returns how many segments were analysed now."""
+        if self._store is None:
+            return 0
+        segments = {text[a:b]: None for text in texts if text.strip() for a, b in _segments(text)}
+        keys = {segment: self._store.key(segment) for segment in segments}
+        known = self._store.get(sorted(set(keys.values())))
+        new = {
+            keys[segment]: self._analyse_segment(segment)
+            for segment in segments
+            if keys[segment] not in known
+        }
+        self._store.put(new)
+        return len(new)
 
     @property
     def entities(self) -> frozenset[str]:
@@ -390,13 +423,21 @@ class PresidioRedactor:
         return f"{self._settings.pseudonym_prefix}{digest[: self._settings.pseudonym_length]}"
 
     def _segment_findings(self, segment: str) -> tuple[PiiFinding, ...]:
-        """The analyzer's findings in one segment (offsets relative to it), cached."""
+        """The analyzer's findings in one segment (offsets relative to it): from the cache,
+        else from the findings stored at ingest, else analysed now."""
         key = self._cache.key(segment) if self._cache.enabled else None
         if key is not None:
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
-        found = tuple(
+        stored = self._store.get([self._store.key(segment)]) if self._store is not None else {}
+        found = next(iter(stored.values())) if stored else self._analyse_segment(segment)
+        if key is not None:
+            self._cache.put(key, found, len(segment))
+        return found
+
+    def _analyse_segment(self, segment: str) -> tuple[PiiFinding, ...]:
+        return tuple(
             sorted(
                 {
                     PiiFinding(
@@ -411,9 +452,6 @@ class PresidioRedactor:
                 key=lambda f: (f.start, -f.end, f.entity_type),
             )
         )
-        if key is not None:
-            self._cache.put(key, found, len(segment))
-        return found
 
     def _analyze(self, text: str) -> list[RecognizerResult]:
         artifacts: NlpArtifacts

@@ -22,9 +22,7 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def kb_index(
-    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
-) -> Iterator[KbIndex]:
+def kb_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[KbIndex]:
     """The bundled sample knowledge base, ingested once with the real pipeline (shared)."""
     index = build_kb_index(tmp_path_factory.mktemp("kb-index"), embedder)
     yield index

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +105,7 @@ def wire(
     batch_chunks: int = 256,
     wrap_store: Callable[[VectorStore], VectorStore] | None = None,
     sentences: SentenceVectors | None = None,
+    pii_findings: Callable[[Sequence[str]], int] | None = None,
 ) -> Wired:
     registry = load_sources(sources_file)
     engine = create_state_engine(f"sqlite:///{tmp / 'state.db'}")
@@ -121,6 +122,7 @@ def wire(
         connector_for=connector_for,
         batch_chunks=batch_chunks,
         sentence_vectors=sentences,
+        pii_findings=pii_findings,
     )
     runner = SyncRunner(service=service, jobs=JobStore(engine=engine))
     return Wired(service=service, runner=runner, store=store, state=state, registry=registry)

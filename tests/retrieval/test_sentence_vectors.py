@@ -17,10 +17,12 @@ from sqlalchemy.exc import OperationalError
 
 from agent.pipeline import AnswerService
 from ingest.state import create_state_engine
-from retrieval.embedder import SentenceTransformerEmbedder
-from retrieval.records import ChunkRecord
+from policies.access import AccessFilter
+from policies.redaction import PresidioRedactor
+from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.records import ChunkRecord, ScoredChunk
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore, sentence_key
-from tests.ingest.sync_fixtures import wire, write_source_tree, write_sources_file
+from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
 from tests.kb_index import KbIndex
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -146,16 +148,31 @@ def test_ingest_stores_every_new_chunks_sentences_once(
     write_source_tree(kb)
     engine = create_state_engine(f"sqlite:///{tmp_path / 'sentences.db'}")
     store = SentenceVectorStore(engine=engine, dimension=embedder.dimension)
+    vectors = SentenceVectors(embedder=embedder, store=store)
+    redactor = PresidioRedactor(findings_engine=engine)
     wired = wire(
         tmp_path,
         write_sources_file(tmp_path / "sources.yaml", kb / "it"),
         embedder,
-        sentences=SentenceVectors(embedder=embedder, store=store),
+        sentences=vectors,
+        pii_findings=redactor.precompute,
     )
     try:
         first = wired.service.sync("it-kb")
         assert first.sentence_chunks_embedded == first.chunks_written > 0
         assert len(store) == first.chunks_written  # no two chunks share text and headings
+        assert first.pii_segments_analysed > 0
+        # every indexed sentence and quote is stored: nothing is left to analyse
+        chunks = [h.chunk for h in _all_hits(wired, embedder)]
+        assert len(chunks) == first.chunks_written
+        entries, _ = vectors.for_chunks(chunks)
+        quotes = [
+            text
+            for chunk, entry in zip(chunks, entries, strict=True)
+            for u in entry.sentences
+            for text in (u.display, chunk.text[u.start : u.end])
+        ]
+        assert quotes and redactor.precompute(quotes) == 0
 
         (kb / "it" / "vpn.md").write_text(
             (kb / "it" / "vpn.md").read_text(encoding="utf-8") + "\nCall extension 4400.\n",
@@ -165,10 +182,22 @@ def test_ingest_stores_every_new_chunks_sentences_once(
         assert second.updated == 1
         # only the changed chunk(s) of the edited page were embedded again
         assert 0 < second.sentence_chunks_embedded <= second.chunks_written
-        assert wired.service.sync("it-kb").sentence_chunks_embedded == 0
+        third = wired.service.sync("it-kb")
+        assert (third.sentence_chunks_embedded, third.pii_segments_analysed) == (0, 0)
     finally:
         wired.close()
         engine.dispose()
+
+
+def _all_hits(wired: Wired, embedder: Embedder) -> list[ScoredChunk]:
+    everyone = AccessFilter(holds=frozenset({"public", "group:all-staff", "group:hr"}))
+    return wired.store.search(
+        query_text="help",
+        query_vector=embedder.embed_query("help").tolist(),
+        access=everyone,
+        limit=500,
+        mode="dense",
+    )
 
 
 def test_answers_from_stored_sentences_equal_answers_from_fresh_ones(
