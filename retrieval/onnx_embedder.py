@@ -121,6 +121,9 @@ class OnnxEmbedder(HuggingFaceTokens):
         if self._settings.threads:
             options.intra_op_num_threads = self._settings.threads
         options.inter_op_num_threads = 1
+        # No busy-waiting between calls: a server runs many small calls from many threads,
+        # and a spinning pool takes the CPU that the other requests need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = onnxruntime.InferenceSession(
                 str(onnx_file), options, providers=["CPUExecutionProvider"]
