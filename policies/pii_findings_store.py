@@ -61,9 +61,9 @@ class FindingsStore:
         found: dict[str, tuple[PiiFinding, ...]] = {}
         if not keys:
             return found
-        with self._session() as s:
+        with self._engine.connect() as connection:  # Core, no ORM session: on every request
             for start in range(0, len(keys), 500):
-                rows = s.execute(
+                rows = connection.execute(
                     select(_FindingsRow.key, _FindingsRow.findings).where(
                         _FindingsRow.key.in_(list(keys[start : start + 500]))
                     )

@@ -140,6 +140,11 @@ class _FindingsCache:
             self._hits += 1
             return found[0]
 
+    def peek(self, key: bytes) -> bool:
+        """Whether `key` is held (no hit or miss counted, no reordering)."""
+        with self._lock:
+            return key in self._entries
+
     def put(self, key: bytes, findings: tuple[PiiFinding, ...], chars: int) -> None:
         if chars > self._max_chars // 8:  # one huge text must not flush everything else
             return
@@ -379,10 +384,12 @@ class PresidioRedactor:
         if not text.strip() or not self._entities:
             return []
         findings: set[PiiFinding] = set()
-        for start, end in _segments(text):
+        spans = list(_segments(text))
+        stored = self._stored([text[a:b] for a, b in spans])
+        for start, end in spans:
             findings.update(
                 PiiFinding(f.entity_type, f.start + start, f.end + start, f.score)
-                for f in self._segment_findings(text[start:end])
+                for f in self._segment_findings(text[start:end], stored)
             )
         if "PERSON" in self._entities:
             persons = [(f.start, f.end) for f in findings if f.entity_type == "PERSON"]
@@ -422,16 +429,31 @@ class PresidioRedactor:
         ).hexdigest()
         return f"{self._settings.pseudonym_prefix}{digest[: self._settings.pseudonym_length]}"
 
-    def _segment_findings(self, segment: str) -> tuple[PiiFinding, ...]:
+    def _stored(self, segments: list[str]) -> dict[str, tuple[PiiFinding, ...]]:
+        """The stored findings of those `segments` the in-memory cache does not hold, by
+        segment, in one query."""
+        if self._store is None:
+            return {}
+        wanted = {
+            self._store.key(segment): segment
+            for segment in segments
+            if not (self._cache.enabled and self._cache.peek(self._cache.key(segment)))
+        }
+        return {wanted[k]: found for k, found in self._store.get(list(wanted)).items()}
+
+    def _segment_findings(
+        self, segment: str, stored: dict[str, tuple[PiiFinding, ...]] | None = None
+    ) -> tuple[PiiFinding, ...]:
         """The analyzer's findings in one segment (offsets relative to it): from the cache,
-        else from the findings stored at ingest, else analysed now."""
+        else from the findings stored at ingest (`stored`), else analysed now."""
         key = self._cache.key(segment) if self._cache.enabled else None
         if key is not None:
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
-        stored = self._store.get([self._store.key(segment)]) if self._store is not None else {}
-        found = next(iter(stored.values())) if stored else self._analyse_segment(segment)
+        found = (stored or {}).get(segment)
+        if found is None:
+            found = self._analyse_segment(segment)
         if key is not None:
             self._cache.put(key, found, len(segment))
         return found

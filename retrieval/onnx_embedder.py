@@ -110,6 +110,7 @@ class OnnxEmbedder(HuggingFaceTokens):
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import onnxruntime
+        from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, InvalidProtobuf
         from transformers import AutoTokenizer
 
         self._settings = settings or EmbeddingSettings()
@@ -128,7 +129,7 @@ class OnnxEmbedder(HuggingFaceTokens):
             self._session = onnxruntime.InferenceSession(
                 str(onnx_file), options, providers=["CPUExecutionProvider"]
             )
-        except Exception:  # a damaged export (disk, a copy): export again, once
+        except (InvalidProtobuf, InvalidGraph, Fail):  # a damaged export: export again, once
             export_onnx(path, onnx_file)
             self._session = onnxruntime.InferenceSession(
                 str(onnx_file), options, providers=["CPUExecutionProvider"]

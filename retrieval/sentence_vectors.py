@@ -99,9 +99,9 @@ class SentenceVectorStore:
 
     def get(self, keys: Sequence[str]) -> dict[str, ChunkSentences]:
         found: dict[str, ChunkSentences] = {}
-        with self._session() as s:
+        with self._engine.connect() as connection:  # Core, no ORM session: on every request
             for start in range(0, len(keys), 500):
-                rows = s.execute(
+                rows = connection.execute(
                     select(_SentenceRow.key, _SentenceRow.units, _SentenceRow.vectors).where(
                         _SentenceRow.key.in_(list(keys[start : start + 500]))
                     )
