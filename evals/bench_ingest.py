@@ -5,8 +5,8 @@ Run: python -m evals.bench_ingest --data ../shared/data [--limit N]
 In one process, on the same chunks and the same embedder (the served backend, ONNX Runtime):
   1. raw: chunk every document, then embed all chunk texts (embedding only);
   2. ingest: a full sync into a fresh Qdrant Edge index + SQLite state (parse, chunk, flag PII
-     and injection, embed, BM25, upsert, record), storing every chunk's sentence vectors for
-     answering, as `proofdesk ingest` does;
+     and injection, embed, BM25, upsert, record), storing every chunk's sentence vectors and
+     the PII findings of its sentences for answering, as `proofdesk ingest` does;
   3. re-run: the same sync again, nothing changed.
 Besides ingest against raw chunk embedding, the ratio against raw embedding of everything
 ingestion embeds (chunks and their sentence units, both framings) shows what the pipeline adds
@@ -107,6 +107,7 @@ def run(data: Path, *, limit: int | None, flag_pii: bool = True) -> dict[str, An
                 embedder=embedder,
                 store=SentenceVectorStore(engine=engine, dimension=embedder.dimension),
             ),
+            pii_findings=PresidioRedactor(findings_engine=engine).precompute,
         )
         t0 = time.perf_counter()
         full = service.sync("scifact")
@@ -131,6 +132,7 @@ def run(data: Path, *, limit: int | None, flag_pii: bool = True) -> dict[str, An
         "ingest_vs_raw": round(ingest_rate / raw_rate, 3),
         "raw_sentence_embedding_seconds": round(raw_sentence_seconds, 2),
         "ingest_sentence_chunks_embedded": full.sentence_chunks_embedded,
+        "ingest_pii_segments_analysed": full.pii_segments_analysed,
         "ingest_vs_raw_chunks_and_sentences": round(
             (raw_seconds + raw_sentence_seconds) / full_seconds, 3
         ),
