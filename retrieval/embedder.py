@@ -39,7 +39,13 @@ class EmbeddingSettings(BaseModel):
         default_factory=lambda: _user_cache() / "proofdesk" / "onnx",
         description="Where the ONNX export of the model is written on first use",
     )
-    batch_size: int = Field(default=64, ge=1, le=1024)
+    batch_size: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="texts per model call; 16 measured faster than 64 on 256-token chunks, "
+        "at a third of the peak memory (the attention tensors grow with the batch)",
+    )
     threads: int | None = Field(default=None, ge=1, description="intra-op threads per call")
 
 
