@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Engine, LargeBinary, String, Text, delete, func, select
+from sqlalchemy import Engine, LargeBinary, String, Text, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -117,10 +117,6 @@ class SentenceVectorStore:
         insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         with self._session() as s:
             s.execute(insert(_SentenceRow).on_conflict_do_nothing(index_elements=["key"]), rows)
-
-    def discard(self, keys: Sequence[str]) -> None:
-        with self._session() as s:
-            s.execute(delete(_SentenceRow).where(_SentenceRow.key.in_(list(keys))))
 
     def __len__(self) -> int:
         with self._session() as s:

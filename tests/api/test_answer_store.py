@@ -3,39 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
 
 from agent.types import Answer, Citation, TokenUsage
 from api.answer_store import SqlAnswerStore
-
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_engine(f"sqlite:///{tmp_path / 'answers.db'}")
-        yield engine
-        engine.dispose()
-        return
-    schema = f"api_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def _answer() -> Answer:
@@ -70,8 +42,8 @@ def _answer() -> Answer:
     )
 
 
-def test_answers_and_feedback_round_trip(engine: Engine) -> None:
-    store = SqlAnswerStore(engine=engine)
+def test_answers_and_feedback_round_trip(sql_engine: Engine) -> None:
+    store = SqlAnswerStore(engine=sql_engine)
     answer = _answer()
     store.save(answer, asker="user:bob")
     stored = store.get(answer.answer_id)

@@ -4,16 +4,13 @@ evidence it finds stored, and answers exactly as if it had embedded it afresh.""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
 
 from agent.pipeline import AnswerService
 from ingest.state import create_state_engine
@@ -24,8 +21,6 @@ from retrieval.records import ChunkRecord, ScoredChunk
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore, sentence_key
 from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
 from tests.kb_index import KbIndex
-
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 PAGE = """\
 To reset a forgotten password, open the self-service portal at https://id.example.com.
@@ -72,42 +67,19 @@ def _chunk(text: str = PAGE, *, title: str = "Passwords", chunk_id: str = "c1") 
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_state_engine(f"sqlite:///{tmp_path / 'state.db'}")
-        yield engine
-        engine.dispose()
-        return
-    schema = f"sentences_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}")
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
-
-
 def test_stored_sentences_read_back_without_embedding(
-    engine: Engine, embedder: SentenceTransformerEmbedder
+    sql_engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
     fresh = SentenceVectors(embedder=embedder).embed([_chunk()])[0]
-    writer = SentenceVectors(
-        embedder=embedder, store=SentenceVectorStore(engine=engine, dimension=embedder.dimension)
-    )
+    store = SentenceVectorStore(engine=sql_engine, dimension=embedder.dimension)
+    writer = SentenceVectors(embedder=embedder, store=store)
     _, embedded = writer.for_chunks([_chunk()])
     assert embedded == 1
 
     counting = CountingEmbedder(embedder)
     reader = SentenceVectors(
         embedder=counting,  # type: ignore[arg-type]
-        store=SentenceVectorStore(engine=engine, dimension=embedder.dimension),
+        store=SentenceVectorStore(engine=sql_engine, dimension=embedder.dimension),
     )
     [stored], embedded = reader.for_chunks([_chunk()])
 
@@ -121,9 +93,9 @@ def test_stored_sentences_read_back_without_embedding(
 
 
 def test_a_chunk_without_sentences_round_trips_empty(
-    engine: Engine, embedder: SentenceTransformerEmbedder
+    sql_engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
-    store = SentenceVectorStore(engine=engine, dimension=embedder.dimension)
+    store = SentenceVectorStore(engine=sql_engine, dimension=embedder.dimension)
     vectors = SentenceVectors(embedder=embedder, store=store)
     vectors.for_chunks([_chunk("# Heading only", chunk_id="c2")])
 
