@@ -14,21 +14,19 @@ sentence model they use) and the model's tokenizer do the language work here.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import re
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.documents import ChunkDraft, ParsedDocument, Section
 from retrieval.embedder import TokenCounter
+from retrieval.sentences import punkt_splitter
 
 if TYPE_CHECKING:
-    from nltk.tokenize.punkt import PunktSentenceTokenizer
+    pass
 
 __all__ = ["Chunker"]
 
@@ -83,7 +81,7 @@ class Chunker:
         self._max = limit
         self._overlap = overlap_sentences
         self._tiny = min(_TINY_TOKENS, self._target // 4)
-        self._sentences = _sentence_splitter()
+        self._sentences = punkt_splitter()
 
     def chunk(self, document: ParsedDocument) -> list[ChunkDraft]:
         """Chunks in document order, ordinals 0..n-1; `[]` for a document without text."""
@@ -187,21 +185,6 @@ class Chunker:
                     retry += _halve(text, span, pieces)
             pending = retry
         return sorted(accepted, key=lambda span: (span.start, span.end))
-
-
-@functools.cache
-def _sentence_splitter() -> PunktSentenceTokenizer:
-    """English Punkt from the NLTK data that llama-index-core bundles; never downloaded."""
-    import nltk.data
-    from nltk.tokenize.punkt import PunktTokenizer
-
-    spec = importlib.util.find_spec("llama_index.core")
-    if spec is not None and spec.origin is not None:
-        bundled = str(Path(spec.origin).parent / "_static" / "nltk_cache")
-        if bundled not in nltk.data.path:
-            nltk.data.path.append(bundled)
-    splitter: PunktSentenceTokenizer = PunktTokenizer("english")
-    return splitter
 
 
 def _label(title: str, heading_path: tuple[str, ...]) -> str:

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
     from nltk.stem.porter import PorterStemmer
     from nltk.tokenize.punkt import PunktSentenceTokenizer
 
-__all__ = ["EvidenceSentence", "content_terms", "numbers_in", "sentence_units"]
+__all__ = [
+    "EvidenceSentence",
+    "content_terms",
+    "numbers_in",
+    "punkt_splitter",
+    "sentence_units",
+]
 
 _WORD = re.compile(r"[^\W_]+(?:['’.,:-][^\W_]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -70,7 +76,7 @@ def sentence_units(text: str, headings: Iterable[str] = ()) -> list[EvidenceSent
     skip = {_letters(h) for h in headings}
     for block, (start, end, marker) in enumerate(_runs(text, lines, kinds)):
         body_start = start + marker
-        for first, last in _punkt().span_tokenize(text[body_start:end]):
+        for first, last in punkt_splitter().span_tokenize(text[body_start:end]):
             span = _trim(text, body_start + first, body_start + last)
             display = _clean(text[span[0] : span[1]])
             if len(_WORD.findall(display)) < _MIN_WORDS or _letters(display) in skip:
@@ -229,7 +235,9 @@ def _nltk_data() -> None:
 
 
 @functools.cache
-def _punkt() -> PunktSentenceTokenizer:
+def punkt_splitter() -> PunktSentenceTokenizer:
+    """English Punkt from the NLTK data llama-index-core bundles (loaded once, never downloaded);
+    the chunker and the sentence units cut text with the same model."""
     _nltk_data()
     from nltk.tokenize.punkt import PunktTokenizer
 
