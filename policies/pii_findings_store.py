@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Engine, String, Text, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from policies.pii_types import PiiFinding
 
@@ -45,12 +44,6 @@ class FindingsStore:
         self._engine = engine
         self._fingerprint = fingerprint.encode()
         _Base.metadata.create_all(engine)
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
 
     def key(self, text: str) -> str:
         digest = hashlib.sha256(self._fingerprint + b"\x1e")
@@ -61,7 +54,7 @@ class FindingsStore:
         found: dict[str, tuple[PiiFinding, ...]] = {}
         if not keys:
             return found
-        with self._engine.connect() as connection:  # Core, no ORM session: on every request
+        with self._engine.connect() as connection:
             for start in range(0, len(keys), 500):
                 rows = connection.execute(
                     select(_FindingsRow.key, _FindingsRow.findings).where(
@@ -86,5 +79,6 @@ class FindingsStore:
             for key, found in entries.items()
         ]
         insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
-        with self._session() as s:
-            s.execute(insert(_FindingsRow).on_conflict_do_nothing(index_elements=["key"]), rows)
+        with self._engine.begin() as connection:
+            statement = insert(_FindingsRow).on_conflict_do_nothing(index_elements=["key"])
+            connection.execute(statement, rows)

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +24,7 @@ import numpy.typing as npt
 from sqlalchemy import Engine, LargeBinary, String, Text, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from retrieval.embedder import Embedder
 from retrieval.records import ChunkRecord
@@ -90,16 +89,10 @@ class SentenceVectorStore:
         self._engine = engine
         self._dimension = dimension
         _Base.metadata.create_all(engine)
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
 
     def get(self, keys: Sequence[str]) -> dict[str, ChunkSentences]:
         found: dict[str, ChunkSentences] = {}
-        with self._engine.connect() as connection:  # Core, no ORM session: on every request
+        with self._engine.connect() as connection:
             for start in range(0, len(keys), 500):
                 rows = connection.execute(
                     select(_SentenceRow.key, _SentenceRow.units, _SentenceRow.vectors).where(
@@ -115,12 +108,13 @@ class SentenceVectorStore:
             return
         rows = [{"key": key, **self._encode(entry)} for key, entry in entries.items()]
         insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
-        with self._session() as s:
-            s.execute(insert(_SentenceRow).on_conflict_do_nothing(index_elements=["key"]), rows)
+        with self._engine.begin() as connection:
+            statement = insert(_SentenceRow).on_conflict_do_nothing(index_elements=["key"])
+            connection.execute(statement, rows)
 
     def __len__(self) -> int:
-        with self._session() as s:
-            return int(s.scalar(select(func.count()).select_from(_SentenceRow)) or 0)
+        with self._engine.connect() as connection:
+            return int(connection.scalar(select(func.count()).select_from(_SentenceRow)) or 0)
 
     def _encode(self, entry: ChunkSentences) -> dict[str, object]:
         units = [[u.start, u.end, u.display, u.context, u.kind, u.block] for u in entry.sentences]
