@@ -140,11 +140,6 @@ class _FindingsCache:
             self._hits += 1
             return found[0]
 
-    def peek(self, key: bytes) -> bool:
-        """Whether `key` is held (no hit or miss counted, no reordering)."""
-        with self._lock:
-            return key in self._entries
-
     def put(self, key: bytes, findings: tuple[PiiFinding, ...], chars: int) -> None:
         if chars > self._max_chars // 8:  # one huge text must not flush everything else
             return
@@ -385,11 +380,11 @@ class PresidioRedactor:
             return []
         findings: set[PiiFinding] = set()
         spans = list(_segments(text))
-        stored = self._stored([text[a:b] for a, b in spans])
-        for start, end in spans:
+        for (start, _), found in zip(
+            spans, self._findings_of([text[a:b] for a, b in spans]), strict=True
+        ):
             findings.update(
-                PiiFinding(f.entity_type, f.start + start, f.end + start, f.score)
-                for f in self._segment_findings(text[start:end], stored)
+                PiiFinding(f.entity_type, f.start + start, f.end + start, f.score) for f in found
             )
         if "PERSON" in self._entities:
             persons = [(f.start, f.end) for f in findings if f.entity_type == "PERSON"]
@@ -429,34 +424,32 @@ class PresidioRedactor:
         ).hexdigest()
         return f"{self._settings.pseudonym_prefix}{digest[: self._settings.pseudonym_length]}"
 
-    def _stored(self, segments: list[str]) -> dict[str, tuple[PiiFinding, ...]]:
-        """The stored findings of those `segments` the in-memory cache does not hold, by
-        segment, in one query."""
-        if self._store is None:
-            return {}
-        wanted = {
-            self._store.key(segment): segment
-            for segment in segments
-            if not (self._cache.enabled and self._cache.peek(self._cache.key(segment)))
-        }
-        return {wanted[k]: found for k, found in self._store.get(list(wanted)).items()}
-
-    def _segment_findings(
-        self, segment: str, stored: dict[str, tuple[PiiFinding, ...]] | None = None
-    ) -> tuple[PiiFinding, ...]:
-        """The analyzer's findings in one segment (offsets relative to it): from the cache,
-        else from the findings stored at ingest (`stored`), else analysed now."""
-        key = self._cache.key(segment) if self._cache.enabled else None
-        if key is not None:
-            cached = self._cache.get(key)
+    def _findings_of(self, segments: list[str]) -> list[tuple[PiiFinding, ...]]:
+        """Per segment, the analyzer's findings (offsets relative to it): from the in-memory
+        cache, else from the findings stored at ingest (one query for all the misses), else
+        analysed now."""
+        keys = [self._cache.key(s) if self._cache.enabled else None for s in segments]
+        found = [self._cache.get(key) if key is not None else None for key in keys]
+        stored = self._stored([s for s, f in zip(segments, found, strict=True) if f is None])
+        results: list[tuple[PiiFinding, ...]] = []
+        for segment, key, cached in zip(segments, keys, found, strict=True):
             if cached is not None:
-                return cached
-        found = (stored or {}).get(segment)
-        if found is None:
-            found = self._analyse_segment(segment)
-        if key is not None:
-            self._cache.put(key, found, len(segment))
-        return found
+                results.append(cached)
+                continue
+            fresh = stored.get(segment)
+            if fresh is None:
+                fresh = self._analyse_segment(segment)
+            if key is not None:
+                self._cache.put(key, fresh, len(segment))
+            results.append(fresh)
+        return results
+
+    def _stored(self, segments: list[str]) -> dict[str, tuple[PiiFinding, ...]]:
+        """The findings stored at ingest for `segments`, by segment, in one query."""
+        if self._store is None or not segments:
+            return {}
+        wanted = {self._store.key(segment): segment for segment in segments}
+        return {wanted[k]: found for k, found in self._store.get(list(wanted)).items()}
 
     def _analyse_segment(self, segment: str) -> tuple[PiiFinding, ...]:
         return tuple(
