@@ -69,11 +69,12 @@ def _translated_errors() -> Iterator[None]:
     """Domain errors → one clear line and an exit code; nothing else is caught."""
     from ingest.jobs import SourceBusyError
     from ingest.sources import SourcesFileError, UnknownSourceError
+    from retrieval.onnx_embedder import OnnxExportError
     from retrieval.store import StoreError, StoreLockedError
 
     try:
         yield
-    except (SourcesFileError, UnknownSourceError) as exc:
+    except (SourcesFileError, UnknownSourceError, OnnxExportError) as exc:
         _fail(str(exc))
     except StoreLockedError as exc:
         _fail(str(exc), EXIT_BUSY)

@@ -30,11 +30,15 @@ from retrieval.embedder import (
     max_seq_length,
 )
 
-__all__ = ["OnnxEmbedder", "export_onnx", "onnx_file_for"]
+__all__ = ["OnnxEmbedder", "OnnxExportError", "export_onnx", "onnx_file_for"]
 
 Matrix = npt.NDArray[np.float32]
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _OPSET = 17
+
+
+class OnnxExportError(RuntimeError):
+    """The model could not be exported where `embedding.onnx_cache_dir` points."""
 
 
 def onnx_file_for(model_path: Path, cache_dir: Path) -> Path:
@@ -48,7 +52,12 @@ def onnx_file_for(model_path: Path, cache_dir: Path) -> Path:
 
 
 def export_onnx(model_path: Path, target: Path) -> Path:
-    """Export the sentence-transformers model (encoder + mean pooling + normalisation)."""
+    """Export the sentence-transformers model (encoder + mean pooling + normalisation).
+    Raises `OnnxExportError` when `target` cannot be written."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(target.parent, exc) from exc
     import torch
     import transformers
     from sentence_transformers import SentenceTransformer
@@ -79,7 +88,6 @@ def export_onnx(model_path: Path, target: Path) -> Path:
         padding=True,
         return_tensors="pt",
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     dynamic = {name: {0: "batch", 1: "tokens"} for name in _INPUTS}
     try:
@@ -97,9 +105,19 @@ def export_onnx(model_path: Path, target: Path) -> Path:
                 dynamo=False,
             )
         partial.replace(target)
+    except OSError as exc:
+        raise _unwritable(target.parent, exc) from exc
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+def _unwritable(directory: Path, exc: OSError) -> OnnxExportError:
+    return OnnxExportError(
+        f"cannot write the ONNX export of the embedding model to {directory}: "
+        f"{exc.strerror or exc}; set embedding.onnx_cache_dir to a writable directory, "
+        "or embedding.backend: torch"
+    )
 
 
 class OnnxEmbedder(HuggingFaceTokens):

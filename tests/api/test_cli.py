@@ -157,3 +157,20 @@ def test_eval_and_audit_are_subcommands_of_the_installed_cli(config: Path) -> No
     audit = _run(config, "audit", "--help")
     assert audit.returncode == 0, audit.stderr
     assert "queue" in audit.stdout and "review" in audit.stdout
+
+
+def test_an_unwritable_onnx_cache_dir_is_a_usage_error_not_a_traceback(
+    config: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["embedding"] = {"onnx_cache_dir": str(blocker / "onnx")}
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+
+    result = _run(config, "ingest", "--json")
+
+    assert result.returncode == 2, result.stderr
+    assert "embedding.onnx_cache_dir" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "index").exists()  # nothing was written

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from retrieval.embedder import EmbeddingSettings, SentenceTransformerEmbedder, load_embedder
-from retrieval.onnx_embedder import OnnxEmbedder
+from retrieval.onnx_embedder import OnnxEmbedder, OnnxExportError
 
 TEXTS = [
     "VPN",
@@ -73,3 +73,14 @@ def test_settings_choose_the_backend(onnx_cache: Path) -> None:
     assert isinstance(
         load_embedder(EmbeddingSettings(backend="torch")), SentenceTransformerEmbedder
     )
+
+
+def test_an_unwritable_cache_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+
+    with pytest.raises(OnnxExportError, match=r"embedding\.onnx_cache_dir") as raised:
+        OnnxEmbedder(settings=EmbeddingSettings(onnx_cache_dir=blocker / "onnx"))
+
+    assert str(blocker / "onnx") in str(raised.value)
+    assert blocker.read_text(encoding="utf-8") == "not a directory"  # nothing overwritten
