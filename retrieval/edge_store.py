@@ -25,7 +25,6 @@ from qdrant_edge import (
     EdgeVectorParams,
     FieldCondition,
     Filter,
-    Fusion,
     HnswIndexConfig,
     IdfParams,
     MatchAny,
@@ -33,7 +32,6 @@ from qdrant_edge import (
     PayloadSchemaType,
     PayloadSelector,
     Point,
-    Prefetch,
     Query,
     QueryBatchRequest,
     QueryRequest,
@@ -47,6 +45,7 @@ from qdrant_edge import (
 
 from policies.access import AccessFilter
 from retrieval.bm25 import Bm25Encoder, SparseEmbedding, document_text
+from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters
 from retrieval.schema import (
     DEFAULT_FULL_SCAN_THRESHOLD_KB,
@@ -56,7 +55,6 @@ from retrieval.schema import (
     F_DOCUMENT_VERSION,
     F_READ,
     PAYLOAD_INDEXES,
-    RRF_K,
     SPARSE_VECTOR,
     AnyOf,
     Condition,
@@ -398,25 +396,27 @@ class EdgeStore:
                 hits = self._live.query(request(*channels[0], limit, payload=True))
                 return [scored_chunk(p.payload, p.score, mode=mode) for p in hits]
             channel_limit = max(prefetch_limit, limit)
-            fused = QueryRequest(
-                limit=limit,
-                prefetches=[
-                    Prefetch(limit=channel_limit, query=query, filter=flt, params=params)
-                    for query, params in channels
-                ],
-                # The stub types Fusion.Rrf as a nested class, not as a `Fusion`.
-                query=Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]
-                filter=flt,
-                with_payload=True,
-            )
-            # The channels again, in the same planned batch, for their own scores.
-            batch = [fused, *(request(q, p, channel_limit, payload=False) for q, p in channels)]
+            # Both channels in one batch; their rankings are fused here (retrieval.fusion).
+            batch = [request(q, p, channel_limit, payload=False) for q, p in channels]
             results = self._live.query_batch(QueryBatchRequest(batch))
-        dense_scores = _scores(results[1])
-        sparse_scores = _scores(results[2]) if len(results) > 2 else {}
+            channel_scores = [_scores(points) for points in results]
+            fused = reciprocal_rank_fusion([list(s) for s in channel_scores], limit=limit)
+            ids: list[PointId] = [hit.point_id for hit in fused]
+            records = self._live.retrieve(ids, with_payload=True, with_vector=False) if ids else []
+        payloads = {str(r.id): r.payload for r in records}
+        dense_scores = channel_scores[0]
+        sparse_scores = channel_scores[1] if len(channel_scores) > 1 else {}
+        # A point deleted between the search and the read is left out, never returned empty.
         return [
-            scored_chunk(p.payload, p.score, mode=mode, dense=dense_scores, sparse=sparse_scores)
-            for p in results[0]
+            scored_chunk(
+                payloads[hit.point_id],
+                hit.score,
+                mode=mode,
+                dense=dense_scores,
+                sparse=sparse_scores,
+            )
+            for hit in fused
+            if hit.point_id in payloads
         ]
 
 

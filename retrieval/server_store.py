@@ -18,6 +18,7 @@ from qdrant_client import QdrantClient, models
 
 from policies.access import AccessFilter
 from retrieval.bm25 import Bm25Encoder, SparseEmbedding, document_text
+from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters
 from retrieval.schema import (
     DENSE_VECTOR,
@@ -26,7 +27,6 @@ from retrieval.schema import (
     F_DOCUMENT_VERSION,
     F_READ,
     PAYLOAD_INDEXES,
-    RRF_K,
     SPARSE_VECTOR,
     AnyOf,
     Condition,
@@ -376,25 +376,31 @@ class ServerStore:
                 )[0].points
                 return [scored_chunk(p.payload, p.score, mode=mode) for p in hits]
             channel_limit = max(prefetch_limit, limit)
-            fused = models.QueryRequest(
-                prefetch=[
-                    models.Prefetch(
-                        query=query, using=using, filter=flt, params=params, limit=channel_limit
-                    )
-                    for using, query, params in channels
-                ],
-                query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
-                filter=flt,
-                limit=limit,
-                with_payload=True,
-            )
-            # The channels again, in the same round trip, for their own scores.
-            batch = [fused, *(request(*c, channel_limit, payload=False) for c in channels)]
+            # Both channels in one round trip; their rankings are fused here (retrieval.fusion).
+            batch = [request(*c, channel_limit, payload=False) for c in channels]
             results = self._live.query_batch_points(self._collection, requests=batch)
-        scores = [{str(p.id): p.score for p in r.points} for r in results[1:]]
-        dense_scores = scores[0]
-        sparse_scores = scores[1] if len(scores) > 1 else {}
+            channel_scores = [{str(p.id): p.score for p in r.points} for r in results]
+            fused = reciprocal_rank_fusion([list(s) for s in channel_scores], limit=limit)
+            records = []
+            if fused:
+                records = self._live.retrieve(
+                    self._collection,
+                    ids=[hit.point_id for hit in fused],
+                    with_payload=True,
+                    with_vectors=False,
+                )
+        payloads = {str(r.id): r.payload for r in records}
+        dense_scores = channel_scores[0]
+        sparse_scores = channel_scores[1] if len(channel_scores) > 1 else {}
+        # A point deleted between the search and the read is left out, never returned empty.
         return [
-            scored_chunk(p.payload, p.score, mode=mode, dense=dense_scores, sparse=sparse_scores)
-            for p in results[0].points
+            scored_chunk(
+                payloads[hit.point_id],
+                hit.score,
+                mode=mode,
+                dense=dense_scores,
+                sparse=sparse_scores,
+            )
+            for hit in fused
+            if hit.point_id in payloads
         ]

@@ -273,6 +273,31 @@ def test_hybrid_hits_carry_both_channel_scores(loaded: VectorStore, corpus: Corp
         assert hit.channel_scores["sparse"] > 0
 
 
+@pytest.mark.parametrize(
+    ("query", "who"),
+    [("badge deactivated", everyone()), ("password", everyone("group:it", "group:staff"))],
+)
+def test_hybrid_ranks_by_reciprocal_rank_fusion_of_the_two_channels(
+    loaded: VectorStore, corpus: Corpus, query: str, who: AccessFilter
+) -> None:
+    """The fused score of every hit is the sum of 1 / (position + 60) over the dense and BM25
+    rankings the same store returns for the same query and reader, best first."""
+    hybrid = search(loaded, corpus, query, who, limit=50)
+    rankings = [
+        [h.chunk.chunk_id for h in search(loaded, corpus, query, who, mode=m, limit=100)]
+        for m in ("dense", "sparse")
+    ]
+    expected = {
+        chunk_id: sum(1.0 / (r.index(chunk_id) + 60) for r in rankings if chunk_id in r)
+        for chunk_id in set(rankings[0]) | set(rankings[1])
+    }
+    assert ids(hybrid) == set(expected)
+    for hit in hybrid:
+        assert hit.score == pytest.approx(expected[hit.chunk.chunk_id], rel=1e-6)
+    scores = [h.score for h in hybrid]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_a_query_of_stopwords_has_no_sparse_hits_but_hybrid_still_answers(
     loaded: VectorStore, corpus: Corpus
 ) -> None:
