@@ -3,9 +3,10 @@
 Rules, in order:
 1. the user asks for a person → `escalated` (the verified answer, if confident, is shown too);
 2. no permitted evidence on topic → `refused_no_evidence`;
-3. fewer than `min_answer_sentences` verified sentences, or the best one's relevance below
-   `escalate_threshold` → `refused_insufficient_support`;
-4. relevance between `escalate_threshold` and `answer_threshold` → `escalated` (low confidence);
+3. fewer than `min_answer_sentences` verified sentences, or the best one's confidence (its
+   relevance plus the share of what the question asks about that its passage names; see
+   `agent.verification`) below `escalate_threshold` → `refused_insufficient_support`;
+4. confidence between `escalate_threshold` and `answer_threshold` → `escalated` (low confidence);
 5. otherwise → `answered`.
 
 The refusal texts are constants: they never depend on what the user may not read, so a refusal
@@ -126,7 +127,7 @@ def handoff_summary(
         f"Documents found ({len(titles)}): " + ("; ".join(titles) if titles else "none"),
     ]
     if redactor is not None and verification.sentences:
-        lines.append(f"Best passages (relevance {verification.answer_score:.2f}):")
+        lines.append(f"Best passages (confidence {verification.answer_score:.2f}):")
         lines += [
             f"- {redactor.mask(v.text)} ({v.evidence.chunk.title})"
             for v in verification.sentences[:3]

@@ -1,7 +1,7 @@
 """The extractive composer: cited sentences taken verbatim from the evidence, no LLM.
 
-Relevance of a candidate sentence to the question (`relevance_scores`, also what the verifier
-and so the decision rest on):
+Relevance of a candidate sentence to the question (`relevance_scores`, also what the verifier's
+confidence, and so the decision, starts from):
 
     mean(cosine(question, sentence), cosine(question, "<title — headings>: sentence"))
     + coverage_weight × IDF-weighted share of the question's terms in the sentence

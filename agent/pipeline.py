@@ -160,7 +160,10 @@ class AnswerService:
                 access = self._policy.access_filter(principal)
                 result = self._retrieval.retrieve_with(
                     RetrievalRequest(
-                        query=standalone, principal=principal, top_k=self._settings.retrieval_top_k
+                        query=standalone,
+                        principal=principal,
+                        top_k=self._settings.retrieval_top_k,
+                        per_document_limit=self._settings.evidence_per_document,
                     ),
                     access,
                 )
@@ -286,7 +289,7 @@ class AnswerService:
         return Verification(
             sentences=readable,
             dropped=verification.dropped + len(verification.sentences) - len(readable),
-            answer_score=max((v.relevance for v in readable), default=0.0),
+            answer_score=max((v.confidence for v in readable), default=0.0),
             notes=(*verification.notes, "removed sentences failing the policy re-check"),
         )
 

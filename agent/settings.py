@@ -1,7 +1,8 @@
 """Settings of the answer pipeline (`AgentSettings`): one slice of the app settings.
 
-The relevance thresholds are calibrated on CLAP NQ (see `evals/answers_eval.py` and the
-figures in its report); change them only with a new evaluation run.
+The answer thresholds and `passage_coverage_weight` are calibrated on CLAP NQ (see
+`evals/answers_eval.py` and the figures in its report); change them only with a new evaluation
+run.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ class AgentSettings(BaseModel):
     # --- retrieval and evidence --------------------------------------------------------------
     retrieval_top_k: int = Field(default=8, ge=1, le=100, description="chunks retrieved")
     evidence_k: int = Field(default=6, ge=1, le=50, description="chunks given to the composer")
+    evidence_per_document: int = Field(
+        default=3,
+        ge=1,
+        le=50,
+        description="at most this many chunks of one document are retrieved; 2 let a "
+        "paragraph inserted into a page decide, by moving chunk boundaries, which of its "
+        "chunks were kept",
+    )
     evidence_min_similarity: float = Field(
         default=0.35,
         ge=-1.0,
@@ -121,14 +130,22 @@ class AgentSettings(BaseModel):
         description="a sentence whose support by its cited span is below this is removed",
     )
     min_answer_sentences: int = Field(default=1, ge=1, le=10)
+    passage_coverage_weight: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description="weight, in a verified sentence's confidence, of the share of what the "
+        "question asks about (its terms less the document title's) that the cited passage names",
+    )
     answer_threshold: float = Field(
-        default=0.6,
+        default=0.66,
         ge=-1.0,
         le=2.0,
-        description="relevance of the best verified sentence needed to answer",
+        description="confidence of the best verified sentence (relevance + "
+        "passage_coverage_weight × passage coverage) needed to answer",
     )
     escalate_threshold: float = Field(
-        default=0.56,
+        default=0.62,
         ge=-1.0,
         le=2.0,
         description="between this and answer_threshold the answer is handed to a person "

@@ -47,7 +47,16 @@ def _evidence() -> Evidence:
 
 def _verification(score: float, sentences: int = 1) -> Verification:
     kept = [
-        VerifiedSentence(TEXT, _evidence(), 0, len(TEXT), support=1.0, relevance=score)
+        VerifiedSentence(
+            TEXT,
+            _evidence(),
+            0,
+            len(TEXT),
+            support=1.0,
+            relevance=score,
+            passage_coverage=1.0,
+            confidence=score,
+        )
         for _ in range(sentences)
     ]
     return Verification(kept, 0, score if sentences else 0.0)
