@@ -109,6 +109,16 @@ def _retrieval_rows(data: Path, quick: bool) -> tuple[list[Row], dict[str, objec
                 _ratio(ours_search["p50"], their_search["p50"]),
             )
         )
+        acorn = scale["edge_acorn"]
+        rows.append(
+            (
+                f"  with store.acorn (10,000 KB threshold) @{int(size) // 1000}k (ms p50/p95)",
+                f"{acorn['total_ms']['p50']:.1f} / {acorn['total_ms']['p95']:.1f}",
+                "top-k agreement with the exact scan: "
+                f"{acorn['top_k_agreement_with_exact_scan']:.3f}",
+                _ratio(acorn["total_ms"]["p50"], theirs["p50"]),
+            )
+        )
     return rows, result
 
 

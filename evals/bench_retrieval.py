@@ -55,6 +55,7 @@ __all__ = ["Corpus", "build_corpus", "percentiles", "run", "run_scale"]
 Matrix = npt.NDArray[np.float32]
 _Text = tuple[str, tuple[str, ...], str]  # title, heading path, chunk text
 NOISE_SIGMA = 0.025
+ACORN_FULL_SCAN_THRESHOLD_KB = 10_000  # the engine's default: larger filtered sets walk the graph
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _DEPTS, _TEAMS = 20, 279
@@ -204,8 +205,23 @@ def _edge_latency(
     embedder: Embedder,
     policy: CasbinPolicyEngine,
     queries: Sequence[str],
+    *,
+    acorn: bool = False,
+    top_ids: list[list[str]] | None = None,
 ) -> dict[str, object]:
-    store = EdgeStore(path=tmp / "edge", dimension=embedder.dimension)
+    """Latency through `RetrievalService`; with `acorn`, the index is created with the
+    engine's default full-scan threshold (10,000 KB) and filtered graph searches use ACORN.
+    `top_ids` receives each timed query's top-k chunk ids."""
+    store = (
+        EdgeStore(
+            path=tmp / "edge-acorn",
+            dimension=embedder.dimension,
+            acorn=True,
+            full_scan_threshold_kb=ACORN_FULL_SCAN_THRESHOLD_KB,
+        )
+        if acorn
+        else EdgeStore(path=tmp / "edge", dimension=embedder.dimension)
+    )
     load_s = load_edge_index(corpus, store)
     t0 = time.perf_counter()
     store.optimize()
@@ -227,12 +243,16 @@ def _edge_latency(
         result = service.retrieve(RetrievalRequest(query=query, principal=principal, top_k=TOP_K))
         if i >= 10:
             total.append((time.perf_counter() - t) * 1000)
+            if top_ids is not None:
+                top_ids.append([c.hit.chunk.chunk_id for c in result.chunks])
             for key, value in result.timings_ms.items():
                 parts[key].append(value)
             parts["filtered"].append(result.timings_ms["search"] + result.timings_ms["recheck"])
     hnsw = _dense_top10(store, service, principals, queries[:50], policy)
     store.close()
-    exact_store = EdgeStore(path=tmp / "edge", dimension=embedder.dimension, exact=True)
+    exact_store = EdgeStore(
+        path=tmp / ("edge-acorn" if acorn else "edge"), dimension=embedder.dimension, exact=True
+    )
     exact = _dense_top10(exact_store, service, principals, queries[:50], policy)
     exact_store.close()
     recall = sum(len(a & b) / max(1, len(b)) for a, b in zip(hnsw, exact, strict=True))
@@ -245,6 +265,14 @@ def _edge_latency(
         **{f"{k}_ms": percentiles(v) for k, v in parts.items()},
         "dense_hnsw_recall@10": round(recall / max(1, len(exact)), 4),
     }
+
+
+def _agreement(ours: Sequence[Sequence[str]], reference: Sequence[Sequence[str]]) -> float:
+    """Mean share of each query's reference top-k that `ours` also returned."""
+    shares = [
+        len(set(a) & set(b)) / len(b) for a, b in zip(ours, reference, strict=True) if len(b) > 0
+    ]
+    return round(sum(shares) / max(1, len(shares)), 4)
 
 
 def _dense_top10(
@@ -280,7 +308,13 @@ def run_scale(
         with CasbinPolicyEngine(settings=PolicySettings(policy_path=tmp / "policy.csv")) as policy:
             accesses = [policy.access_filter(policy.principal_for(u)) for u in sorted(corpus.users)]
             shares = [_visible_share(corpus, a) for a in accesses]
-            edge = _edge_latency(tmp, corpus, embedder, policy, queries)
+            exact_top: list[list[str]] = []
+            edge = _edge_latency(tmp, corpus, embedder, policy, queries, top_ids=exact_top)
+            acorn_top: list[list[str]] = []
+            edge_acorn = _edge_latency(
+                tmp, corpus, embedder, policy, queries, acorn=True, top_ids=acorn_top
+            )
+            edge_acorn["top_k_agreement_with_exact_scan"] = _agreement(acorn_top, exact_top)
         baseline = (
             baseline_latency(
                 corpus.chunks, corpus.vectors, embedder, accesses, queries[:baseline_queries]
@@ -297,6 +331,7 @@ def run_scale(
             "max": round(max(shares), 4),
         },
         "edge": edge,
+        "edge_acorn": edge_acorn,
         "baseline": baseline,
     }
     if baseline is not None:

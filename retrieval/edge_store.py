@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self
 
 from qdrant_edge import (
+    AcornSearchParams,
     CountRequest,
     Distance,
     EdgeConfig,
@@ -137,6 +138,7 @@ class EdgeStore:
         dimension: int,
         hnsw_ef: int | None = None,
         exact: bool = False,
+        acorn: bool = False,
         indexing_threshold_kb: int | None = None,
         full_scan_threshold_kb: int | None = DEFAULT_FULL_SCAN_THRESHOLD_KB,
         bm25_idf: IdfScope = "visible",
@@ -154,7 +156,13 @@ class EdgeStore:
         self._indexing_threshold_kb = indexing_threshold_kb
         self._full_scan_threshold_kb = full_scan_threshold_kb
         self._dense_params = (
-            SearchParams(hnsw_ef=hnsw_ef, exact=exact) if hnsw_ef or exact else None
+            SearchParams(
+                hnsw_ef=hnsw_ef,
+                exact=exact,
+                acorn=AcornSearchParams(enable=True) if acorn and not exact else None,
+            )
+            if hnsw_ef or exact or acorn
+            else None
         )
         self._visible_idf = bm25_idf == "visible"
         self._shard: EdgeShard | None = self._open()

@@ -94,6 +94,7 @@ class ServerStore:
         timeout: int = 30,
         hnsw_ef: int | None = None,
         exact: bool = False,
+        acorn: bool = False,
         bm25_idf: IdfScope = "visible",
         upsert_batch_size: int = 256,
         scroll_page_size: int = 1000,
@@ -111,7 +112,13 @@ class ServerStore:
         self._page = scroll_page_size
         self._encoder = encoder or Bm25Encoder()
         self._dense_params = (
-            models.SearchParams(hnsw_ef=hnsw_ef, exact=exact) if hnsw_ef or exact else None
+            models.SearchParams(
+                hnsw_ef=hnsw_ef,
+                exact=exact,
+                acorn=models.AcornSearchParams(enable=True) if acorn and not exact else None,
+            )
+            if hnsw_ef or exact or acorn
+            else None
         )
         self._visible_idf = bm25_idf == "visible"
         with self._errors("connect"):

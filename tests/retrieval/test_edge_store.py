@@ -213,3 +213,42 @@ def test_the_full_scan_threshold_is_written_into_a_new_index(
     config = json.loads((tmp_path / "index" / "edge_config.json").read_text())
     found = config.get("hnsw_config", {}).get("full_scan_threshold")
     assert found == expected
+
+
+def test_acorn_searches_through_the_graph_and_still_returns_only_what_the_filter_admits(
+    tmp_path: Path,
+) -> None:
+    """With `acorn` and a threshold low enough that a filtered search walks the HNSW graph,
+    every hit is one the reader may read and the top 10 match an exact search's."""
+    rng = np.random.default_rng(11)
+    centres = rng.normal(size=(30, DIM))
+    rows = centres[rng.integers(0, 30, 1200)] + 0.35 * rng.normal(size=(1200, DIM))
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    queries = centres[rng.integers(0, 30, 20)] + 0.35 * rng.normal(size=(20, DIM))
+    records = chunks(1200)
+    found: dict[bool, list[set[str]]] = {}
+    for acorn in (False, True):
+        settings = StoreSettings(
+            path=tmp_path / f"acorn-{acorn}",
+            acorn=acorn,
+            exact=not acorn,
+            full_scan_threshold_kb=10,  # 400 readable vectors are ~600 KB: the graph is used
+            indexing_threshold_kb=10,
+        )
+        with open_store(settings, dimension=DIM) as store:
+            assert isinstance(store, EdgeStore)
+            store.upsert(records, rows.tolist())
+            store.optimize()
+            found[acorn] = []
+            for query in queries:
+                hits = store.search(
+                    query_text="",
+                    query_vector=query.tolist(),
+                    access=AccessFilter(holds=frozenset({"group:a"})),
+                    limit=10,
+                    mode="dense",
+                )
+                assert {h.chunk.read for h in hits} == {("group:a",)}
+                found[acorn].append({h.chunk.chunk_id for h in hits})
+    agree = sum(len(a & e) for a, e in zip(found[True], found[False], strict=True))
+    assert agree / (10 * len(queries)) >= 0.9
