@@ -93,3 +93,29 @@ def test_an_extractive_quote_has_full_support(
     [kept] = verifier.verify(QUESTION, composition, evidence).sentences
     assert kept.support == 1.0
     assert (kept.start, kept.end) == (unit.start, unit.end)
+
+
+def _quote(kb_index: KbIndex, evidence: list[Evidence], text: str) -> Composition:
+    chunk = next(e for e in evidence if text in e.chunk.text)
+    pool = SentenceIndex(embedder=kb_index.embedder).pool([chunk])
+    unit = next(u for u in pool.sentences if text in u.display)
+    return Composition(
+        [ComposedSentence(unit.display, chunk.number, (unit.start, unit.end))],
+        composer="extractive",
+    )
+
+
+def test_confidence_counts_how_much_of_the_question_the_passage_names(
+    verifier: CitationVerifier, evidence: list[Evidence], kb_index: KbIndex
+) -> None:
+    composition = _quote(kb_index, evidence, "93 days")
+    [named] = verifier.verify(QUESTION, composition, evidence).sentences
+    assert named.passage_coverage >= 0.8
+    assert named.confidence == pytest.approx(named.relevance + 0.25 * named.passage_coverage)
+    # The same quote for a question about something its passage never mentions.
+    elsewhere = (
+        "How long are deleted files kept in the recycle bin of the Antarctic research vessel?"
+    )
+    [unnamed] = verifier.verify(elsewhere, composition, evidence).sentences
+    assert unnamed.passage_coverage < named.passage_coverage
+    assert unnamed.confidence < named.confidence
