@@ -2,9 +2,9 @@
 
 A small index of encyclopedia-style pages is built with the real ingest pipeline. Each
 question below retrieves a page about its topic; the page answers some and only touches on
-others (it never mentions a temperature or an owner). The decision rests on the relevance of
-the best sentence plus the share of what the question asks about (its terms less the page
-title's) that the cited passage names (`AgentSettings.passage_coverage_weight`).
+others (it names no sister, no diabetes, no temperature, no owner). The decision rests on the
+relevance of the best sentence plus the share of what the question asks about (its terms less
+the page title's) that the cited passage names (`AgentSettings.passage_coverage_weight`).
 
 A second index holds pages of the sample knowledge base, as they are and with one unrelated
 paragraph inserted after the first (what a planted prompt injection does): the inserted text
