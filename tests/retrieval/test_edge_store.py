@@ -235,8 +235,9 @@ def test_acorn_searches_through_the_graph_and_still_returns_only_what_the_filter
             full_scan_threshold_kb=10,  # 400 readable vectors are ~600 KB: the graph is used
             indexing_threshold_kb=10,
         )
-        with open_store(settings, dimension=DIM) as store:
-            assert isinstance(store, EdgeStore)
+        store = open_store(settings, dimension=DIM)
+        assert isinstance(store, EdgeStore)
+        with store:
             store.upsert(records, rows.tolist())
             store.optimize()
             found[acorn] = []
