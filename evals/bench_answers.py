@@ -37,7 +37,7 @@ from policies.settings import PolicySettings
 from retrieval.edge_store import EdgeStore
 from retrieval.embedder import Embedder, load_embedder
 from retrieval.records import ChunkRecord
-from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
+from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore, shown_texts
 from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings
 
 __all__ = ["SENTENCE_DB", "bench_rows", "run", "store_sentence_vectors"]
@@ -52,8 +52,9 @@ def store_sentence_vectors(
     pii_findings: Callable[[Sequence[str]], int] | None = None,
 ) -> dict[str, float]:
     """What ingestion does for answering: every chunk's sentence vectors stored (those already
-    stored are read, not embedded) and, with `pii_findings`, the PII findings of every sentence
-    and quote. Returns how much was computed now and the seconds."""
+    stored are read, not embedded) and, with `pii_findings`, the PII findings of what an
+    answer shows of them (`shown_texts`: title, URI, every sentence and quote). Returns how
+    much was computed now and the seconds."""
     started = time.perf_counter()
     embedded = analysed = 0
     for start in range(0, len(chunks), 256):
@@ -61,14 +62,7 @@ def store_sentence_vectors(
         entries, count = sentences.for_chunks(batch)
         embedded += count
         if pii_findings is not None:
-            analysed += pii_findings(
-                [
-                    text
-                    for chunk, entry in zip(batch, entries, strict=True)
-                    for u in entry.sentences
-                    for text in (u.display, chunk.text[u.start : u.end])
-                ]
-            )
+            analysed += pii_findings(shown_texts(batch, entries))
     return {
         "chunks_embedded_now": embedded,
         "pii_segments_analysed_now": analysed,

@@ -37,7 +37,7 @@ from ingest.sources import SourceConfig, SourceRegistry
 from ingest.state import DocumentState, StateStore
 from retrieval.embedder import Embedder
 from retrieval.records import ChunkRecord, chunk_id_for
-from retrieval.sentence_vectors import SentenceVectors
+from retrieval.sentence_vectors import SentenceVectors, shown_texts
 from retrieval.store import VectorStore
 
 __all__ = ["IngestService", "ProgressEvent", "document_id_for"]
@@ -275,14 +275,7 @@ class IngestService:
             entries, embedded = self._sentence_vectors.for_chunks(records)
             report.sentence_chunks_embedded += embedded
             if self._pii_findings is not None:
-                report.pii_segments_analysed += self._pii_findings(
-                    [
-                        text
-                        for record, entry in zip(records, entries, strict=True)
-                        for unit in entry.sentences
-                        for text in (unit.display, record.text[unit.start : unit.end])
-                    ]
-                )
+                report.pii_segments_analysed += self._pii_findings(shown_texts(records, entries))
         self._store.upsert(records, vectors)
         for doc in batch.documents:
             self._store.delete_document(_doc_id(doc), keep_version=doc.version)

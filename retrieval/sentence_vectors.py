@@ -36,6 +36,7 @@ __all__ = [
     "SentenceVectors",
     "section_label",
     "sentence_key",
+    "shown_texts",
     "subheadings",
 ]
 
@@ -49,6 +50,22 @@ class ChunkSentences:
     sentences: tuple[EvidenceSentence, ...]
     vectors: Vector  # of each sentence alone
     context_vectors: Vector  # of "<title — headings>: <sentence>"
+
+
+def shown_texts(chunks: Sequence[ChunkRecord], entries: Sequence[ChunkSentences]) -> list[str]:
+    """Everything of these chunks that an answer citing them shows, and so masks before it is
+    logged, traced or audited: each chunk's title and URI, and each sentence unit as displayed
+    and as quoted verbatim. Ingestion stores the PII findings of exactly these texts, so that
+    masking a served answer analyses only what the user wrote."""
+    return [
+        text
+        for chunk, entry in zip(chunks, entries, strict=True)
+        for text in (
+            chunk.title,
+            chunk.uri,
+            *(t for u in entry.sentences for t in (u.display, chunk.text[u.start : u.end])),
+        )
+    ]
 
 
 def subheadings(chunk: ChunkRecord) -> list[str]:

@@ -18,7 +18,12 @@ from policies.access import AccessFilter
 from policies.redaction import PresidioRedactor
 from retrieval.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord, ScoredChunk
-from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore, sentence_key
+from retrieval.sentence_vectors import (
+    SentenceVectors,
+    SentenceVectorStore,
+    sentence_key,
+    shown_texts,
+)
 from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
 from tests.kb_index import KbIndex
 
@@ -145,6 +150,10 @@ def test_ingest_stores_every_new_chunks_sentences_once(
             for text in (u.display, chunk.text[u.start : u.end])
         ]
         assert quotes and redactor.precompute(quotes) == 0
+        # nor the titles and URIs an answer's citations show
+        shown = [c.title for c in chunks] + [c.uri for c in chunks]
+        assert redactor.precompute(shown) == 0
+        assert set(quotes) | set(shown) == set(shown_texts(chunks, entries))
 
         (kb / "it" / "vpn.md").write_text(
             (kb / "it" / "vpn.md").read_text(encoding="utf-8") + "\nCall extension 4400.\n",
