@@ -7,8 +7,11 @@ that every request runs the whole extractive pipeline (masking worker and audit 
 included). A load generator in this process (asyncio + httpx, keep-alive, a fixed number of
 concurrent clients) sends `POST /v1/chat` as the corpus's 50 users in turn, each request a
 question not asked before (SciFact's and CLAP NQ's), bounded by a request count and a time
-limit, and reports throughput, p50/p95/p99 and errors. The server's state database holds every
-chunk's sentence vectors, as `proofdesk ingest` leaves it (`retrieval.sentence_vectors`).
+limit, and reports throughput, p50/p95/p99, errors and the server process's CPU time per
+request (user + system, from /proc: the cost that decides throughput on 2 cores, and a figure
+that moves far less than req/s with whatever else the machine runs). The server's state
+database holds every chunk's sentence vectors, as `proofdesk ingest` leaves it
+(`retrieval.sentence_vectors`).
 
 Four runs, each against a fresh server on the same index, so the table reads as ratios:
 `GET /healthz` (the server's ceiling on this machine: HTTP, auth-free), chat with tracing off,
@@ -169,8 +172,14 @@ def _config(tmp: Path, corpus: Corpus, key: str, tracing: Mapping[str, object]) 
     return path
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def _server(config: Path, log: Path) -> Iterator[str]:
+def _server(config: Path, log: Path) -> Iterator[tuple[str, int]]:
     port = _free_port()
     command = [sys.executable, "-m", "api.cli", "serve", "--config", str(config)]
     command += ["--host", "127.0.0.1", "--port", str(port)]
@@ -191,7 +200,7 @@ def _server(config: Path, log: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the server was not ready in {_READY_TIMEOUT_S} s; see {log}")
             time.sleep(0.5)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -306,7 +315,7 @@ def run(
         shutil.copyfile(cached, tmp / "s.db")
         for name, path, tracing in runs:
             config = _config(tmp, corpus, key, tracing)
-            with _server(config, tmp / "server.log") as url:
+            with _server(config, tmp / "server.log") as (url, pid):
                 warm = asyncio.run(
                     _load(
                         url,
@@ -319,6 +328,7 @@ def run(
                         time_limit_s=60,
                     )
                 )
+                cpu_before = _cpu_seconds(pid)
                 measured = asyncio.run(
                     _load(
                         url,
@@ -331,6 +341,12 @@ def run(
                         time_limit_s=time_limit_s,
                     )
                 )
+                cpu = _cpu_seconds(pid) - cpu_before
+            done = measured["requests"]
+            assert isinstance(done, int)
+            # The server's CPU time per request: what throughput on 2 cores is made of, and a
+            # figure that moves far less than req/s with whatever else the machine runs.
+            measured["server_cpu_ms_per_request"] = round(cpu * 1000 / max(1, done), 2)
             result[name] = measured | {"warmup_errors": warm["errors"]}
         result["langfuse_exports_received"] = receiver.requests
     return result
@@ -363,6 +379,12 @@ def bench_rows(
             f"Langfuse reachable: {lit['p95_ms']} ({lit['rps']} req/s); tracing off: "
             f"{chat['p95_ms']}",
             f"{dark['p95_ms'] / lit['p95_ms']:.2f}× (vs reachable)" if lit["p95_ms"] else "-",
+        ),
+        (
+            "chat API, server CPU per request (ms; tracing off / Langfuse reachable)",
+            f"{chat['server_cpu_ms_per_request']} / {lit['server_cpu_ms_per_request']}",
+            f"GET /healthz: {health['server_cpu_ms_per_request']}",
+            "-",
         ),
     ]
     return rows, result
