@@ -46,7 +46,7 @@ from qdrant_edge import (
 
 from policies.access import AccessFilter
 from retrieval.bm25 import Bm25Encoder, SparseEmbedding, document_text
-from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.fusion import fused_chunks, reciprocal_rank_fusion
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters
 from retrieval.schema import (
     DEFAULT_FULL_SCAN_THRESHOLD_KB,
@@ -408,24 +408,10 @@ class EdgeStore:
             batch = [request(q, p, channel_limit, payload=False) for q, p in channels]
             results = self._live.query_batch(QueryBatchRequest(batch))
             channel_scores = [_scores(points) for points in results]
-            fused = reciprocal_rank_fusion([list(s) for s in channel_scores], limit=limit)
+            fused = reciprocal_rank_fusion(channel_scores, limit=limit)
             ids: list[PointId] = [hit.point_id for hit in fused]
             records = self._live.retrieve(ids, with_payload=True, with_vector=False) if ids else []
-        payloads = {str(r.id): r.payload for r in records}
-        dense_scores = channel_scores[0]
-        sparse_scores = channel_scores[1] if len(channel_scores) > 1 else {}
-        # A point deleted between the search and the read is left out, never returned empty.
-        return [
-            scored_chunk(
-                payloads[hit.point_id],
-                hit.score,
-                mode=mode,
-                dense=dense_scores,
-                sparse=sparse_scores,
-            )
-            for hit in fused
-            if hit.point_id in payloads
-        ]
+        return fused_chunks(fused, channel_scores, {str(r.id): r.payload for r in records})
 
 
 def _scores(points: Sequence[ScoredPoint]) -> dict[str, float]:

@@ -15,12 +15,13 @@ order is total: every backend and every run orders a result the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from retrieval.schema import RRF_K
+from retrieval.records import ScoredChunk
+from retrieval.schema import RRF_K, scored_chunk
 
-__all__ = ["FusedHit", "reciprocal_rank_fusion"]
+__all__ = ["FusedHit", "fused_chunks", "reciprocal_rank_fusion"]
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,10 @@ class FusedHit:
 
 
 def reciprocal_rank_fusion(
-    rankings: Sequence[Sequence[str]], *, limit: int, k: int = RRF_K
+    rankings: Sequence[Iterable[str]], *, limit: int, k: int = RRF_K
 ) -> list[FusedHit]:
     """The top `limit` ids of the channels' rankings (best first, no duplicates within one
-    ranking), fused by reciprocal rank."""
+    ranking; a channel's {id: score} mapping in rank order is one), fused by reciprocal rank."""
     if k < 1:
         raise ValueError(f"the fusion constant k must be at least 1, got {k}")
     scores: dict[str, float] = {}
@@ -46,3 +47,20 @@ def reciprocal_rank_fusion(
                 first_seen[point_id] = (position, channel)
     ordered = sorted(scores, key=lambda pid: (-scores[pid], *first_seen[pid]))
     return [FusedHit(pid, scores[pid]) for pid in ordered[: max(limit, 0)]]
+
+
+def fused_chunks(
+    fused: Sequence[FusedHit],
+    channel_scores: Sequence[Mapping[str, float]],
+    payloads: Mapping[str, Mapping[str, object] | None],
+) -> list[ScoredChunk]:
+    """The hybrid hits, in fused order, each with its fused score and the dense (first) and
+    BM25 (second, if searched) channels' own scores. A fused id whose payload was not read back
+    (the point was deleted between the search and the read) is left out, never returned empty."""
+    dense = channel_scores[0] if channel_scores else {}
+    sparse = channel_scores[1] if len(channel_scores) > 1 else {}
+    return [
+        scored_chunk(payloads[hit.point_id], hit.score, mode="hybrid", dense=dense, sparse=sparse)
+        for hit in fused
+        if hit.point_id in payloads
+    ]

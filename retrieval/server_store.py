@@ -18,7 +18,7 @@ from qdrant_client import QdrantClient, models
 
 from policies.access import AccessFilter
 from retrieval.bm25 import Bm25Encoder, SparseEmbedding, document_text
-from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.fusion import fused_chunks, reciprocal_rank_fusion
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters
 from retrieval.schema import (
     DENSE_VECTOR,
@@ -387,7 +387,7 @@ class ServerStore:
             batch = [request(*c, channel_limit, payload=False) for c in channels]
             results = self._live.query_batch_points(self._collection, requests=batch)
             channel_scores = [{str(p.id): p.score for p in r.points} for r in results]
-            fused = reciprocal_rank_fusion([list(s) for s in channel_scores], limit=limit)
+            fused = reciprocal_rank_fusion(channel_scores, limit=limit)
             records = []
             if fused:
                 records = self._live.retrieve(
@@ -396,18 +396,4 @@ class ServerStore:
                     with_payload=True,
                     with_vectors=False,
                 )
-        payloads = {str(r.id): r.payload for r in records}
-        dense_scores = channel_scores[0]
-        sparse_scores = channel_scores[1] if len(channel_scores) > 1 else {}
-        # A point deleted between the search and the read is left out, never returned empty.
-        return [
-            scored_chunk(
-                payloads[hit.point_id],
-                hit.score,
-                mode=mode,
-                dense=dense_scores,
-                sparse=sparse_scores,
-            )
-            for hit in fused
-            if hit.point_id in payloads
-        ]
+        return fused_chunks(fused, channel_scores, {str(r.id): r.payload for r in records})

@@ -12,8 +12,8 @@ from qdrant_edge import Fusion, Prefetch, Query, QueryRequest
 
 from policies.access import AccessFilter
 from retrieval.edge_store import EdgeStore, _sparse
-from retrieval.fusion import FusedHit, reciprocal_rank_fusion
-from retrieval.schema import DENSE_VECTOR, RRF_K, SPARSE_VECTOR
+from retrieval.fusion import FusedHit, fused_chunks, reciprocal_rank_fusion
+from retrieval.schema import DENSE_VECTOR, RRF_K, SPARSE_VECTOR, chunk_to_payload
 from retrieval.store_factory import open_store
 from tests.retrieval.test_store_contract import (  # the contract's corpus, embedded once
     DIM,
@@ -98,3 +98,17 @@ def test_the_store_fuses_exactly_as_qdrant_edge_does_server_side(
     # Same order wherever the scores differ.
     for earlier, later in itertools.pairwise(ours):
         assert native_scores[earlier.chunk.chunk_id] >= native_scores[later.chunk.chunk_id] - 1e-6
+
+
+def test_fused_chunks_carry_each_channels_score_and_leave_out_a_point_not_read_back(
+    corpus: Corpus,
+) -> None:
+    a, b, c = corpus.chunks[:3]
+    channel_scores = [{a.chunk_id: 0.9, b.chunk_id: 0.8}, {b.chunk_id: 7.5, c.chunk_id: 3.0}]
+    fused = reciprocal_rank_fusion(channel_scores, limit=3)
+    # c was deleted between the search and the read: its payload is missing
+    payloads = {x.chunk_id: chunk_to_payload(x) for x in (a, b)}
+    hits = fused_chunks(fused, channel_scores, payloads)
+    assert [h.chunk for h in hits] == [b, a]
+    assert hits[0].channel_scores == {"fused": fused[0].score, "dense": 0.8, "sparse": 7.5}
+    assert hits[1].channel_scores == {"fused": fused[1].score, "dense": 0.9}
