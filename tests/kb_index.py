@@ -16,6 +16,7 @@ from ingest.sources import SourceRegistry, load_sources
 from ingest.state import StateStore, create_state_engine
 from ingest.sync import IngestService
 from policies.casbin_engine import CasbinPolicyEngine
+from policies.injection import InjectionScreen
 from policies.settings import PolicySettings
 from retrieval.embedder import Embedder
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
@@ -43,8 +44,18 @@ class KbIndex:
         self.policy.close()
 
 
-def build_kb_index(tmp: Path, embedder: Embedder, *, kb: Path = KB) -> KbIndex:
-    """Ingest the knowledge base at `kb` (the bundled one by default) into an index under `tmp`."""
+def build_kb_index(
+    tmp: Path,
+    embedder: Embedder,
+    *,
+    kb: Path = KB,
+    policy_path: Path | None = None,
+    flag_injection: bool = False,
+) -> KbIndex:
+    """Ingest the knowledge base at `kb` (the bundled one by default: its `sources.yaml`, and
+    its `policy.csv` unless `policy_path` names another) into an index under `tmp`; with
+    `flag_injection`, chunks are screened for injected instructions as the served ingest does."""
+    screen = InjectionScreen() if flag_injection else None
     registry = load_sources(kb / "sources.yaml")
     engine = create_state_engine(f"sqlite:///{tmp / 'state.db'}")
     state = StateStore(engine=engine)
@@ -60,9 +71,12 @@ def build_kb_index(tmp: Path, embedder: Embedder, *, kb: Path = KB) -> KbIndex:
         state=state,
         connector_for=connector_for,
         sentence_vectors=sentences,
+        flag_injection=(lambda text: screen.assess(text).suspected) if screen else None,
     )
     reports = {s.id: service.sync(s.id) for s in registry.enabled()}
     store.optimize()
-    policy = CasbinPolicyEngine(settings=PolicySettings(policy_path=kb / "policy.csv"))
+    policy = CasbinPolicyEngine(
+        settings=PolicySettings(policy_path=policy_path or kb / "policy.csv")
+    )
     retrieval = RetrievalService(store=store, embedder=embedder, policy=policy)
     return KbIndex(store, state, registry, embedder, policy, retrieval, reports, sentences)

@@ -23,19 +23,8 @@ import yaml
 
 from agent.pipeline import AnswerService
 from agent.settings import AgentSettings
-from ingest.chunking import Chunker
-from ingest.connector_factory import connector_for
-from ingest.sources import load_sources
-from ingest.state import StateStore, create_state_engine
-from ingest.sync import IngestService
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.injection import InjectionScreen
-from policies.settings import PolicySettings
 from retrieval.embedder import Embedder
-from retrieval.service import RetrievalService
-from retrieval.store import VectorStore
-from retrieval.store_factory import StoreSettings, open_store
-from tests.kb_index import KB
+from tests.kb_index import KB, KbIndex, build_kb_index
 
 PAGES = {
     "everest.md": """# Mount Everest
@@ -73,16 +62,14 @@ PLANTED = (HANDBOOK[0], HANDBOOK[3])
 @dataclass
 class _Index:
     service: AnswerService
-    store: VectorStore
-    policy: CasbinPolicyEngine
+    kb: KbIndex
 
     def answer(self, question: str) -> tuple[str, set[str], str]:
-        got = self.service.answer(question, principal=self.policy.principal_for("bob"))
+        got = self.service.answer(question, principal=self.kb.policy.principal_for("bob"))
         return got.status, {c.document_id for c in got.citations}, got.answer
 
     def close(self) -> None:
-        self.store.close()
-        self.policy.close()
+        self.kb.close()
 
 
 def _build(root: Path, embedder: Embedder, pages: dict[str, str]) -> _Index:
@@ -94,27 +81,16 @@ def _build(root: Path, embedder: Embedder, pages: dict[str, str]) -> _Index:
         "sources": [{"id": "kb", "kind": "filesystem", "root": "./docs", "read": ["public"]}]
     }
     (root / "sources.yaml").write_text(yaml.safe_dump(sources), encoding="utf-8")
-    store = open_store(StoreSettings(path=root / "index"), dimension=embedder.dimension)
-    screen = InjectionScreen()
-    IngestService(
-        registry=load_sources(root / "sources.yaml"),
-        store=store,
-        embedder=embedder,
-        chunker=Chunker(tokens=embedder),
-        state=StateStore(engine=create_state_engine(f"sqlite:///{root / 'state.db'}")),
-        connector_for=connector_for,
-        flag_injection=lambda text: screen.assess(text).suspected,
-    ).sync("kb")
-    policy = CasbinPolicyEngine(settings=PolicySettings(policy_path=KB / "policy.csv"))
-    retrieval = RetrievalService(store=store, embedder=embedder, policy=policy)
+    kb = build_kb_index(root, embedder, kb=root, policy_path=KB / "policy.csv", flag_injection=True)
     service = AnswerService(
-        retrieval=retrieval,
-        policy=policy,
+        retrieval=kb.retrieval,
+        policy=kb.policy,
         embedder=embedder,
         index_version=lambda: "test",
         settings=AgentSettings(),
+        sentence_vectors=kb.sentences,
     )
-    return _Index(service, store, policy)
+    return _Index(service, kb)
 
 
 @pytest.fixture(scope="module")
