@@ -15,16 +15,13 @@ cannot reveal that a hidden document exists.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from agent.settings import AgentSettings
 from agent.types import AnswerStatus, Evidence
 from agent.verification import Verification
-
-if TYPE_CHECKING:
-    from policies.redaction import Redactor
 
 __all__ = [
     "HANDOFF_TEXT",
@@ -111,25 +108,30 @@ def handoff_summary(
     decision: Decision,
     verification: Verification,
     evidence: Sequence[Evidence],
-    redactor: Redactor | None,
+    mask: Callable[[str], str] | None,
 ) -> str:
     """A short summary a person can pick the question up from.
 
-    With a redactor, the question and the best passages found are masked and included.
-    Without one, only the question and the titles of the documents found are (never passages,
-    which may hold personal data nobody masked).
+    With `mask` (the request's `PiiGuard.mask_text`), every text that came from the user or the
+    index - the question, the documents' titles and the best passages - is masked on its own
+    and the summary holds only those masked texts and fixed wording, so it is masked as a
+    whole. Without one, only the question and the titles of the documents found are included
+    (never passages, which may hold personal data nobody masked).
     """
-    shown_question = redactor.mask(question) if redactor is not None else question
-    titles = list(dict.fromkeys(e.chunk.title for e in evidence))
+    shown = mask or _unmasked
+    titles = list(dict.fromkeys(shown(e.chunk.title) for e in evidence))
     lines = [
         f"Hand-off: {_REASONS[decision.reason]}.",
-        f"Question: {shown_question}",
+        f"Question: {shown(question)}",
         f"Documents found ({len(titles)}): " + ("; ".join(titles) if titles else "none"),
     ]
-    if redactor is not None and verification.sentences:
+    if mask is not None and verification.sentences:
         lines.append(f"Best passages (confidence {verification.answer_score:.2f}):")
         lines += [
-            f"- {redactor.mask(v.text)} ({v.evidence.chunk.title})"
-            for v in verification.sentences[:3]
+            f"- {mask(v.text)} ({mask(v.evidence.chunk.title)})" for v in verification.sentences[:3]
         ]
     return "\n".join(lines)
+
+
+def _unmasked(text: str) -> str:
+    return text

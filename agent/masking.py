@@ -211,6 +211,12 @@ class PiiGuard:
         masked = self.mask_text(text)  # mask first: a truncated value may escape detection
         return masked if len(masked) <= _MAX_ERROR_CHARS else masked[:_MAX_ERROR_CHARS] + "…"
 
+    def mark_masked(self, text: str) -> None:
+        """Record `text` as masked: for text assembled only from this guard's `mask_text`
+        outputs and fixed wording from code (the hand-off summary), so that writers masking
+        it later (the audit record, the trace) do not analyse it again."""
+        self._remember(text)
+
     def is_masked_output(self, text: str) -> bool:
         """Whether `text` is a string this guard produced (or an identical one)."""
         return self._is_known_masked(text)

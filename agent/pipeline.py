@@ -44,7 +44,7 @@ from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalRequest, RetrievalService
 
 if TYPE_CHECKING:
-    from policies.redaction import Redactor
+    from agent.masking import PiiGuard
 
 __all__ = ["AnswerRecorder", "AnswerService", "NoopRecorder"]
 
@@ -90,7 +90,7 @@ class AnswerService:
         settings: AgentSettings | None = None,
         tracer: Tracer | None = None,
         recorder: AnswerRecorder | None = None,
-        redactor: Redactor | None = None,
+        guard: PiiGuard | None = None,
         conversations: ConversationStore | None = None,
         condenser: Condenser | None = None,
         sentence_vectors: SentenceVectors | None = None,
@@ -119,7 +119,7 @@ class AnswerService:
         )
         self._tracer: Tracer = tracer or NoopTracer()
         self._recorder: AnswerRecorder = recorder or NoopRecorder()
-        self._redactor = redactor
+        self._guard = guard
         self._conversations: ConversationStore = conversations or InMemoryConversationStore(
             max_turns=s.history_turns,
             max_conversations=s.max_conversations,
@@ -293,6 +293,30 @@ class AnswerService:
             notes=(*verification.notes, "removed sentences failing the policy re-check"),
         )
 
+    def _handoff(
+        self,
+        question: str,
+        decision: Decision,
+        verification: Verification,
+        evidence: list[Evidence],
+    ) -> str | None:
+        """The hand-off summary of an escalated answer, masked part by part with the request's
+        placeholders; the guard then knows the whole is masked, so the audit record and the
+        trace do not analyse it again."""
+        if decision.status != "escalated":
+            return None
+        guard = self._guard
+        summary = handoff_summary(
+            question=question,
+            decision=decision,
+            verification=verification,
+            evidence=evidence,
+            mask=guard.mask_text if guard is not None else None,
+        )
+        if guard is not None:
+            guard.mark_masked(summary)
+        return summary
+
     def _build(
         self,
         *,
@@ -311,17 +335,7 @@ class AnswerService:
         body = " ".join(f"{v.text} [{n}]" for n, v in enumerate(shown, 1))
         prefix = status_text(decision)
         text = f"{prefix} {body}".strip() if prefix else body
-        summary = (
-            handoff_summary(
-                question=question,
-                decision=decision,
-                verification=verification,
-                evidence=evidence,
-                redactor=self._redactor,
-            )
-            if decision.status == "escalated"
-            else None
-        )
+        summary = self._handoff(question, decision, verification, evidence)
         return Answer(
             answer_id=uuid.uuid4().hex,
             status=decision.status,

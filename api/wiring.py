@@ -229,7 +229,7 @@ def build_answer_service(
         settings=settings.agent,
         tracer=tracer,
         recorder=audit,
-        redactor=redactor,
+        guard=guard,
         sentence_vectors=sentences,
     )
     return ManagedAnswerService(service=service, closers=closers, audit=audit, guard=guard)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agent.decision import (
@@ -19,17 +21,18 @@ from agent.verification import Verification, VerifiedSentence
 from policies.pii_settings import RedactionSettings
 from policies.redaction import PresidioRedactor
 from retrieval.records import ChunkRecord
+from tests.agent.pii_fixtures import leaked_values, make_guard
 
 SETTINGS = AgentSettings(answer_threshold=0.6, escalate_threshold=0.5)
 TEXT = "Call Jonah on +1 503 555 0143 or jonah.pike@northwind-labs.example about the VPN."
 
 
-def _evidence() -> Evidence:
+def _evidence(title: str = "VPN setup") -> Evidence:
     chunk = ChunkRecord(
         chunk_id="c1",
         document_id="it-kb:vpn.md",
         source_id="it-kb",
-        title="VPN setup",
+        title=title,
         heading_path=(),
         uri="file:///vpn.md",
         start=100,
@@ -45,11 +48,11 @@ def _evidence() -> Evidence:
     return Evidence(number=1, chunk=chunk, score=0.7)
 
 
-def _verification(score: float, sentences: int = 1) -> Verification:
+def _verification(score: float, sentences: int = 1, title: str = "VPN setup") -> Verification:
     kept = [
         VerifiedSentence(
             TEXT,
-            _evidence(),
+            _evidence(title),
             0,
             len(TEXT),
             support=1.0,
@@ -111,7 +114,7 @@ def test_without_a_redactor_the_summary_holds_only_the_question_and_titles() -> 
         decision=Decision("escalated", "human_requested", True),
         verification=_verification(0.8),
         evidence=[_evidence()],
-        redactor=None,
+        mask=None,
     )
     assert "I want to talk to a human about the VPN" in summary
     assert "VPN setup" in summary
@@ -133,10 +136,31 @@ def test_with_a_redactor_the_summary_masks_question_and_passages(
         decision=Decision("escalated", "low_confidence", False),
         verification=_verification(0.55),
         evidence=[_evidence()],
-        redactor=redactor,
+        mask=redactor.mask,
     )
     assert "555 0188" not in summary
     assert "555 0143" not in summary
     assert "jonah.pike@northwind-labs.example" not in summary
     assert "about the VPN" in summary  # the passage is there, masked
     assert "low confidence" in summary
+
+
+def test_the_masked_summary_masks_titles_too_with_the_requests_placeholders() -> None:
+    guard = make_guard()
+    title = "VPN notes from jonah.pike@northwind-labs.example"
+    with guard.scope():
+        summary = handoff_summary(
+            question="Jonah said to call +1 503 555 0143, can a person help?",
+            decision=Decision("escalated", "human_requested", False),
+            verification=_verification(0.55, title=title),
+            evidence=[_evidence(title)],
+            mask=guard.mask_text,
+        )
+    assert leaked_values(summary, ["jonah.pike@northwind-labs.example", "555 0143"]) == []
+    question_line, titles_line, *_ = summary.splitlines()[1:]
+    passage_line = summary.splitlines()[-1]
+    # One request, one numbering: the phone in the question and in the passage is one value.
+    phone = re.search(r"<PHONE_NUMBER_\d+>", question_line)
+    assert phone is not None and phone.group() in passage_line
+    email = re.search(r"<EMAIL_ADDRESS_\d+>", titles_line)
+    assert email is not None and email.group() in passage_line

@@ -13,6 +13,7 @@ import yaml
 
 from agent.decision import HANDOFF_TEXT, NO_EVIDENCE_TEXT
 from agent.gateway_errors import LLMUnavailableError
+from agent.masking import PiiGuard
 from agent.pipeline import AnswerService
 from agent.screening import InvalidQuestionError
 from agent.serialize import answer_to_dict
@@ -20,6 +21,8 @@ from agent.settings import AgentSettings
 from agent.types import Answer, ComposeRequest, Composition
 from ingest.parsing import parse_document
 from policies.principal import Principal
+from tests.agent.pii_fixtures import make_guard
+from tests.agent.test_masking import CountingRedactor
 from tests.kb_index import KB, KbIndex
 
 PERSONAS = sorted(yaml.safe_load((KB / "identities.yaml").read_text(encoding="utf-8"))["users"])
@@ -140,6 +143,31 @@ def test_asking_for_a_person_escalates_with_a_handoff_summary(
     # Without a redactor the summary never carries passages (they may hold personal data).
     for citation in answer.citations:
         assert citation.quote not in answer.handoff_summary
+
+
+def test_with_a_guard_the_handoff_summary_is_masked_once_and_never_analysed_again(
+    kb_index: KbIndex,
+) -> None:
+    counting = CountingRedactor(make_guard().redactor)
+    guard = PiiGuard(redactor=counting)
+    guarded = AnswerService(
+        retrieval=kb_index.retrieval,
+        policy=kb_index.policy,
+        embedder=kb_index.embedder,
+        index_version=kb_index.state.index_version,
+        guard=guard,
+    )
+    question = "I want to talk to a human about my VPN connection, call me on +1 503 555 0188"
+    answer = guarded.answer(question, principal=_as(kb_index, "bob"))
+    assert answer.status == "escalated"
+    summary = answer.handoff_summary
+    assert summary is not None
+    assert "555 0188" not in summary
+    assert "<PHONE_NUMBER_1>" in summary
+    assert "Best passages" in summary  # with a guard, the passages found are included, masked
+    analysed = counting.calls
+    assert guard.mask_text(summary) == summary  # what the audit record and the trace do
+    assert counting.calls == analysed
 
 
 def test_low_confidence_escalates_without_showing_the_draft(kb_index: KbIndex) -> None:
