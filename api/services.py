@@ -8,6 +8,7 @@ the start-up when misconfigured; the index-bound parts start in the background
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from ingest.scheduler import Scheduler
 from ingest.state import StateStore, create_state_engine
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
+from policies.pii_settings import RedactionSettings
 from policies.redaction import PresidioRedactor
 from retrieval.embedder import Embedder
 from retrieval.sentence_vectors import SentenceVectors
@@ -131,7 +133,7 @@ def build_services(
     engine = create_state_engine(settings.ingest.state_url)
     # One redactor (spaCy loads once) for the answer store, which keeps what users write masked,
     # and for the answer pipeline built with the index.
-    redactor = PresidioRedactor(settings=settings.redaction, findings_engine=engine)
+    redactor = PresidioRedactor(settings=served_redaction(settings), findings_engine=engine)
     answers = SqlAnswerStore(engine=engine, mask=redactor.mask)
     registry = build_registry(settings)
     jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
@@ -180,8 +182,18 @@ def build_services(
         metrics=metrics,
         reviews=runtime.review,
         on_start=[runtime.start],
-        on_close=[sync.close, runtime.close, policy.close, engine.dispose],
+        # The redactor's analysis workers stop after the pipeline (and its masking worker).
+        on_close=[sync.close, runtime.close, redactor.close, policy.close, engine.dispose],
     )
+
+
+def served_redaction(settings: Settings) -> RedactionSettings:
+    """The redaction settings of a served API: unless configured, PII analysis runs in one
+    worker process when the machine has a second CPU for it (`redaction.analysis_processes`)."""
+    if settings.redaction.analysis_processes is not None:
+        return settings.redaction
+    processes = 1 if (os.cpu_count() or 1) >= 2 else 0
+    return settings.redaction.model_copy(update={"analysis_processes": processes})
 
 
 class AuditedFeedback:

@@ -143,6 +143,16 @@ class RedactionSettings(BaseModel):
         default=("internal", "local", "corp", "lan", "intranet"),
         description="DNS suffixes of internal host names (`*.corp.example.internal`, `*.local`)",
     )
+    analysis_processes: int | None = Field(
+        default=None,
+        ge=0,
+        le=8,
+        description=(
+            "Worker processes running spaCy and Presidio's recognizers beside the caller's "
+            "threads (off its interpreter lock); 0: in the calling process; default: 1 in a "
+            "served API on a machine with 2 or more CPUs, else 0"
+        ),
+    )
     findings_cache_entries: int = Field(
         default=50_000,
         ge=0,

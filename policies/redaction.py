@@ -36,6 +36,7 @@ from presidio_analyzer.nlp_engine import (
 )
 from sqlalchemy import Engine
 
+from policies.pii_analysis_pool import AnalysisPool
 from policies.pii_findings_store import FindingsStore
 from policies.pii_recognizers import (
     AddressRecognizer,
@@ -329,15 +330,36 @@ class PresidioRedactor:
             if findings_engine is not None
             else None
         )
-        self.find("Warm-up: Jane Doe, jane@example.com, +1 212 555 0100, EMP-000001.")
+        processes = self._settings.analysis_processes or 0
+        # Analysis in worker processes (see policies.pii_analysis_pool); the warm-up below
+        # waits for them to be ready, so a redactor that exists can mask.
+        self._pool = (
+            AnalysisPool(settings=self._settings, processes=processes) if processes else None
+        )
+        try:
+            self.find("Warm-up: Jane Doe, jane@example.com, +1 212 555 0100, EMP-000001.")
+        except BaseException:
+            self.close()
+            raise
         self._cache.clear()
+
+    def close(self) -> None:
+        """Stop the analysis worker processes, if any. Safe to call more than once."""
+        if self._pool is not None:
+            self._pool.close()
 
     def fingerprint(self) -> str:
         """What findings depend on: the detection settings, the spaCy model and this code's
         findings format. Stored findings are keyed by it."""
         settings = self._settings.model_dump(
             mode="json",
-            exclude={"hmac_secret", "findings_cache_entries", "findings_cache_chars"},
+            # Where and how fast analysis runs changes no finding.
+            exclude={
+                "hmac_secret",
+                "findings_cache_entries",
+                "findings_cache_chars",
+                "analysis_processes",
+            },
         )
         nlp = getattr(self._analyzer.nlp_engine, "nlp", None) or {}
         model = nlp.get(_LANGUAGE) if isinstance(nlp, dict) else None
@@ -353,11 +375,13 @@ class PresidioRedactor:
         segments = {text[a:b]: None for text in texts if text.strip() for a, b in _segments(text)}
         keys = {segment: self._store.key(segment) for segment in segments}
         known = self._store.get(sorted(set(keys.values())))
-        new = {
-            keys[segment]: self._analyse_segment(segment)
-            for segment in segments
-            if keys[segment] not in known
-        }
+        wanted = [segment for segment in segments if keys[segment] not in known]
+        found = (
+            self._pool.analyse_all(wanted)
+            if self._pool is not None and wanted
+            else [self.analyse_segment(segment) for segment in wanted]
+        )
+        new = {keys[segment]: findings for segment, findings in zip(wanted, found, strict=True)}
         self._store.put(new)
         return len(new)
 
@@ -438,7 +462,11 @@ class PresidioRedactor:
                 continue
             fresh = stored.get(segment)
             if fresh is None:
-                fresh = self._analyse_segment(segment)
+                fresh = (
+                    self._pool.analyse(segment)
+                    if self._pool is not None
+                    else self.analyse_segment(segment)
+                )
             if key is not None:
                 self._cache.put(key, fresh, len(segment))
             results.append(fresh)
@@ -451,7 +479,9 @@ class PresidioRedactor:
         wanted = {self._store.key(segment): segment for segment in segments}
         return {wanted[k]: found for k, found in self._store.get(list(wanted)).items()}
 
-    def _analyse_segment(self, segment: str) -> tuple[PiiFinding, ...]:
+    def analyse_segment(self, segment: str) -> tuple[PiiFinding, ...]:
+        """The analyzer's findings of one segment, analysed here and now (no cache, no store,
+        no worker process): what an analysis worker runs."""
         return tuple(
             sorted(
                 {
