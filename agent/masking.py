@@ -56,6 +56,7 @@ IDENTIFIER_KEYS: frozenset[str] = frozenset(
         "answer_id",
         "chunk_id",
         "document_id",
+        "document_ids",
         "document_version",
         "index_version",
         "policy_version",
@@ -179,7 +180,7 @@ class PiiGuard:
         """A masked copy of a JSON-like value: str masked, mappings keep their (str) keys,
         sequences become lists, numbers/booleans/None pass, anything else is masked as text.
         Under an identifier key (`chunk_id`, `document_id`, … see `IDENTIFIER_KEYS`) a value
-        shaped like an identifier is kept."""
+        shaped like an identifier, or each such value of a list, is kept."""
         return self._mask(value, 0)
 
     def mask_mapping(self, values: Mapping[str, object]) -> dict[str, object]:
@@ -241,8 +242,10 @@ class PiiGuard:
         masked: dict[str, object] = {}
         for key, item in values.items():
             name = str(key)
-            if name in self._identifier_keys and isinstance(item, str) and _IDENTIFIER.match(item):
+            if name in self._identifier_keys and _is_identifier(item):
                 masked[name] = item
+            elif name in self._identifier_keys and isinstance(item, list | tuple):
+                masked[name] = [v if _is_identifier(v) else self._mask(v, depth + 2) for v in item]
             else:
                 masked[name] = self._mask(item, depth + 1)
         return masked
@@ -257,6 +260,10 @@ class PiiGuard:
             self._known_masked.move_to_end(masked)
             while len(self._known_masked) > _KNOWN_MASKED_MAX:
                 self._known_masked.popitem(last=False)
+
+
+def _is_identifier(value: object) -> bool:
+    return isinstance(value, str) and _IDENTIFIER.match(value) is not None
 
 
 def _keyed_pseudonymizer(redactor: Redactor) -> Pseudonymizer:

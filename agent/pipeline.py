@@ -194,7 +194,7 @@ class AnswerService:
                     kept=len(verification.sentences),
                     dropped=verification.dropped,
                     answer_score=round(verification.answer_score, 4),
-                    documents=sorted(
+                    document_ids=sorted(
                         {v.evidence.chunk.document_id for v in verification.sentences}
                     ),
                 )

@@ -163,3 +163,19 @@ def test_safe_name_lets_only_code_style_names_through() -> None:
     assert safe_name("Maria Gonzalez") == "span"
     assert safe_name("status", default="score") == "status"
     assert safe_name("x" * 65) == "span"
+
+
+def test_identifier_lists_pass_and_anything_else_under_them_is_masked() -> None:
+    counting = CountingRedactor(make_guard().redactor)
+    guard = PiiGuard(redactor=counting)
+    masked = guard.mask_mapping(
+        {
+            "document_ids": ["it-kb:vpn/setup.md", "hr:handbook.md", "Call Maria Gonzalez"],
+            "documents": ["it-kb:vpn/setup.md"],  # not an identifier key: analysed
+        }
+    )
+    kept = masked["document_ids"]
+    assert isinstance(kept, list)
+    assert kept[:2] == ["it-kb:vpn/setup.md", "hr:handbook.md"]
+    assert leaked_values(str(kept[2]), ["Maria Gonzalez"]) == []
+    assert counting.calls == 2  # the free-text entry and the list under another key
