@@ -305,6 +305,10 @@ class AuditStore:
 
     def _answer_row(self, answer: Answer, principal: Principal) -> AnswerRow:
         mask = self._guard.mask_text
+        self._guard.prefetch(
+            [answer.question, answer.answer]
+            + [text for c in answer.citations for text in (c.title, c.uri, c.quote)]
+        )
         citations = [
             CitationRow(
                 marker=c.marker,

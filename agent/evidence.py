@@ -137,11 +137,27 @@ class SentenceIndex:
         self._size = cache_chunks
         self._cache: OrderedDict[str, _ChunkSentences] = OrderedDict()
         self._lock = threading.Lock()
+        self._last = threading.local()
 
     def pool(self, evidence: Sequence[Evidence]) -> SentencePool:
-        """The candidate sentences of `evidence`; those of uncached chunks read or embedded."""
+        """The candidate sentences of `evidence`; those of uncached chunks read or embedded.
+
+        The composer and the verifier of one request ask for the same evidence in turn: the
+        last pool built on this thread is handed out again for the same numbered chunks.
+        """
         model = self._embedder.model_id
         keys = [sentence_key(model, item.chunk) for item in evidence]
+        signature = tuple(zip((item.number for item in evidence), keys, strict=True))
+        last: tuple[tuple[tuple[int, str], ...], SentencePool] | None = getattr(
+            self._last, "pool", None
+        )
+        if last is not None and last[0] == signature and last[1].evidence == tuple(evidence):
+            return last[1]
+        built = self._build(evidence, keys)
+        self._last.pool = (signature, built)
+        return built
+
+    def _build(self, evidence: Sequence[Evidence], keys: list[str]) -> SentencePool:
         found: dict[int, _ChunkSentences] = {}
         missing: list[int] = []
         for position, key in enumerate(keys):

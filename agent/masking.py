@@ -33,12 +33,12 @@ import re
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol, runtime_checkable
 
-from policies.redaction import MaskingSession, PseudonymKeyMissingError, Redactor
+from policies.redaction import MaskingSession, Prefetching, PseudonymKeyMissingError, Redactor
 
 __all__ = ["IDENTIFIER_KEYS", "PiiGuard", "Pseudonymizer", "RequestScope", "safe_name"]
 
@@ -211,6 +211,14 @@ class PiiGuard:
             text = text[: cut if cut > 0 else _MAX_ERROR_SCAN_CHARS]
         masked = self.mask_text(text)  # mask first: a truncated value may escape detection
         return masked if len(masked) <= _MAX_ERROR_CHARS else masked[:_MAX_ERROR_CHARS] + "…"
+
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Let the redactor load what it knows about `texts` at once, before they are masked
+        one by one (a no-op for a redactor that cannot)."""
+        if isinstance(self._redactor, Prefetching):
+            self._redactor.prefetch(
+                [t for t in texts if t and not t.isspace() and not self._is_known_masked(t)]
+            )
 
     def mark_masked(self, text: str) -> None:
         """Record `text` as masked: for text assembled only from this guard's `mask_text`

@@ -52,6 +52,7 @@ __all__ = [
     "FindingsCacheInfo",
     "MaskingSession",
     "PiiFinding",
+    "Prefetching",
     "PresidioRedactor",
     "PseudonymKeyMissingError",
     "Redactor",
@@ -141,6 +142,11 @@ class _FindingsCache:
             self._hits += 1
             return found[0]
 
+    def __contains__(self, key: bytes) -> bool:
+        """Whether `key` is cached (not counted as a hit or a miss)."""
+        with self._lock:
+            return key in self._entries
+
     def put(self, key: bytes, findings: tuple[PiiFinding, ...], chars: int) -> None:
         if chars > self._max_chars // 8:  # one huge text must not flush everything else
             return
@@ -194,6 +200,14 @@ class MaskingSession:
 
 
 @runtime_checkable
+@runtime_checkable
+class Prefetching(Protocol):
+    """A redactor that can load what it knows about several texts at once (`PresidioRedactor`
+    reads the findings stored at ingest in one query)."""
+
+    def prefetch(self, texts: Iterable[str]) -> None: ...
+
+
 class Redactor(Protocol):
     """Finds and masks PII. Implementations are built once and shared by concurrent requests."""
 
@@ -384,6 +398,18 @@ class PresidioRedactor:
         new = {keys[segment]: findings for segment, findings in zip(wanted, found, strict=True)}
         self._store.put(new)
         return len(new)
+
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Bring the findings stored at ingest for the segments of `texts` into the in-memory
+        cache with one query, so that masking the texts next (the audit record's quotes,
+        titles and URIs) costs lookups instead of one query per text."""
+        if self._store is None or not self._cache.enabled:
+            return
+        segments = {text[a:b] for text in texts if text.strip() for a, b in _segments(text)}
+        keys = {segment: self._cache.key(segment) for segment in segments}
+        missing = [segment for segment in segments if keys[segment] not in self._cache]
+        for segment, found in self._stored(missing).items():
+            self._cache.put(keys[segment], found, len(segment))
 
     @property
     def entities(self) -> frozenset[str]:

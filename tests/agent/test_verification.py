@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from agent.evidence import SentenceIndex, select_evidence
@@ -119,3 +121,20 @@ def test_confidence_counts_how_much_of_the_question_the_passage_names(
     [unnamed] = verifier.verify(elsewhere, composition, evidence).sentences
     assert unnamed.passage_coverage < named.passage_coverage
     assert unnamed.confidence < named.confidence
+
+
+def test_the_same_evidence_on_one_thread_shares_one_pool(
+    evidence: list[Evidence], kb_index: KbIndex
+) -> None:
+    index = SentenceIndex(embedder=kb_index.embedder)
+    first = index.pool(evidence)
+    assert index.pool(list(evidence)) is first  # the composer's pool, again for the verifier
+    renumbered = [Evidence(number=e.number + 1, chunk=e.chunk, score=e.score) for e in evidence]
+    other = index.pool(renumbered)
+    assert other is not first and other.evidence == tuple(renumbered)
+    assert other.sentences == first.sentences
+    elsewhere: list[object] = []
+    thread = threading.Thread(target=lambda: elsewhere.append(index.pool(renumbered)))
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is not other  # another request's thread builds its own

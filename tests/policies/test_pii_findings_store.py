@@ -5,7 +5,7 @@ redaction settings."""
 from __future__ import annotations
 
 from presidio_analyzer import RecognizerResult
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from policies.pii_settings import RedactionSettings
 from policies.redaction import PresidioRedactor
@@ -67,3 +67,23 @@ def test_findings_made_under_other_settings_are_never_used(sql_engine: Engine) -
 
     assert allowing.analysed  # not read from the other settings' rows
     assert "Maria Lopez" in masked and "<PHONE_NUMBER_1>" in masked
+
+
+def test_prefetch_reads_the_stored_findings_of_many_texts_in_one_query(sql_engine: Engine) -> None:
+    _counting(sql_engine).precompute(SENTENCES)
+    serving = _counting(sql_engine)
+    expected = [PresidioRedactor().mask(s) for s in SENTENCES]
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(sql_engine, "before_cursor_execute", record)
+    try:
+        serving.prefetch([*SENTENCES, "  "])
+        assert len(statements) == 1  # both texts' findings in one query
+        assert [serving.mask(s) for s in SENTENCES] == expected
+        assert len(statements) == 1  # masking them then queries nothing
+    finally:
+        event.remove(sql_engine, "before_cursor_execute", record)
+    assert serving.analysed == []
