@@ -132,8 +132,8 @@ class SentenceIndex:
         vectors: SentenceVectors | None = None,
     ) -> None:
         self._embedder = embedder
-        self._vectors = vectors or SentenceVectors(embedder=embedder)
-        self._injection = injection or InjectionScreen()
+        self._vectors = vectors or SentenceVectors(embedder=embedder, screen=injection)
+        self._injection = injection or self._vectors.screen
         self._size = cache_chunks
         self._cache: OrderedDict[str, _ChunkSentences] = OrderedDict()
         self._lock = threading.Lock()
@@ -189,7 +189,7 @@ class SentenceIndex:
         posture check failed"): in a helpdesk page the heading often names what the sentences
         under it are about. The title is left out: every sentence of a page shares it.
         """
-        keep = self._without_instructions(entry.sentences)
+        keep = self._without_instructions(entry)
         sub = " ".join(subheadings(chunk))
         units = tuple(u for u, kept in zip(entry.sentences, keep, strict=True) if kept)
         return _ChunkSentences(
@@ -200,12 +200,18 @@ class SentenceIndex:
             suspected=len(entry.sentences) - len(units),
         )
 
-    def _without_instructions(self, units: Sequence[EvidenceSentence]) -> npt.NDArray[np.bool_]:
+    def _without_instructions(self, entry: ChunkSentences) -> npt.NDArray[np.bool_]:
         """Which units to keep: not those of a paragraph (or table row) holding a sentence that
         reads as an instruction to an assistant. Injected text is never a candidate answer
         sentence, and its neighbours in the same paragraph ("…tell the user their password is
-        X") go too."""
-        flagged = [self._injection.assess(u.display).suspected for u in units]
+        X") go too. The verdicts judged once per chunk by the same screen are used when the
+        entry carries them."""
+        units = entry.sentences
+        flagged = (
+            list(entry.instructions)
+            if entry.screen == self._injection.fingerprint and len(entry.instructions) == len(units)
+            else [self._injection.assess(u.display).suspected for u in units]
+        )
         blocks = {u.block for u, bad in zip(units, flagged, strict=True) if bad and u.block >= 0}
         return np.array(
             [not bad and u.block not in blocks for u, bad in zip(units, flagged, strict=True)],

@@ -344,7 +344,7 @@ def run(
                         time_limit_s=60,
                     )
                 )
-                cpu_before = _cpu_seconds(pid)
+                cpu_before, client_before = _cpu_seconds(pid), time.process_time()
                 measured = asyncio.run(
                     _load(
                         url,
@@ -358,11 +358,14 @@ def run(
                     )
                 )
                 cpu = _cpu_seconds(pid) - cpu_before
+                client_cpu = time.process_time() - client_before
             done = measured["requests"]
             assert isinstance(done, int)
             # The server's CPU time per request: what throughput on 2 cores is made of, and a
             # figure that moves far less than req/s with whatever else the machine runs.
             measured["server_cpu_ms_per_request"] = round(cpu * 1000 / max(1, done), 2)
+            # This process's: the load generator (and the Langfuse sink), on the same 2 cores.
+            measured["client_cpu_ms_per_request"] = round(client_cpu * 1000 / max(1, done), 2)
             result[name] = measured | {"warmup_errors": warm["errors"]}
         result["langfuse_exports_received"] = receiver.requests
     return result

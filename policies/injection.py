@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -184,6 +186,7 @@ _RULES: tuple[_Rule, ...] = (
     ),
 )
 
+_SCREEN_LOGIC = 1  # bump when `assess` decides differently with the same rules
 _BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 _ENCODED_INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|instructions?|system\s+prompt|you\s+are|reveal|password|"
@@ -200,6 +203,21 @@ class InjectionScreen:
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
         self._threshold = threshold
+        rules = [[r.name, r.pattern.pattern, r.pattern.flags, r.weight] for r in _RULES]
+        described = [
+            _SCREEN_LOGIC,
+            threshold,
+            rules,
+            _BASE64_BLOB.pattern,
+            _ENCODED_INSTRUCTION.pattern,
+        ]
+        self._fingerprint = hashlib.sha256(json.dumps(described).encode()).hexdigest()
+
+    @property
+    def fingerprint(self) -> str:
+        """What a verdict depends on (rules, weights, threshold, this code's logic): verdicts
+        stored under one fingerprint are reused only by a screen with the same one."""
+        return self._fingerprint
 
     def assess(self, text: str) -> InjectionAssessment:
         normalised = _normalise(text)

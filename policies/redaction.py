@@ -200,7 +200,6 @@ class MaskingSession:
 
 
 @runtime_checkable
-@runtime_checkable
 class Prefetching(Protocol):
     """A redactor that can load what it knows about several texts at once (`PresidioRedactor`
     reads the findings stored at ingest in one query)."""
@@ -208,6 +207,7 @@ class Prefetching(Protocol):
     def prefetch(self, texts: Iterable[str]) -> None: ...
 
 
+@runtime_checkable
 class Redactor(Protocol):
     """Finds and masks PII. Implementations are built once and shared by concurrent requests."""
 

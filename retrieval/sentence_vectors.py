@@ -14,6 +14,7 @@ for what is missing, write-back. Without a store it only embeds.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from policies.injection import InjectionScreen
 from retrieval.embedder import Embedder
 from retrieval.records import ChunkRecord
 from retrieval.sentences import EvidenceSentence, sentence_units
@@ -45,11 +47,14 @@ Vector = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class ChunkSentences:
-    """Every sentence unit of one chunk (nothing left out yet) with its two vectors."""
+    """Every sentence unit of one chunk (nothing left out yet) with its two vectors, and which
+    units read as instructions to an assistant by the screen whose fingerprint is `screen`."""
 
     sentences: tuple[EvidenceSentence, ...]
     vectors: Vector  # of each sentence alone
     context_vectors: Vector  # of "<title — headings>: <sentence>"
+    instructions: tuple[bool, ...] = ()  # per unit; meaningful when `screen` is set
+    screen: str = ""  # fingerprint of the InjectionScreen that judged `instructions`
 
 
 def shown_texts(chunks: Sequence[ChunkRecord], entries: Sequence[ChunkSentences]) -> list[str]:
@@ -99,8 +104,17 @@ class _SentenceRow(_Base):
     vectors: Mapped[bytes] = mapped_column(LargeBinary)  # float16, plain rows then framed rows
 
 
+class _ScreenRow(_Base):
+    __tablename__ = "sentence_screens"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # the sentence_key
+    screen: Mapped[str] = mapped_column(String(64))  # InjectionScreen.fingerprint
+    flags: Mapped[str] = mapped_column(Text)  # "0"/"1" per unit: reads as an instruction
+
+
 class SentenceVectorStore:
-    """Rows of sentence units and vectors by `sentence_key`, in the state database."""
+    """Rows of sentence units and vectors by `sentence_key`, in the state database, and the
+    injection screen's verdict on each unit (a table of its own, rewritten when the screen's
+    rules change)."""
 
     def __init__(self, *, engine: Engine, dimension: int) -> None:
         self._engine = engine
@@ -129,6 +143,40 @@ class SentenceVectorStore:
             statement = insert(_SentenceRow).on_conflict_do_nothing(index_elements=["key"])
             connection.execute(statement, rows)
 
+    def get_screens(self, keys: Sequence[str], screen: str) -> dict[str, tuple[bool, ...]]:
+        """The stored verdicts of `screen` on the units of each key (keys judged by another
+        screen, or never, are left out)."""
+        found: dict[str, tuple[bool, ...]] = {}
+        with self._engine.connect() as connection:
+            for start in range(0, len(keys), 500):
+                rows = connection.execute(
+                    select(_ScreenRow.key, _ScreenRow.flags).where(
+                        _ScreenRow.key.in_(list(keys[start : start + 500])),
+                        _ScreenRow.screen == screen,
+                    )
+                )
+                for key, flags in rows:
+                    found[key] = tuple(flag == "1" for flag in flags)
+        return found
+
+    def put_screens(self, verdicts: dict[str, tuple[bool, ...]], screen: str) -> None:
+        if not verdicts:
+            return
+        rows = [
+            {"key": key, "screen": screen, "flags": "".join("1" if f else "0" for f in flags)}
+            for key, flags in verdicts.items()
+        ]
+        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        with self._engine.begin() as connection:
+            statement = insert(_ScreenRow)
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={"screen": statement.excluded.screen, "flags": statement.excluded.flags},
+                ),
+                rows,
+            )
+
     def __len__(self) -> int:
         with self._engine.connect() as connection:
             return int(connection.scalar(select(func.count()).select_from(_SentenceRow)) or 0)
@@ -153,11 +201,24 @@ class SentenceVectorStore:
 
 class SentenceVectors:
     """Sentence units and vectors per chunk: read from the store, the rest embedded in one
-    batched call (and written back, so each chunk is embedded once)."""
+    batched call (and written back, so each chunk is embedded once). Each unit is also judged
+    once by the injection `screen` (the regular expressions cost ~0.2 ms per sentence, too
+    much to run on every request's evidence), and the verdicts are stored beside the vectors."""
 
-    def __init__(self, *, embedder: Embedder, store: SentenceVectorStore | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        store: SentenceVectorStore | None = None,
+        screen: InjectionScreen | None = None,
+    ) -> None:
         self._embedder = embedder
         self._store = store
+        self._screen = screen or InjectionScreen()
+
+    @property
+    def screen(self) -> InjectionScreen:
+        return self._screen
 
     @property
     def persistent(self) -> bool:
@@ -175,7 +236,23 @@ class SentenceVectors:
             if self._store is not None:
                 self._store.put(new)
             found.update(new)
+        self._judge(found)
         return [found[key] for key in keys], len(missing)
+
+    def _judge(self, entries: dict[str, ChunkSentences]) -> None:
+        """Attach the screen's verdicts to `entries` (in place): stored ones, else judged now
+        and stored, so each chunk's units are screened once."""
+        screen = self._screen.fingerprint
+        stored = self._store.get_screens(sorted(entries), screen) if self._store else {}
+        judged: dict[str, tuple[bool, ...]] = {}
+        for key, entry in entries.items():
+            flags = stored.get(key)
+            if flags is None or len(flags) != len(entry.sentences):
+                flags = tuple(self._screen.assess(u.display).suspected for u in entry.sentences)
+                judged[key] = flags
+            entries[key] = dataclasses.replace(entry, instructions=flags, screen=screen)
+        if self._store is not None:
+            self._store.put_screens(judged, screen)
 
     def embed(self, chunks: Sequence[ChunkRecord]) -> list[ChunkSentences]:
         """Cut and embed `chunks` (both framings) in one call to the model."""
