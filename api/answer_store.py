@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import DateTime, Engine, Integer, String, Text, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from agent.types import Answer, Citation, TokenUsage
@@ -65,20 +67,27 @@ class SqlAnswerStore:
 
     def __init__(self, *, engine: Engine, mask: Callable[[str], str] | None = None) -> None:
         _Base.metadata.create_all(engine)
+        self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._mask = mask
 
     def save(self, answer: Answer, *, asker: str) -> None:
         if self._mask is not None:
             answer = dataclasses.replace(answer, question=self._mask(answer.question))
-        row = _AnswerRow(
-            answer_id=answer.answer_id,
-            asker=asker,
-            created_at=datetime.now(UTC),
-            answer_json=json.dumps(dataclasses.asdict(answer), ensure_ascii=False),
-        )
-        with self._sessions.begin() as s:
-            s.merge(row)
+        row = {
+            "answer_id": answer.answer_id,
+            "asker": asker,
+            "created_at": datetime.now(UTC),
+            "answer_json": json.dumps(dataclasses.asdict(answer), ensure_ascii=False),
+        }
+        # One statement (an answer served again from the cache is saved again: last one wins).
+        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(_AnswerRow).values(row)
+        replace = {k: statement.excluded[k] for k in ("asker", "created_at", "answer_json")}
+        with self._engine.begin() as connection:
+            connection.execute(
+                statement.on_conflict_do_update(index_elements=["answer_id"], set_=replace)
+            )
 
     def get(self, answer_id: str) -> StoredAnswer | None:
         with self._sessions.begin() as s:

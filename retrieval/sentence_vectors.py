@@ -243,7 +243,8 @@ class SentenceVectors:
         """Attach the screen's verdicts to `entries` (in place): stored ones, else judged now
         and stored, so each chunk's units are screened once."""
         screen = self._screen.fingerprint
-        stored = self._store.get_screens(sorted(entries), screen) if self._store else {}
+        store = self._store
+        stored = store.get_screens(sorted(entries), screen) if store is not None else {}
         judged: dict[str, tuple[bool, ...]] = {}
         for key, entry in entries.items():
             flags = stored.get(key)
@@ -251,8 +252,8 @@ class SentenceVectors:
                 flags = tuple(self._screen.assess(u.display).suspected for u in entry.sentences)
                 judged[key] = flags
             entries[key] = dataclasses.replace(entry, instructions=flags, screen=screen)
-        if self._store is not None:
-            self._store.put_screens(judged, screen)
+        if store is not None:
+            store.put_screens(judged, screen)
 
     def embed(self, chunks: Sequence[ChunkRecord]) -> list[ChunkSentences]:
         """Cut and embed `chunks` (both framings) in one call to the model."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from sqlalchemy import Engine
@@ -56,3 +57,14 @@ def test_answers_and_feedback_round_trip(sql_engine: Engine) -> None:
     kept = store.for_answer(answer.answer_id)
     assert sorted((f.rating, f.comment or "") for f in kept) == [(-1, "stale"), (1, "")]
     assert {f.asker for f in kept} == {"user:bob"}
+
+
+def test_an_answer_saved_again_keeps_the_last_version(sql_engine: Engine) -> None:
+    store = SqlAnswerStore(engine=sql_engine)
+    answer = _answer()
+    store.save(answer, asker="user:bob")
+    again = dataclasses.replace(answer, answer="Use NW-Guest [1].")
+    store.save(again, asker="user:carol")  # served again, e.g. from the answer cache
+    stored = store.get(answer.answer_id)
+    assert stored is not None
+    assert (stored.answer, stored.asker) == (again, "user:carol")
