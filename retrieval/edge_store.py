@@ -8,6 +8,7 @@ exhaustively); `optimize()` builds the HNSW graph once a segment is large enough
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,7 +95,10 @@ def _condition(condition: Condition) -> ConditionType:
     return FieldCondition(condition.field, range=RangeFloat(gte=condition.gte, lt=condition.lt))
 
 
+@functools.lru_cache(maxsize=1024)
 def _edge_filter(plan: FilterPlan) -> Filter | None:
+    """The engine's filter for `plan`. Plans are frozen values and the engine's filters are not
+    changed by a search, so a user's filter is built once and reused by their next requests."""
     if plan.is_empty:
         return None
     must = [_condition(c) for c in plan.must]
