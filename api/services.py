@@ -188,11 +188,13 @@ def build_services(
 
 
 def served_redaction(settings: Settings) -> RedactionSettings:
-    """The redaction settings of a served API: unless configured, PII analysis runs in one
-    worker process when the machine has a second CPU for it (`redaction.analysis_processes`)."""
+    """The redaction settings of a served API: unless configured, PII analysis runs in two
+    worker processes when the machine has a second CPU (`redaction.analysis_processes`). With
+    one, concurrent requests queued for it: two served 11-14% more chat requests per second
+    than one in alternating runs on the 2-core benchmark machine (docs/benchmarks.md)."""
     if settings.redaction.analysis_processes is not None:
         return settings.redaction
-    processes = 1 if (os.cpu_count() or 1) >= 2 else 0
+    processes = 2 if (os.cpu_count() or 1) >= 2 else 0
     return settings.redaction.model_copy(update={"analysis_processes": processes})
 
 

@@ -149,7 +149,7 @@ class RedactionSettings(BaseModel):
         le=8,
         description=(
             "Worker processes running spaCy and Presidio's recognizers beside the caller's "
-            "threads (off its interpreter lock); 0: in the calling process; default: 1 in a "
+            "threads (off its interpreter lock); 0: in the calling process; default: 2 in a "
             "served API on a machine with 2 or more CPUs, else 0"
         ),
     )

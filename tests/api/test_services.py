@@ -3,6 +3,7 @@ and `create_app` building its own services in the lifespan."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import textwrap
 from pathlib import Path
@@ -222,3 +223,32 @@ def test_the_served_app_feeds_rated_answers_into_the_audit_review(
             dump = "\n".join(connection.iterdump())
         assert "this is wrong" in dump, database  # the comment is there, masked
         assert "555 0143" not in dump, database
+
+
+def _analysis_workers() -> set[int]:
+    """This process's PII analysis worker processes (Linux /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if parent == os.getpid() and b"policies.pii_analysis_worker" in command:
+            found.add(int(entry.name))
+    return found
+
+
+def test_a_served_api_analyses_pii_in_worker_processes_it_stops_on_close(
+    keys: Keys, tmp_path: Path
+) -> None:
+    before = _analysis_workers()
+    services = build_services(_settings(tmp_path), _api(keys), chat_factory=_chat)
+    try:
+        started = _analysis_workers() - before
+        assert len(started) == (2 if (os.cpu_count() or 1) >= 2 else 0)
+    finally:
+        services.close()
+    assert not _analysis_workers() & started
