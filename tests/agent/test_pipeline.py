@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -32,11 +33,17 @@ NONSENSE = "Zorblax quintuple marmalade vortex?"
 
 @pytest.fixture(scope="module")
 def service(kb_index: KbIndex) -> AnswerService:
+    return _service(kb_index)
+
+
+def _service(kb_index: KbIndex, **options: Any) -> AnswerService:
+    """The pipeline over the kb index, with `options` (a guard, a tracer, settings…)."""
     return AnswerService(
         retrieval=kb_index.retrieval,
         policy=kb_index.policy,
         embedder=kb_index.embedder,
         index_version=kb_index.state.index_version,
+        **options,
     )
 
 
@@ -150,13 +157,7 @@ def test_with_a_guard_the_handoff_summary_is_masked_once_and_never_analysed_agai
 ) -> None:
     counting = CountingRedactor(make_guard().redactor)
     guard = PiiGuard(redactor=counting)
-    guarded = AnswerService(
-        retrieval=kb_index.retrieval,
-        policy=kb_index.policy,
-        embedder=kb_index.embedder,
-        index_version=kb_index.state.index_version,
-        guard=guard,
-    )
+    guarded = _service(kb_index, guard=guard)
     question = "I want to talk to a human about my VPN connection, call me on +1 503 555 0188"
     answer = guarded.answer(question, principal=_as(kb_index, "bob"))
     assert answer.status == "escalated"
@@ -171,12 +172,8 @@ def test_with_a_guard_the_handoff_summary_is_masked_once_and_never_analysed_agai
 
 
 def test_low_confidence_escalates_without_showing_the_draft(kb_index: KbIndex) -> None:
-    cautious = AnswerService(
-        retrieval=kb_index.retrieval,
-        policy=kb_index.policy,
-        embedder=kb_index.embedder,
-        index_version=kb_index.state.index_version,
-        settings=AgentSettings(answer_threshold=1.9, escalate_threshold=0.3),
+    cautious = _service(
+        kb_index, settings=AgentSettings(answer_threshold=1.9, escalate_threshold=0.3)
     )
     answer = cautious.answer("How do I book the boardroom?", principal=_as(kb_index, "bob"))
     assert answer.status == "escalated"
@@ -343,14 +340,7 @@ class _Recording:
 
 def test_each_step_runs_in_a_span_and_every_answer_is_recorded(kb_index: KbIndex) -> None:
     recording = _Recording()
-    traced = AnswerService(
-        retrieval=kb_index.retrieval,
-        policy=kb_index.policy,
-        embedder=kb_index.embedder,
-        index_version=kb_index.state.index_version,
-        tracer=recording,
-        recorder=recording,
-    )
+    traced = _service(kb_index, tracer=recording, recorder=recording)
     bob = _as(kb_index, "bob")
     answer = traced.answer("How do I book the boardroom?", principal=bob, conversation_id="c-9")
     assert recording.spans == [
@@ -380,13 +370,7 @@ class _UnavailableModel:
 
 
 def test_an_unavailable_model_falls_back_to_the_extractive_composer(kb_index: KbIndex) -> None:
-    fallback = AnswerService(
-        retrieval=kb_index.retrieval,
-        policy=kb_index.policy,
-        embedder=kb_index.embedder,
-        index_version=kb_index.state.index_version,
-        composer=_UnavailableModel(),
-    )
+    fallback = _service(kb_index, composer=_UnavailableModel())
     answer = fallback.answer("How do I book the boardroom?", principal=_as(kb_index, "bob"))
     assert answer.status == "answered"
     assert answer.composer == "extractive"

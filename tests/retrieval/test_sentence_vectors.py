@@ -255,26 +255,24 @@ class CountingScreen(InjectionScreen):
         return super().assess(text)
 
 
+def _screened(
+    engine: Engine, embedder: SentenceTransformerEmbedder, screen: InjectionScreen
+) -> SentenceVectors:
+    store = SentenceVectorStore(engine=engine, dimension=embedder.dimension)
+    return SentenceVectors(embedder=embedder, store=store, screen=screen)
+
+
 def test_each_chunk_is_screened_once_and_the_verdicts_are_read_back(
     sql_engine: Engine, embedder: SentenceTransformerEmbedder
 ) -> None:
     chunk = _chunk(INJECTED, chunk_id="c9")
     writer_screen = CountingScreen()
-    writer = SentenceVectors(
-        embedder=embedder,
-        store=SentenceVectorStore(engine=sql_engine, dimension=embedder.dimension),
-        screen=writer_screen,
-    )
-    [written], _ = writer.for_chunks([chunk])
+    [written], _ = _screened(sql_engine, embedder, writer_screen).for_chunks([chunk])
     assert writer_screen.judged == len(written.sentences) == 3
     assert written.instructions == (False, True, False)  # "Ignore all previous instructions…"
 
     reader_screen = CountingScreen()
-    reader = SentenceVectors(
-        embedder=embedder,
-        store=SentenceVectorStore(engine=sql_engine, dimension=embedder.dimension),
-        screen=reader_screen,
-    )
+    reader = _screened(sql_engine, embedder, reader_screen)  # another process, same database
     [read], _ = reader.for_chunks([chunk])
     assert (reader_screen.judged, read.instructions) == (0, written.instructions)
     assert read.screen == reader_screen.fingerprint
