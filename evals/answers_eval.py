@@ -136,7 +136,7 @@ class _ScoreTracer:
         return ""
 
     def set(self, **attrs: object) -> None:
-        documents = attrs.get("documents")
+        documents = attrs.get("document_ids")
         if isinstance(documents, list):
             self.verified_documents = [str(d) for d in documents]
 
