@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import DateTime, Engine, Integer, String, Text, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from agent.types import Answer, Citation, TokenUsage
 from api.ports import Feedback, StoredAnswer
+from policies.sql_upsert import dialect_insert
 
 __all__ = ["SqlAnswerStore"]
 
@@ -81,8 +80,7 @@ class SqlAnswerStore:
             "answer_json": json.dumps(dataclasses.asdict(answer), ensure_ascii=False),
         }
         # One statement (an answer served again from the cache is saved again: last one wins).
-        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(_AnswerRow).values(row)
+        statement = dialect_insert(self._engine, _AnswerRow).values(row)
         replace = {k: statement.excluded[k] for k in ("asker", "created_at", "answer_json")}
         with self._engine.begin() as connection:
             connection.execute(

@@ -28,9 +28,9 @@ from sqlalchemy import (
     event,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from policies.sql_upsert import dialect_insert
 
 __all__ = [
     "DocumentState",
@@ -196,9 +196,9 @@ class StateStore:
             {"key": key, "vector": np.asarray(vec, dtype=np.float32).tobytes()}
             for key, vec in vectors.items()
         ]
-        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(self._engine, _EmbeddingRow)
         with self._session() as s:
-            s.execute(insert(_EmbeddingRow).on_conflict_do_nothing(index_elements=["key"]), rows)
+            s.execute(statement.on_conflict_do_nothing(index_elements=["key"]), rows)
 
     # metadata ------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:

@@ -18,11 +18,10 @@ import json
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Engine, String, Text, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from policies.pii_types import PiiFinding
+from policies.sql_upsert import dialect_insert
 
 __all__ = ["FindingsStore"]
 
@@ -78,7 +77,7 @@ class FindingsStore:
             }
             for key, found in entries.items()
         ]
-        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        insert = dialect_insert(self._engine, _FindingsRow)
         with self._engine.begin() as connection:
-            statement = insert(_FindingsRow).on_conflict_do_nothing(index_elements=["key"])
+            statement = insert.on_conflict_do_nothing(index_elements=["key"])
             connection.execute(statement, rows)
