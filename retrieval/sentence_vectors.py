@@ -23,11 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Engine, LargeBinary, String, Text, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from policies.injection import InjectionScreen
+from policies.sql_upsert import dialect_insert
 from retrieval.embedder import Embedder
 from retrieval.records import ChunkRecord
 from retrieval.sentences import EvidenceSentence, sentence_units
@@ -138,9 +137,9 @@ class SentenceVectorStore:
         if not entries:
             return
         rows = [{"key": key, **self._encode(entry)} for key, entry in entries.items()]
-        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        insert = dialect_insert(self._engine, _SentenceRow)
         with self._engine.begin() as connection:
-            statement = insert(_SentenceRow).on_conflict_do_nothing(index_elements=["key"])
+            statement = insert.on_conflict_do_nothing(index_elements=["key"])
             connection.execute(statement, rows)
 
     def get_screens(self, keys: Sequence[str], screen: str) -> dict[str, tuple[bool, ...]]:
@@ -166,9 +165,8 @@ class SentenceVectorStore:
             {"key": key, "screen": screen, "flags": "".join("1" if f else "0" for f in flags)}
             for key, flags in verdicts.items()
         ]
-        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         with self._engine.begin() as connection:
-            statement = insert(_ScreenRow)
+            statement = dialect_insert(self._engine, _ScreenRow)
             connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=["key"],
@@ -229,6 +227,7 @@ class SentenceVectors:
         model = self._embedder.model_id
         keys = [sentence_key(model, chunk) for chunk in chunks]
         found = self._store.get(sorted(set(keys))) if self._store is not None else {}
+        stored = set(found)
         missing = {key: chunk for key, chunk in zip(keys, chunks, strict=True) if key not in found}
         if missing:
             fresh = self.embed(list(missing.values()))
@@ -236,15 +235,17 @@ class SentenceVectors:
             if self._store is not None:
                 self._store.put(new)
             found.update(new)
-        self._judge(found)
+        self._judge(found, stored)
         return [found[key] for key in keys], len(missing)
 
-    def _judge(self, entries: dict[str, ChunkSentences]) -> None:
+    def _judge(self, entries: dict[str, ChunkSentences], stored_keys: set[str]) -> None:
         """Attach the screen's verdicts to `entries` (in place): stored ones, else judged now
-        and stored, so each chunk's units are screened once."""
+        and stored, so each chunk's units are screened once. Only entries that were already
+        stored (`stored_keys`) can have stored verdicts; new ones are judged without asking."""
         screen = self._screen.fingerprint
         store = self._store
-        stored = store.get_screens(sorted(entries), screen) if store is not None else {}
+        wanted = sorted(stored_keys)
+        stored = store.get_screens(wanted, screen) if store is not None and wanted else {}
         judged: dict[str, tuple[bool, ...]] = {}
         for key, entry in entries.items():
             flags = stored.get(key)
