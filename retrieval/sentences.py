@@ -207,14 +207,17 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 def content_terms(text: str) -> list[str]:
     """Stemmed words of `text` without stop words and question words; numbers kept as written."""
-    stop = _stop_words()
-    terms: list[str] = []
-    for word in _WORD.findall(text):
-        lower = word.casefold().rstrip(".,:")
-        if lower in stop or lower in _EXTRA_STOP:
-            continue
-        terms.append(lower if any(ch.isdigit() for ch in lower) else _stem(lower))
-    return terms
+    return [term for word in _WORD.findall(text) if (term := _term(word))]
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _term(word: str) -> str:
+    """One word's content term, or "" for a stop word; memoised per word as written (the
+    evidence of every request is cut into terms, and its words repeat)."""
+    lower = word.casefold().rstrip(".,:")
+    if lower in _stop_words() or lower in _EXTRA_STOP:
+        return ""
+    return lower if any(ch.isdigit() for ch in lower) else _stem(lower)
 
 
 def numbers_in(text: str) -> set[str]:
