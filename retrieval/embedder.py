@@ -47,6 +47,12 @@ class EmbeddingSettings(BaseModel):
         "at a third of the peak memory (the attention tensors grow with the batch)",
     )
     threads: int | None = Field(default=None, ge=1, description="intra-op threads per call")
+    query_precision: Literal["float32", "int8"] = Field(
+        default="int8",
+        description="onnx: queries through an int8 copy of the export (its matrix products "
+        "quantized per channel; about half the query time, cosine to the float32 vector "
+        "0.99); documents are always embedded in float32",
+    )
 
 
 def _user_cache() -> Path:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from retrieval.embedder import EmbeddingSettings, SentenceTransformerEmbedder, load_embedder
-from retrieval.onnx_embedder import OnnxEmbedder, OnnxExportError
+from retrieval.onnx_embedder import OnnxEmbedder, OnnxExportError, int8_file_for
 
 TEXTS = [
     "VPN",
@@ -33,7 +33,11 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_onnx_vectors_and_tokens_equal_torch(
     onnx_cache: Path, torch_embedder: SentenceTransformerEmbedder
 ) -> None:
-    onnx = OnnxEmbedder(settings=EmbeddingSettings(onnx_cache_dir=onnx_cache, batch_size=2))
+    onnx = OnnxEmbedder(
+        settings=EmbeddingSettings(
+            onnx_cache_dir=onnx_cache, batch_size=2, query_precision="float32"
+        )
+    )
 
     documents = onnx.embed_documents(TEXTS)
     expected = torch_embedder.embed_documents(TEXTS)
@@ -54,18 +58,54 @@ def test_onnx_vectors_and_tokens_equal_torch(
 def test_the_export_is_made_once_and_a_damaged_one_is_replaced(onnx_cache: Path) -> None:
     settings = EmbeddingSettings(onnx_cache_dir=onnx_cache)
     first = OnnxEmbedder(settings=settings)
-    exported = first.onnx_file
-    stamp = exported.stat().st_mtime_ns
-    assert [p.name for p in onnx_cache.iterdir()] == [exported.name]  # no temporary left
+    exported, int8 = first.onnx_file, int8_file_for(first.onnx_file)
+    stamps = (exported.stat().st_mtime_ns, int8.stat().st_mtime_ns)
+    assert sorted(p.name for p in onnx_cache.iterdir()) == sorted([exported.name, int8.name])
 
     again = OnnxEmbedder(settings=settings)
-    assert again.onnx_file == exported and exported.stat().st_mtime_ns == stamp
+    assert again.onnx_file == exported
+    assert (exported.stat().st_mtime_ns, int8.stat().st_mtime_ns) == stamps  # not made again
 
-    exported.write_bytes(b"not an onnx model")
-    repaired = OnnxEmbedder(settings=settings)
-    np.testing.assert_allclose(
-        repaired.embed_query("printer jam"), first.embed_query("printer jam"), atol=1e-6
+    for damaged in (exported, int8):
+        damaged.write_bytes(b"not an onnx model")
+        repaired = OnnxEmbedder(settings=settings)
+        np.testing.assert_allclose(
+            repaired.embed_query("printer jam"), first.embed_query("printer jam"), atol=1e-6
+        )
+        np.testing.assert_allclose(
+            repaired.embed_documents(["printer jam"]),
+            first.embed_documents(["printer jam"]),
+            atol=1e-6,
+        )
+
+
+def test_int8_queries_keep_the_float32_direction_and_ranking(
+    onnx_cache: Path, torch_embedder: SentenceTransformerEmbedder
+) -> None:
+    """Queries through the int8 copy: each vector within a cosine of 0.98 of the float32 one,
+    and the passages a query should find rank as they do in float32; documents are float32."""
+    int8 = OnnxEmbedder(settings=EmbeddingSettings(onnx_cache_dir=onnx_cache))
+    exact = OnnxEmbedder(
+        settings=EmbeddingSettings(onnx_cache_dir=onnx_cache, query_precision="float32")
     )
+    np.testing.assert_allclose(
+        int8.embed_documents(TEXTS), torch_embedder.embed_documents(TEXTS), atol=1e-5
+    )
+    queries = [*TEXTS, "printer out of toner", "my account is locked", "VPN keeps dropping"]
+    for query in queries:
+        fast, slow = int8.embed_query(query), exact.embed_query(query)
+        assert not np.allclose(fast, slow, atol=1e-5)  # it is the int8 model that answered
+        assert float(fast @ slow) / float(np.linalg.norm(fast) * np.linalg.norm(slow)) > 0.98
+        assert abs(float(np.linalg.norm(fast)) - 1.0) < 1e-3
+    passages = exact.embed_documents(
+        [
+            "Replace the toner cartridge when the printer shows a low-toner warning.",
+            "Accounts lock after five failed sign-ins; the service desk unlocks them.",
+            "The VPN client reconnects automatically when the network changes.",
+        ]
+    )
+    for expected, query in enumerate(queries[-3:]):
+        assert int(np.argmax(passages @ int8.embed_query(query))) == expected
 
 
 def test_settings_choose_the_backend(onnx_cache: Path) -> None:
