@@ -30,6 +30,7 @@ from qdrant_edge import (
     HnswIndexConfig,
     IdfParams,
     MatchAny,
+    Memory,
     Modifier,
     PayloadSchemaType,
     PayloadSelector,
@@ -63,6 +64,7 @@ from retrieval.schema import (
     FilterPlan,
     IdfScope,
     IndexKind,
+    PayloadMemory,
     chunk_to_payload,
     compile_search_filter,
     dense_rows,
@@ -133,6 +135,10 @@ class EdgeStore:
     with hnsw_ef=512); with 40,000 KB it is 1.0 at 11 ms p50 / 15 ms p95 for the dense channel.
     `bm25_idf`: "visible" computes IDF over the chunks the search may return, so chunks a
     caller cannot read never shift its BM25 scores or order; "collection" over every chunk.
+    `payload_memory`: "cached" keeps the payloads (chunk text and access lists) in memory;
+    reading the 32 hits of a search at 100,000 chunks then took 0.5 / 0.6 ms p50/p95 against
+    2.3 / 3.5 with "cold" (read from the files on demand), at the cost of about the payloads'
+    size in RAM. Applies at every open, to an existing shard too.
     """
 
     def __init__(
@@ -146,6 +152,7 @@ class EdgeStore:
         indexing_threshold_kb: int | None = None,
         full_scan_threshold_kb: int | None = DEFAULT_FULL_SCAN_THRESHOLD_KB,
         bm25_idf: IdfScope = "visible",
+        payload_memory: PayloadMemory = "cached",
         upsert_batch_size: int = 256,
         scroll_page_size: int = 1000,
         encoder: Bm25Encoder | None = None,
@@ -169,6 +176,7 @@ class EdgeStore:
             else None
         )
         self._visible_idf = bm25_idf == "visible"
+        self._payload_memory = Memory.Cached if payload_memory == "cached" else Memory.Cold
         self._shard: EdgeShard | None = self._open()
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -187,6 +195,7 @@ class EdgeStore:
                 DENSE_VECTOR: EdgeVectorParams(size=self._dimension, distance=Distance.Cosine)
             },
             sparse_vectors={SPARSE_VECTOR: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+            payload_memory=self._payload_memory,
             optimizers=EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb)
             if self._indexing_threshold_kb is not None
             else None,

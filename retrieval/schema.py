@@ -43,6 +43,7 @@ __all__ = [
     "IdfScope",
     "IndexKind",
     "Payload",
+    "PayloadMemory",
     "ValueRange",
     "chunk_to_payload",
     "compile_search_filter",
@@ -67,6 +68,7 @@ IndexKind = Literal["keyword", "float"]
 # Which points BM25's IDF is computed over. "visible": those the search may return (so hidden
 # chunks cannot shift scores or order, a side channel on their content); "collection": all.
 IdfScope = Literal["visible", "collection"]
+PayloadMemory = Literal["cached", "cold"]
 
 # Filtered searches admitting fewer vectors than this (KB of vectors; 40,000 KB is about 26,000
 # chunks of 384 dims) scan the admitted points exactly instead of walking the HNSW graph, whose

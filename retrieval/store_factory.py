@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from retrieval.schema import DEFAULT_FULL_SCAN_THRESHOLD_KB, IdfScope
+from retrieval.schema import DEFAULT_FULL_SCAN_THRESHOLD_KB, IdfScope, PayloadMemory
 from retrieval.store import VectorStore
 
 __all__ = ["StoreSettings", "open_store"]
@@ -57,6 +57,12 @@ class StoreSettings(BaseModel):
         description="BM25 IDF over the chunks the caller may see (no side channel from hidden "
         "ones; ~1 ms more at 40k chunks) or over the whole collection",
     )
+    payload_memory: PayloadMemory = Field(
+        default="cached",
+        description="Edge: 'cached' keeps payloads (chunk text, access lists) in RAM: reading "
+        "a search's 32 hits at 100k chunks took 0.5 ms p50 against 2.3 'cold' (from the files "
+        "on demand)",
+    )
     indexing_threshold_kb: int | None = Field(
         default=None,
         ge=1,
@@ -91,6 +97,7 @@ def open_store(settings: StoreSettings, *, dimension: int) -> VectorStore:
             exact=settings.exact,
             acorn=settings.acorn,
             bm25_idf=settings.bm25_idf,
+            payload_memory=settings.payload_memory,
             indexing_threshold_kb=settings.indexing_threshold_kb,
             full_scan_threshold_kb=settings.full_scan_threshold_kb,
             upsert_batch_size=settings.upsert_batch_size,

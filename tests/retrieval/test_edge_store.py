@@ -253,3 +253,30 @@ def test_acorn_searches_through_the_graph_and_still_returns_only_what_the_filter
                 found[acorn].append({h.chunk.chunk_id for h in hits})
     agree = sum(len(a & e) for a, e in zip(found[True], found[False], strict=True))
     assert agree / (10 * len(queries)) >= 0.9
+
+
+def test_payloads_are_kept_in_memory_unless_configured_and_either_placement_reopens(
+    index_path: Path,
+) -> None:
+    """`payload_memory` (default "cached": payloads in RAM, the hits of a search read without
+    touching the files) applies at every open: a shard written cold reopens cached with its
+    data, and back."""
+    written, vectors = chunks(12), unit_vectors(12, seed=5)
+
+    def placement() -> str:
+        config = json.loads((index_path / "edge_config.json").read_text(encoding="utf-8"))
+        return str(config["payload_memory"])
+
+    with EdgeStore(path=index_path, dimension=DIM, payload_memory="cold") as cold:
+        cold.upsert(written, vectors)
+        assert placement() == "cold"
+    with EdgeStore(path=index_path, dimension=DIM) as cached:
+        assert placement() == "cached"
+        assert cached.retrieve_chunks([c.chunk_id for c in written]) == written
+        assert nearest(cached, vectors[4], READERS[4 % 3]) == written[4].chunk_id
+    reopened = open_store(StoreSettings(path=index_path, payload_memory="cold"), dimension=DIM)
+    try:
+        assert placement() == "cold"
+        assert reopened.count() == len(written)
+    finally:
+        reopened.close()
