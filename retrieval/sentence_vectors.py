@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Engine, LargeBinary, String, Text, func, select
+from sqlalchemy import Engine, LargeBinary, String, Text, and_, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from policies.injection import InjectionScreen
@@ -120,17 +120,30 @@ class SentenceVectorStore:
         self._dimension = dimension
         _Base.metadata.create_all(engine)
 
-    def get(self, keys: Sequence[str]) -> dict[str, ChunkSentences]:
+    def get(self, keys: Sequence[str], *, screen: str = "") -> dict[str, ChunkSentences]:
+        """The stored entries of `keys` (missing keys are left out), each with the verdicts of
+        the injection screen whose fingerprint is `screen` when they are stored (read in the
+        same query; an entry without them has `screen == ""`)."""
+        verdicts = _ScreenRow.__table__.alias("verdicts")
         found: dict[str, ChunkSentences] = {}
         with self._engine.connect() as connection:
             for start in range(0, len(keys), 500):
                 rows = connection.execute(
-                    select(_SentenceRow.key, _SentenceRow.units, _SentenceRow.vectors).where(
-                        _SentenceRow.key.in_(list(keys[start : start + 500]))
+                    select(
+                        _SentenceRow.key, _SentenceRow.units, _SentenceRow.vectors, verdicts.c.flags
                     )
+                    .outerjoin(
+                        verdicts,
+                        and_(verdicts.c.key == _SentenceRow.key, verdicts.c.screen == screen),
+                    )
+                    .where(_SentenceRow.key.in_(list(keys[start : start + 500])))
                 )
-                for key, units, blob in rows:
-                    found[key] = self._decode(units, blob)
+                for key, units, blob, flags in rows:
+                    entry = self._decode(units, blob)
+                    if flags is not None and len(flags) == len(entry.sentences):
+                        instructions = tuple(flag == "1" for flag in flags)
+                        entry = dataclasses.replace(entry, instructions=instructions, screen=screen)
+                    found[key] = entry
         return found
 
     def put(self, entries: dict[str, ChunkSentences]) -> None:
@@ -141,22 +154,6 @@ class SentenceVectorStore:
         with self._engine.begin() as connection:
             statement = insert.on_conflict_do_nothing(index_elements=["key"])
             connection.execute(statement, rows)
-
-    def get_screens(self, keys: Sequence[str], screen: str) -> dict[str, tuple[bool, ...]]:
-        """The stored verdicts of `screen` on the units of each key (keys judged by another
-        screen, or never, are left out)."""
-        found: dict[str, tuple[bool, ...]] = {}
-        with self._engine.connect() as connection:
-            for start in range(0, len(keys), 500):
-                rows = connection.execute(
-                    select(_ScreenRow.key, _ScreenRow.flags).where(
-                        _ScreenRow.key.in_(list(keys[start : start + 500])),
-                        _ScreenRow.screen == screen,
-                    )
-                )
-                for key, flags in rows:
-                    found[key] = tuple(flag == "1" for flag in flags)
-        return found
 
     def put_screens(self, verdicts: dict[str, tuple[bool, ...]], screen: str) -> None:
         if not verdicts:
@@ -226,35 +223,32 @@ class SentenceVectors:
         """One entry per chunk, in order, and how many chunks had to be embedded now."""
         model = self._embedder.model_id
         keys = [sentence_key(model, chunk) for chunk in chunks]
-        found = self._store.get(sorted(set(keys))) if self._store is not None else {}
-        stored = set(found)
+        screen = self._screen.fingerprint
+        store = self._store
+        found = store.get(sorted(set(keys)), screen=screen) if store is not None else {}
         missing = {key: chunk for key, chunk in zip(keys, chunks, strict=True) if key not in found}
         if missing:
             fresh = self.embed(list(missing.values()))
             new = dict(zip(missing, fresh, strict=True))
-            if self._store is not None:
-                self._store.put(new)
+            if store is not None:
+                store.put(new)
             found.update(new)
-        self._judge(found, stored)
+        self._judge(found)
         return [found[key] for key in keys], len(missing)
 
-    def _judge(self, entries: dict[str, ChunkSentences], stored_keys: set[str]) -> None:
-        """Attach the screen's verdicts to `entries` (in place): stored ones, else judged now
-        and stored, so each chunk's units are screened once. Only entries that were already
-        stored (`stored_keys`) can have stored verdicts; new ones are judged without asking."""
+    def _judge(self, entries: dict[str, ChunkSentences]) -> None:
+        """Attach the screen's verdicts to the entries read without them (in place), judged
+        now and stored, so each chunk's units are screened once."""
         screen = self._screen.fingerprint
-        store = self._store
-        wanted = sorted(stored_keys)
-        stored = store.get_screens(wanted, screen) if store is not None and wanted else {}
         judged: dict[str, tuple[bool, ...]] = {}
         for key, entry in entries.items():
-            flags = stored.get(key)
-            if flags is None or len(flags) != len(entry.sentences):
-                flags = tuple(self._screen.assess(u.display).suspected for u in entry.sentences)
-                judged[key] = flags
+            if entry.screen == screen:
+                continue
+            flags = tuple(self._screen.assess(u.display).suspected for u in entry.sentences)
+            judged[key] = flags
             entries[key] = dataclasses.replace(entry, instructions=flags, screen=screen)
-        if store is not None:
-            store.put_screens(judged, screen)
+        if self._store is not None:
+            self._store.put_screens(judged, screen)
 
     def embed(self, chunks: Sequence[ChunkRecord]) -> list[ChunkSentences]:
         """Cut and embed `chunks` (both framings) in one call to the model."""

@@ -295,5 +295,7 @@ def test_a_screen_with_other_rules_judges_again_and_replaces_the_verdicts(
     assert strict.judged == 3 and entry.screen == strict.fingerprint
     assert entry.instructions == tuple(strict.assess(u.display).suspected for u in entry.sentences)
     key = sentence_key(embedder.model_id, chunk)
-    assert store.get_screens([key], strict.fingerprint) == {key: entry.instructions}
-    assert store.get_screens([key], InjectionScreen().fingerprint) == {}
+    assert store.get([key], screen=strict.fingerprint)[key].instructions == entry.instructions
+    assert store.get([key], screen=strict.fingerprint)[key].screen == strict.fingerprint
+    unjudged = store.get([key], screen=InjectionScreen().fingerprint)[key]
+    assert (unjudged.instructions, unjudged.screen) == ((), "")
