@@ -19,10 +19,12 @@ float32 one, and documents - what the index and the sentence vectors hold - stay
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,28 +74,45 @@ def int8_file_for(onnx_file: Path) -> Path:
 def quantize_int8(source: Path, target: Path) -> Path:
     """An int8 copy of the export at `source`: dynamic quantization of its matrix products,
     per output channel (quantizing every operator, or per tensor, moved query vectors to a
-    cosine of 0.96-0.98 against 0.99). Written to a temporary name and renamed."""
-    import logging
-
+    cosine of 0.96-0.98 against 0.99). Raises `OnnxExportError` when `target` cannot be
+    written."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    logging.disable(logging.WARNING)  # its advice to pre-process first, on the root logger
+    root = logging.getLogger()
+    root.addFilter(_quantizer_advice)  # it logs through the root logger itself
     try:
-        quantize_dynamic(
-            str(source),
-            str(partial),
-            op_types_to_quantize=["MatMul"],
-            per_channel=True,
-            weight_type=QuantType.QInt8,
-        )
+        with _written_atomically(target, also="or embedding.query_precision: float32") as partial:
+            quantize_dynamic(
+                str(source),
+                str(partial),
+                op_types_to_quantize=["MatMul"],
+                per_channel=True,
+                weight_type=QuantType.QInt8,
+            )
+    finally:
+        root.removeFilter(_quantizer_advice)
+    return target
+
+
+def _quantizer_advice(record: logging.LogRecord) -> bool:
+    """False for the quantizer's advice to pre-process the model first (it does not apply to
+    a dynamic quantization of the matrix products); other records pass."""
+    return not record.getMessage().startswith("Please consider to run pre-processing")
+
+
+@contextmanager
+def _written_atomically(target: Path, *, also: str = "") -> Iterator[Path]:
+    """A temporary path beside `target` to write to, renamed to `target` when the block ends
+    without error (processes starting together never read half a file) and removed
+    otherwise. An `OSError` becomes an `OnnxExportError` naming the directory."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        yield partial
         partial.replace(target)
     except OSError as exc:
-        raise _unwritable(target.parent, exc) from exc
+        raise _unwritable(target.parent, exc, also=also) from exc
     finally:
-        logging.disable(logging.NOTSET)
         partial.unlink(missing_ok=True)
-    return target
 
 
 def export_onnx(model_path: Path, target: Path) -> Path:
@@ -133,35 +152,32 @@ def export_onnx(model_path: Path, target: Path) -> Path:
         padding=True,
         return_tensors="pt",
     )
-    partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     dynamic = {name: {0: "batch", 1: "tokens"} for name in _INPUTS}
-    try:
-        with torch.inference_mode(), warnings.catch_warnings():
-            # The tracer's notes on shape checks that are constant for an encoder
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Pooled(),
-                tuple(sample[name] for name in _INPUTS),
-                str(partial),
-                input_names=list(_INPUTS),
-                output_names=["embedding"],
-                dynamic_axes={**dynamic, "embedding": {0: "batch"}},
-                opset_version=_OPSET,
-                dynamo=False,
-            )
-        partial.replace(target)
-    except OSError as exc:
-        raise _unwritable(target.parent, exc) from exc
-    finally:
-        partial.unlink(missing_ok=True)
+    with (
+        _written_atomically(target) as partial,
+        torch.inference_mode(),
+        warnings.catch_warnings(),
+    ):
+        # The tracer's notes on shape checks that are constant for an encoder
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Pooled(),
+            tuple(sample[name] for name in _INPUTS),
+            str(partial),
+            input_names=list(_INPUTS),
+            output_names=["embedding"],
+            dynamic_axes={**dynamic, "embedding": {0: "batch"}},
+            opset_version=_OPSET,
+            dynamo=False,
+        )
     return target
 
 
-def _unwritable(directory: Path, exc: OSError) -> OnnxExportError:
+def _unwritable(directory: Path, exc: OSError, *, also: str = "") -> OnnxExportError:
     return OnnxExportError(
         f"cannot write the ONNX export of the embedding model to {directory}: "
         f"{exc.strerror or exc}; set embedding.onnx_cache_dir to a writable directory, "
-        "or embedding.backend: torch"
+        f"or embedding.backend: torch{f', {also}' if also else ''}"
     )
 
 
@@ -232,14 +248,14 @@ class OnnxEmbedder(HuggingFaceTokens):
         size = self._settings.batch_size
         for start in range(0, len(texts), size):
             rows = order[start : start + size]
-            out[rows] = self._run([texts[i] for i in rows])
+            out[rows] = self._run([texts[i] for i in rows], self._session)
         return out
 
     def embed_query(self, text: str) -> Matrix:
         vector: Matrix = self._run([text], self._query_session)[0]
         return vector
 
-    def _run(self, texts: list[str], session: Any = None) -> Matrix:
+    def _run(self, texts: list[str], session: Any) -> Matrix:
         encoded = self._tokenizer(
             texts,
             padding=True,
@@ -248,5 +264,5 @@ class OnnxEmbedder(HuggingFaceTokens):
             return_tensors="np",
         )
         feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in _INPUTS}
-        result: list[Matrix] = (session or self._session).run(["embedding"], feeds)
+        result: list[Matrix] = session.run(["embedding"], feeds)
         return np.asarray(result[0], dtype=np.float32)

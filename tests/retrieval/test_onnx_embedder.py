@@ -3,13 +3,14 @@ model once (offline, into its cache directory) and recovers from a damaged expor
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from retrieval.embedder import EmbeddingSettings, SentenceTransformerEmbedder, load_embedder
-from retrieval.onnx_embedder import OnnxEmbedder, OnnxExportError, int8_file_for
+from retrieval.onnx_embedder import OnnxEmbedder, OnnxExportError, int8_file_for, quantize_int8
 
 TEXTS = [
     "VPN",
@@ -124,3 +125,39 @@ def test_an_unwritable_cache_dir_is_a_clear_error(tmp_path: Path) -> None:
 
     assert str(blocker / "onnx") in str(raised.value)
     assert blocker.read_text(encoding="utf-8") == "not a directory"  # nothing overwritten
+
+
+def test_an_int8_copy_that_cannot_be_written_is_a_clear_error(onnx_cache: Path) -> None:
+    """The export is there but its int8 copy cannot be written (a directory stands where it
+    goes): the error names the directory and the settings that avoid it; nothing is left."""
+    export = OnnxEmbedder(
+        settings=EmbeddingSettings(onnx_cache_dir=onnx_cache, query_precision="float32")
+    ).onnx_file
+    blocked = onnx_cache.parent / "blocked"
+    blocked.mkdir()
+    target = blocked / export.name
+    target.write_bytes(export.read_bytes())
+    (blocked / int8_file_for(target).name).mkdir()
+
+    with pytest.raises(OnnxExportError, match=r"embedding\.query_precision: float32") as raised:
+        quantize_int8(target, int8_file_for(target))
+
+    assert str(blocked) in str(raised.value)
+    assert sorted(p.name for p in blocked.iterdir()) == sorted(
+        [target.name, int8_file_for(target).name]
+    )  # no temporary file left behind
+
+
+def test_quantizing_keeps_other_log_records(
+    onnx_cache: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    export = OnnxEmbedder(
+        settings=EmbeddingSettings(onnx_cache_dir=onnx_cache, query_precision="float32")
+    ).onnx_file
+    with caplog.at_level(logging.WARNING):
+        quantize_int8(export, tmp_path / "copy.onnx")
+        logging.warning("a warning of the application's own")
+    messages = [r.getMessage() for r in caplog.records]
+    assert "a warning of the application's own" in messages
+    assert not any(m.startswith("Please consider to run pre-processing") for m in messages)
+    assert (tmp_path / "copy.onnx").is_file()
