@@ -333,6 +333,49 @@ def jobs(
 
 
 @app.command()
+def prune(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be removed; remove nothing.")
+    ] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove what the state database keeps for chunks no longer in the index.
+
+    Cached embeddings, sentence vectors, injection-screen verdicts and PII findings are kept
+    per chunk content and outlive edited or deleted documents; this deletes the rows no chunk
+    in the index uses. It holds every source's lease, so it waits for no sync: exit 3 if one
+    is running. With the embedded index, a running server owns it (exit 3); the server prunes
+    on its own schedule (ingest.prune_schedule).
+    """
+    from api.wiring import build_ingest
+    from retrieval.store import StoreLockedError
+
+    settings = _settings(config)
+    with _translated_errors():
+        try:
+            ctx = build_ingest(settings)
+        except StoreLockedError as exc:
+            _fail(f"{exc}. A running server prunes on ingest.prune_schedule", EXIT_BUSY)
+        try:
+            report = ctx.pruner.prune(dry_run=dry_run)
+        finally:
+            ctx.close()
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return
+    verb = "would remove" if dry_run else "removed"
+    table = Table("table", "kept", verb)
+    for name, count in report.tables.items():
+        table.add_row(name, str(count.kept), str(count.removed))
+    out.print(table)
+    out.print(
+        f"{report.chunks} chunks in the index; {report.removed} rows {verb} "
+        f"in {report.seconds:.1f} s"
+    )
+
+
+@app.command()
 def scheduler(
     once: Annotated[bool, typer.Option(help="Run what is due now, then exit.")] = False,
     config: ConfigOption = None,

@@ -24,10 +24,12 @@ from ingest.jobs import JobStore
 from ingest.runner import SyncRunner
 from ingest.sources import SourceRegistry, load_sources
 from ingest.state import StateStore, create_state_engine
+from ingest.state_prune import StatePruner
 from ingest.sync import IngestService
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
 from policies.injection import InjectionScreen
+from policies.pii_findings_store import FindingsStore
 from retrieval.embedder import Embedder, load_embedder
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalService
@@ -73,6 +75,7 @@ class IngestContext:
     state: StateStore
     embedder: Embedder
     sentences: SentenceVectors  # the sentence vectors ingestion writes and answering reads
+    pruner: StatePruner  # removes state rows no chunk in the index uses any more
 
     def close(self) -> None:
         self.store.close()
@@ -110,15 +113,16 @@ def build_ingest(
         redactor = redactor or PresidioRedactor(settings=settings.redaction, findings_engine=engine)
         pii_findings = redactor.precompute
     screen = InjectionScreen()
+    chunker = Chunker(
+        tokens=embedder,
+        target_tokens=settings.ingest.chunk_target_tokens,
+        overlap_sentences=settings.ingest.chunk_overlap_sentences,
+    )
     service = IngestService(
         registry=registry,
         store=store,
         embedder=embedder,
-        chunker=Chunker(
-            tokens=embedder,
-            target_tokens=settings.ingest.chunk_target_tokens,
-            overlap_sentences=settings.ingest.chunk_overlap_sentences,
-        ),
+        chunker=chunker,
         state=state,
         connector_for=connector_for,
         batch_chunks=settings.ingest.batch_chunks,
@@ -128,12 +132,28 @@ def build_ingest(
         pii_findings=pii_findings,
     )
     jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
+    pruner = StatePruner(
+        store=store,
+        state=state,
+        jobs=jobs,
+        source_ids=lambda: [s.id for s in registry],
+        chunker=chunker,
+        model_id=embedder.model_id,
+        sentences=sentences.store,
+        # Findings are written (and so pruned) only when ingest precomputes them.
+        findings=(
+            FindingsStore(engine=engine, fingerprint=redactor.fingerprint())
+            if redactor is not None and settings.ingest.precompute_pii
+            else None
+        ),
+    )
     return IngestContext(
         runner=SyncRunner(service=service, jobs=jobs),
         store=store,
         state=state,
         embedder=embedder,
         sentences=sentences,
+        pruner=pruner,
     )
 
 

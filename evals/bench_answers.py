@@ -62,7 +62,7 @@ def store_sentence_vectors(
         entries, count = sentences.for_chunks(batch)
         embedded += count
         if pii_findings is not None:
-            analysed += pii_findings(shown_texts(batch, entries))
+            analysed += pii_findings(shown_texts(batch, [e.sentences for e in entries]))
     return {
         "chunks_embedded_now": embedded,
         "pii_segments_analysed_now": analysed,

@@ -114,9 +114,22 @@ class Chunker:
             for ordinal, span in enumerate(self._fit(text, candidates, labels, pieces))
         ]
 
+    def embed_texts(self, chunks: Sequence[tuple[str, tuple[str, ...], str]]) -> list[str]:
+        """What `chunk` gave the embedder for chunks of these (document title, heading path,
+        text): the state pruner recomputes it to tell which cached embeddings are still used."""
+        labels = self._fit_labels([_label(title, headings) for title, headings, _ in chunks])
+        return [
+            _embed_text(label, text)
+            for (label, _), (_, _, text) in zip(labels, chunks, strict=True)
+        ]
+
     def _labels(self, document: ParsedDocument) -> list[tuple[str, int]]:
         """Per section, the title/heading prefix and its token count (at most a quarter)."""
-        raw = [_label(document.title, section.heading_path) for section in document.sections]
+        return self._fit_labels(
+            [_label(document.title, section.heading_path) for section in document.sections]
+        )
+
+    def _fit_labels(self, raw: list[str]) -> list[tuple[str, int]]:
         unique = list(dict.fromkeys(raw))
         fitted: dict[str, tuple[str, int]] = {}
         for label, count in zip(unique, self._tokens.count(unique), strict=True):

@@ -10,7 +10,7 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -142,6 +142,23 @@ class JobStore:
             self._finish(job_id, handle.status, handle.report, handle.error)
         finally:
             self._release(source_id, job_id)
+
+    @contextmanager
+    def hold(self, source_ids: Iterable[str], *, holder: str | None = None) -> Iterator[None]:
+        """Hold the leases of all these sources at once, recording no run: for maintenance
+        that must not overlap any sync (`ingest.state_prune`). Raises SourceBusyError, holding
+        nothing, if any of them is being synced."""
+        holder = holder or default_holder()
+        lease_id = str(uuid.uuid4())
+        taken: list[str] = []
+        try:
+            for source_id in sorted(set(source_ids)):
+                self._acquire(source_id, holder=holder, job_id=lease_id)
+                taken.append(source_id)
+            yield
+        finally:
+            for source_id in taken:
+                self._release(source_id, lease_id)
 
     def _acquire(self, source_id: str, *, holder: str, job_id: str) -> None:
         now = datetime.now(UTC)

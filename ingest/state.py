@@ -6,6 +6,7 @@ access list were last written, so an unchanged source costs no embedding and no 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,12 +31,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from policies.sql_sweep import LiveKeys, SweepCount, sweep
 from policies.sql_upsert import dialect_insert
 
 __all__ = [
     "DocumentState",
     "StateStore",
     "create_state_engine",
+    "embedding_key",
 ]
 
 
@@ -85,6 +88,15 @@ class DocumentState:
     deny: tuple[str, ...]
     chunk_count: int
     updated_at: datetime
+
+
+def embedding_key(model_id: str, embed_text: str) -> str:
+    """The embedding cache's key: the model and exactly what it embedded."""
+    digest = hashlib.sha256()
+    for part in (model_id, embed_text):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def create_state_engine(url: str) -> Engine:
@@ -199,6 +211,10 @@ class StateStore:
         statement = dialect_insert(self._engine, _EmbeddingRow)
         with self._session() as s:
             s.execute(statement.on_conflict_do_nothing(index_elements=["key"]), rows)
+
+    def sweep_embeddings(self, live: LiveKeys, *, dry_run: bool = False) -> SweepCount:
+        """Delete the cached embeddings whose key is not in `live`."""
+        return sweep(self._engine, _EmbeddingRow.key, live, dry_run=dry_run)
 
     # metadata ------------------------------------------------------------------------------
     def get_meta(self, name: str) -> str | None:

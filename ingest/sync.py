@@ -34,7 +34,7 @@ from ingest.documents import (
 from ingest.parsing import parse_document
 from ingest.report import SourceReport
 from ingest.sources import SourceConfig, SourceRegistry
-from ingest.state import DocumentState, StateStore
+from ingest.state import DocumentState, StateStore, embedding_key
 from retrieval.embedder import Embedder
 from retrieval.records import ChunkRecord, chunk_id_for
 from retrieval.sentence_vectors import SentenceVectors, shown_texts
@@ -275,7 +275,9 @@ class IngestService:
             entries, embedded = self._sentence_vectors.for_chunks(records)
             report.sentence_chunks_embedded += embedded
             if self._pii_findings is not None:
-                report.pii_segments_analysed += self._pii_findings(shown_texts(records, entries))
+                report.pii_segments_analysed += self._pii_findings(
+                    shown_texts(records, [e.sentences for e in entries])
+                )
         self._store.upsert(records, vectors)
         for doc in batch.documents:
             self._store.delete_document(_doc_id(doc), keep_version=doc.version)
@@ -292,7 +294,7 @@ class IngestService:
 
     def _vectors(self, texts: Sequence[str], report: SourceReport) -> list[list[float]]:
         model = self._embedder.model_id
-        keys = [_sha(model, t) for t in texts]
+        keys = [embedding_key(model, t) for t in texts]
         cached = self._state.cached_embeddings(sorted(set(keys)))
         missing = sorted(
             {k: t for k, t in zip(keys, texts, strict=True) if k not in cached}.items()

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from policies.pii_types import PiiFinding
+from policies.sql_sweep import LiveKeys, SweepCount, sweep
 from policies.sql_upsert import dialect_insert
 
 __all__ = ["FindingsStore"]
@@ -48,6 +49,11 @@ class FindingsStore:
         digest = hashlib.sha256(self._fingerprint + b"\x1e")
         digest.update(text.encode("utf-8", "surrogatepass"))
         return digest.hexdigest()
+
+    def sweep(self, live: LiveKeys, *, dry_run: bool = False) -> SweepCount:
+        """Delete the findings whose key is not in `live` (among them every finding stored
+        under another fingerprint)."""
+        return sweep(self._engine, _FindingsRow.key, live, dry_run=dry_run)
 
     def get(self, keys: Sequence[str]) -> dict[str, tuple[PiiFinding, ...]]:
         found: dict[str, tuple[PiiFinding, ...]] = {}

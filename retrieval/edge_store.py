@@ -365,6 +365,18 @@ class EdgeStore:
         with self._errors("count points"):
             return self._live.count(CountRequest(exact=True, filter=flt))
 
+    def iter_chunks(self) -> Iterator[list[ChunkRecord]]:
+        offset: PointId | None = None
+        while True:
+            with self._errors("scroll chunks"):
+                records, offset = self._live.scroll(
+                    ScrollRequest(offset=offset, limit=self._page, with_payload=True)
+                )
+            if records:
+                yield [payload_to_chunk(r.payload or {}) for r in records]
+            if offset is None:
+                return
+
     def retrieve_chunks(self, chunk_ids: Sequence[str]) -> list[ChunkRecord]:
         wanted = point_ids(chunk_ids)
         if not wanted:

@@ -26,6 +26,7 @@ from sqlalchemy import Engine, LargeBinary, String, Text, and_, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from policies.injection import InjectionScreen
+from policies.sql_sweep import LiveKeys, SweepCount, sweep
 from policies.sql_upsert import dialect_insert
 from retrieval.embedder import Embedder
 from retrieval.records import ChunkRecord
@@ -56,18 +57,20 @@ class ChunkSentences:
     screen: str = ""  # fingerprint of the InjectionScreen that judged `instructions`
 
 
-def shown_texts(chunks: Sequence[ChunkRecord], entries: Sequence[ChunkSentences]) -> list[str]:
+def shown_texts(
+    chunks: Sequence[ChunkRecord], units: Sequence[Sequence[EvidenceSentence]]
+) -> list[str]:
     """Everything of these chunks that an answer citing them shows, and so masks before it is
     logged, traced or audited: each chunk's title and URI, and each sentence unit as displayed
     and as quoted verbatim. Ingestion stores the PII findings of exactly these texts, so that
     masking a served answer analyses only what the user wrote."""
     return [
         text
-        for chunk, entry in zip(chunks, entries, strict=True)
+        for chunk, sentences in zip(chunks, units, strict=True)
         for text in (
             chunk.title,
             chunk.uri,
-            *(t for u in entry.sentences for t in (u.display, chunk.text[u.start : u.end])),
+            *(t for u in sentences for t in (u.display, chunk.text[u.start : u.end])),
         )
     ]
 
@@ -176,22 +179,46 @@ class SentenceVectorStore:
         with self._engine.connect() as connection:
             return int(connection.scalar(select(func.count()).select_from(_SentenceRow)) or 0)
 
+    def units(self, keys: Sequence[str]) -> dict[str, tuple[EvidenceSentence, ...]]:
+        """The stored sentence units of `keys` without their vectors (missing keys left out)."""
+        found: dict[str, tuple[EvidenceSentence, ...]] = {}
+        with self._engine.connect() as connection:
+            for start in range(0, len(keys), 500):
+                rows = connection.execute(
+                    select(_SentenceRow.key, _SentenceRow.units).where(
+                        _SentenceRow.key.in_(list(keys[start : start + 500]))
+                    )
+                )
+                found.update((key, _units(payload)) for key, payload in rows)
+        return found
+
+    def sweep(self, live: LiveKeys, *, dry_run: bool = False) -> dict[str, SweepCount]:
+        """Delete the vectors and screen verdicts of every key not in `live`."""
+        return {
+            "sentence_vectors": sweep(self._engine, _SentenceRow.key, live, dry_run=dry_run),
+            "sentence_screens": sweep(self._engine, _ScreenRow.key, live, dry_run=dry_run),
+        }
+
     def _encode(self, entry: ChunkSentences) -> dict[str, object]:
         units = [[u.start, u.end, u.display, u.context, u.kind, u.block] for u in entry.sentences]
         matrix = np.vstack([entry.vectors, entry.context_vectors]).astype(np.float16)
         return {"units": json.dumps(units, ensure_ascii=False), "vectors": matrix.tobytes()}
 
     def _decode(self, units_json: str, blob: bytes) -> ChunkSentences:
-        units = tuple(
-            EvidenceSentence(int(a), int(b), str(d), str(c), str(k), int(blk))
-            for a, b, d, c, k, blk in json.loads(units_json)
-        )
+        units = _units(units_json)
         if not units:
             empty = np.zeros((0, self._dimension), dtype=np.float32)
             return ChunkSentences((), empty, empty)
         flat = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
         matrix = flat.reshape(2 * len(units), self._dimension)
         return ChunkSentences(units, matrix[: len(units)], matrix[len(units) :])
+
+
+def _units(units_json: str) -> tuple[EvidenceSentence, ...]:
+    return tuple(
+        EvidenceSentence(int(a), int(b), str(d), str(c), str(k), int(blk))
+        for a, b, d, c, k, blk in json.loads(units_json)
+    )
 
 
 class SentenceVectors:
@@ -218,6 +245,10 @@ class SentenceVectors:
     @property
     def persistent(self) -> bool:
         return self._store is not None
+
+    @property
+    def store(self) -> SentenceVectorStore | None:
+        return self._store
 
     def for_chunks(self, chunks: Sequence[ChunkRecord]) -> tuple[list[ChunkSentences], int]:
         """One entry per chunk, in order, and how many chunks had to be embedded now."""

@@ -315,6 +315,22 @@ class ServerStore:
         with self._errors("count points"):
             return self._live.count(self._collection, count_filter=flt, exact=True).count
 
+    def iter_chunks(self) -> Iterator[list[ChunkRecord]]:
+        offset: models.ExtendedPointId | None = None
+        while True:
+            with self._errors("scroll chunks"):
+                records, offset = self._live.scroll(
+                    self._collection,
+                    limit=self._page,
+                    offset=offset,
+                    with_payload=True,
+                    with_vectors=False,
+                )
+            if records:
+                yield [payload_to_chunk(r.payload or {}) for r in records]
+            if offset is None:
+                return
+
     def retrieve_chunks(self, chunk_ids: Sequence[str]) -> list[ChunkRecord]:
         wanted = point_ids(chunk_ids)
         if not wanted:

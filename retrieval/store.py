@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal, Protocol
 
 from policies.access import AccessFilter
@@ -48,6 +48,10 @@ class VectorStore(Protocol):
     def retrieve_chunks(self, chunk_ids: Sequence[str]) -> list[ChunkRecord]:
         """The chunks with these ids that are in the index, in the order asked (missing ids
         are left out). No access filter: callers decide who may see the result."""
+
+    def iter_chunks(self) -> Iterator[list[ChunkRecord]]:
+        """Every chunk in the index, a page at a time (payloads only, no vectors). No access
+        filter: for maintenance (`ingest.state_prune`), never for answering."""
 
     def search(
         self,

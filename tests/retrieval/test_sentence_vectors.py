@@ -156,7 +156,7 @@ def test_ingest_stores_every_new_chunks_sentences_once(
         # nor the titles and URIs an answer's citations show
         shown = [c.title for c in chunks] + [c.uri for c in chunks]
         assert redactor.precompute(shown) == 0
-        assert set(quotes) | set(shown) == set(shown_texts(chunks, entries))
+        assert set(quotes) | set(shown) == set(shown_texts(chunks, [e.sentences for e in entries]))
 
         (kb / "it" / "vpn.md").write_text(
             (kb / "it" / "vpn.md").read_text(encoding="utf-8") + "\nCall extension 4400.\n",

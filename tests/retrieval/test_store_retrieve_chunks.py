@@ -57,3 +57,21 @@ def test_a_deleted_document_is_no_longer_retrieved(
     assert [c.chunk_id for c in store.retrieve_chunks(ids)] == [
         c.chunk_id for c in chunks if c.document_id != doc
     ]
+
+
+def test_iter_chunks_pages_through_every_chunk_once(
+    tmp_path: Path, chunks: list[ChunkRecord], embedder: SentenceTransformerEmbedder
+) -> None:
+    for backend in ("edge", "server"):
+        opened = open_store(
+            store_settings(backend, tmp_path / backend, scroll_page_size=4), dimension=DIM
+        )
+        try:
+            assert list(opened.iter_chunks()) == []  # an empty index: no page
+            opened.upsert(chunks, embedder.embed_documents([c.text for c in chunks]).tolist())
+            pages = list(opened.iter_chunks())
+            assert [len(p) for p in pages] == [4, 2], backend
+            got = sorted((c for p in pages for c in p), key=lambda c: c.chunk_id)
+            assert got == sorted(chunks, key=lambda c: c.chunk_id), backend
+        finally:
+            opened.close()
