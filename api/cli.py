@@ -380,8 +380,9 @@ def scheduler(
     once: Annotated[bool, typer.Option(help="Run what is due now, then exit.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Run every source on its cron schedule (this process owns the index while it runs)."""
-    from api.wiring import build_ingest
+    """Run every source on its cron schedule, and the state prune on ingest.prune_schedule
+    (this process owns the index while it runs)."""
+    from api.wiring import build_ingest, maintenance_tasks
     from ingest.scheduler import Scheduler
 
     settings = _settings(config)
@@ -392,6 +393,7 @@ def scheduler(
             registry=ctx.runner.service.registry,
             run_source=lambda sid: ctx.runner.run(sid, trigger="schedule"),
             last_run=ctx.runner.jobs.last_started,
+            tasks=maintenance_tasks(settings, ctx),
         )
         for sid, when in sorted(sched.next_runs().items()):
             err.print(f"{sid}: next run {when.isoformat()}")

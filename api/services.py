@@ -40,6 +40,7 @@ from api.wiring import (
     build_policy,
     build_registry,
     build_retrieval,
+    maintenance_tasks,
 )
 from ingest.jobs import JobStore
 from ingest.scheduler import Scheduler
@@ -290,6 +291,7 @@ def _build_engines(
             registry=runner.service.registry,
             run_source=run_source,
             last_run=runner.jobs.last_started,
+            tasks=maintenance_tasks(settings, ctx, lock=lock),
         )
     return Engines(
         chat=chat, runner=runner, scheduler=scheduler, closers=closers, audit=audit, review=review

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from ingest.chunking import Chunker
 from ingest.connector_factory import connector_for
 from ingest.jobs import JobStore
 from ingest.runner import SyncRunner
+from ingest.scheduler import ScheduledTask
 from ingest.sources import SourceRegistry, load_sources
 from ingest.state import StateStore, create_state_engine
 from ingest.state_prune import StatePruner
@@ -45,6 +48,7 @@ __all__ = [
     "build_policy",
     "build_registry",
     "build_retrieval",
+    "maintenance_tasks",
 ]
 
 
@@ -155,6 +159,29 @@ def build_ingest(
         sentences=sentences,
         pruner=pruner,
     )
+
+
+def maintenance_tasks(
+    settings: Settings, ctx: IngestContext, *, lock: threading.Lock | None = None
+) -> list[ScheduledTask]:
+    """The scheduler's jobs besides source syncs: the state prune on `ingest.prune_schedule`
+    (under `lock` when given: the server's lock that serialises its syncs)."""
+    schedule = settings.ingest.prune_schedule
+    if schedule is None:
+        return []
+
+    def prune() -> object:
+        with lock or contextlib.nullcontext():
+            return ctx.pruner.prune()
+
+    return [
+        ScheduledTask(
+            name="state:prune",
+            schedule=schedule,
+            run=prune,
+            last_run=ctx.pruner.last_finished(),
+        )
+    ]
 
 
 def build_sentence_vectors(engine: Engine, embedder: Embedder) -> SentenceVectors:

@@ -1,10 +1,13 @@
-"""Runs each source on its cron schedule, one run at a time per source."""
+"""Runs each source on its cron schedule, one run at a time per source, and the maintenance
+tasks (the state prune) on theirs."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from croniter import croniter
@@ -12,18 +15,31 @@ from croniter import croniter
 from ingest.jobs import SourceBusyError
 from ingest.sources import SourceRegistry
 
-__all__ = ["Scheduler"]
+__all__ = ["ScheduledTask", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
 RunSource = Callable[[str], object]
 
 
-class Scheduler:
-    """Computes when each scheduled source is due and runs it through `run_source`.
+@dataclass(frozen=True)
+class ScheduledTask:
+    """A job that is not a source sync. Its name has a colon (`state:prune`), which no source
+    id has, so the two never collide."""
 
-    Cross-process exclusion comes from the source lease taken by `run_source`; a source that is
-    busy elsewhere is skipped until its next due time.
+    name: str
+    schedule: str  # cron
+    run: Callable[[], object]
+    last_run: datetime | None = None
+
+
+class Scheduler:
+    """Computes when each scheduled source (and task) is due and runs it: a source through
+    `run_source`, a task through its own `run`.
+
+    Cross-process exclusion comes from the source lease taken by `run_source` (and by a task
+    that needs it); a job that is busy elsewhere (SourceBusyError) is skipped until its next
+    due time.
     """
 
     def __init__(
@@ -33,37 +49,47 @@ class Scheduler:
         run_source: RunSource,
         last_run: Callable[[str], datetime | None] = lambda _sid: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        tasks: Sequence[ScheduledTask] = (),
     ) -> None:
-        self._run_source = run_source
         self._clock = clock
         now = clock()
         self._schedules = {s.id: s.schedule for s in registry.enabled() if s.schedule}
-        # Resume from the recorded runs: a source never run, or whose due time passed while
-        # no scheduler was running, is due now (once).
-        self._next = {}
+        self._runs: dict[str, Callable[[], object]] = {
+            sid: functools.partial(run_source, sid) for sid in self._schedules
+        }
+        # Resume from the recorded runs: a source never synced, or whose due time passed
+        # while no scheduler was running, is due now (once).
+        self._next: dict[str, datetime] = {}
         for sid, expr in self._schedules.items():
             previous = last_run(sid)
             self._next[sid] = _next_after(expr, previous) if previous is not None else now
+        for task in tasks:
+            if ":" not in task.name:
+                raise ValueError(f"a task name needs a colon, got {task.name!r}")
+            self._schedules[task.name] = task.schedule
+            self._runs[task.name] = task.run
+            # Maintenance never run waits for its first due time: not at every first start.
+            self._next[task.name] = _next_after(task.schedule, task.last_run or now)
 
     def next_runs(self) -> dict[str, datetime]:
         return dict(self._next)
 
     def tick(self) -> list[str]:
-        """Run every source that is due now; returns the ids that ran."""
+        """Run every source and task that is due now; returns the names that ran."""
         now = self._clock()
         ran: list[str] = []
-        for source_id, due in sorted(self._next.items(), key=lambda kv: kv[1]):
+        for name, due in sorted(self._next.items(), key=lambda kv: kv[1]):
             if due > now:
                 continue
             # A run that was missed (machine asleep, long run) happens once, not once per miss.
-            self._next[source_id] = _next_after(self._schedules[source_id], now)
+            self._next[name] = _next_after(self._schedules[name], now)
             try:
-                self._run_source(source_id)
-                ran.append(source_id)
+                self._runs[name]()
+                ran.append(name)
             except SourceBusyError as exc:
-                log.warning("scheduled sync skipped: %s", exc)
+                log.warning("scheduled run of %s skipped: %s", name, exc)
             except Exception:
-                log.exception("scheduled sync of %s failed", source_id)
+                log.exception("scheduled run of %s failed", name)
         return ran
 
     def seconds_until_next(self) -> float:

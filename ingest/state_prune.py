@@ -127,6 +127,16 @@ class StatePruner:
         )
         return report
 
+    def last_finished(self) -> datetime | None:
+        """When the last prune (not a dry run) finished, if one is recorded."""
+        recorded = self._state.get_meta(LAST_PRUNE_META)
+        if recorded is None:
+            return None
+        try:
+            return datetime.fromisoformat(str(json.loads(recorded)["finished_at"]))
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: treated as never run
+
     def _mark(self) -> _Marks:
         marks = _Marks()
         for page in self._store.iter_chunks():

@@ -174,3 +174,52 @@ def test_an_unwritable_onnx_cache_dir_is_a_usage_error_not_a_traceback(
     assert "embedding.onnx_cache_dir" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "index").exists()  # nothing was written
+
+
+def test_prune_removes_what_deleted_documents_left_and_keeps_the_rest(
+    config: Path, tmp_path: Path
+) -> None:
+    assert _run(config, "ingest").returncode == 0
+    (tmp_path / "kb" / "it" / "printers.txt").unlink()
+    assert _run(config, "ingest").returncode == 0
+
+    dry = _run(config, "prune", "--dry-run", "--json")
+    done = _run(config, "prune", "--json")
+
+    assert dry.returncode == 0 and done.returncode == 0, dry.stderr + done.stderr
+    planned, report = json.loads(dry.stdout), json.loads(done.stdout)
+    assert planned["dry_run"] and not report["dry_run"]
+    assert report["removed"] == planned["removed"] > 0
+    assert {"embedding_cache", "sentence_vectors", "sentence_screens", "pii_findings"} == set(
+        report["tables"]
+    )
+    assert all(t["removed"] > 0 for t in report["tables"].values())
+    # The live chunks kept their rows: re-syncing the same tree embeds nothing.
+    [again] = json.loads(_run(config, "ingest", "--json").stdout)["sources"]
+    assert again["chunks_embedded"] == 0
+
+
+def test_prune_while_another_process_owns_the_index_fails_clearly(
+    config: Path, tmp_path: Path
+) -> None:
+    assert _run(config, "ingest").returncode == 0
+    holder = open_store(StoreSettings(path=tmp_path / "index"), dimension=384)
+    try:
+        result = _run(config, "prune")
+    finally:
+        holder.close()
+
+    assert result.returncode == 3
+    assert "open in another process" in result.stderr
+    assert "prune_schedule" in result.stderr
+
+
+def test_an_invalid_prune_schedule_is_a_settings_error(config: Path) -> None:
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["ingest"]["prune_schedule"] = "every night"
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+
+    result = _run(config, "prune")
+
+    assert result.returncode == 2
+    assert "invalid cron expression 'every night'" in result.stderr

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ingest.jobs import JobStore, SourceBusyError
-from ingest.scheduler import Scheduler
+from ingest.scheduler import ScheduledTask, Scheduler
 from ingest.sources import SourceRegistry, load_sources
 from ingest.state import create_state_engine
 
@@ -156,3 +156,42 @@ def test_scheduler_skips_a_source_busy_elsewhere_and_keeps_going(registry: Sourc
     )
     assert sched.tick() == ["nightly"]
     assert sched.next_runs()["hourly"] == datetime(2026, 11, 21, 11, 0, tzinfo=UTC)
+
+
+def test_a_task_waits_for_its_first_due_time_then_runs_once_per_due_time(
+    registry: SourceRegistry,
+) -> None:
+    clock = Clock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC))
+    last = {
+        "hourly": datetime(2026, 11, 21, 10, 0, tzinfo=UTC),
+        "nightly": datetime(2026, 11, 21, 2, 30, tzinfo=UTC),
+    }
+    ran: list[str] = []
+    prune = ScheduledTask("state:prune", "30 3 * * *", lambda: ran.append("prune"))
+    sched = Scheduler(
+        registry=registry, run_source=ran.append, last_run=last.get, clock=clock, tasks=[prune]
+    )
+
+    assert sched.tick() == []  # never run: due at 03:30, not at every first start
+    assert sched.next_runs()["state:prune"] == datetime(2026, 11, 22, 3, 30, tzinfo=UTC)
+    clock.now = datetime(2026, 11, 22, 3, 31, tzinfo=UTC)
+    assert sorted(sched.tick()) == ["hourly", "nightly", "state:prune"]
+    assert sched.tick() == [] and ran.count("prune") == 1
+
+
+def test_a_task_busy_elsewhere_is_skipped_and_a_bad_task_name_is_refused(
+    registry: SourceRegistry,
+) -> None:
+    def busy() -> None:
+        raise SourceBusyError("source 'hourly' is already being synced by host:1")
+
+    clock = Clock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC))
+    task = ScheduledTask("state:prune", "0 * * * *", busy, last_run=clock.now - timedelta(hours=2))
+    sched = Scheduler(registry=registry, run_source=lambda _sid: None, clock=clock, tasks=[task])
+
+    assert "state:prune" not in sched.tick()  # skipped, not crashed
+    assert sched.next_runs()["state:prune"] == datetime(2026, 11, 21, 11, 0, tzinfo=UTC)
+    with pytest.raises(ValueError, match="colon"):
+        Scheduler(
+            registry=registry, run_source=print, tasks=[ScheduledTask("hourly", "* * * * *", print)]
+        )
