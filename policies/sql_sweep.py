@@ -14,6 +14,7 @@ only keep a dead row alive; a live row is never deleted.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -27,14 +28,31 @@ __all__ = ["LiveKeys", "SweepCount", "sweep"]
 _DELETE_BATCH = 500  # keys per DELETE ... IN (...), under every dialect's parameter limit
 
 
+_HEX16 = re.compile(r"[0-9a-fA-F]{16}")
+
+
 def _digest(key: str) -> int:
+    """A key's first 64 bits when it starts with 16 hex digits (the tables' keys are SHA-256
+    hex digests), else its 8-byte BLAKE2b digest: the same key always gets the same digest."""
+    head = key[:16]
+    if _HEX16.fullmatch(head):
+        return int(head, 16)
     return int.from_bytes(
         hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     )
 
 
 def _digests(keys: Iterable[str]) -> npt.NDArray[np.uint64]:
-    return np.fromiter((_digest(k) for k in keys), dtype=np.uint64)
+    """`_digest` of each key; a batch of hex keys in one `bytes.fromhex` call (which skips
+    whitespace, hence the length check before trusting it)."""
+    batch = list(keys)
+    try:
+        packed = bytes.fromhex("".join(k[:16] for k in batch))
+    except ValueError:
+        packed = b""
+    if len(packed) == 8 * len(batch) and all(len(k) >= 16 for k in batch):
+        return np.frombuffer(packed, dtype=">u8").astype(np.uint64)
+    return np.fromiter((_digest(k) for k in batch), dtype=np.uint64, count=len(batch))
 
 
 class LiveKeys:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,6 +197,19 @@ def test_the_last_prune_is_recorded(setup: Setup) -> None:
 
 
 # --- the sweep itself, on both databases ---------------------------------------------------------
+
+
+def test_live_keys_digest_a_key_the_same_whatever_batch_it_comes_in() -> None:
+    hexes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(5)]
+    odd = ["not hex at all", "abcd ef0123456789 with a space", "0123456789", "0123_56789abcdef0"]
+    live = LiveKeys(hexes[:3])
+    live.add(odd[:2])
+    probe = [*hexes, *odd]
+    expected = [True, True, True, False, False, True, True, False, False]
+
+    assert live.contains(probe).tolist() == expected  # a mixed batch
+    assert [bool(live.contains([k])[0]) for k in probe] == expected  # one key at a time
+    assert live.contains(hexes).tolist() == expected[:5]  # an all-hex batch (the fast path)
 
 
 def test_live_keys_answers_per_key() -> None:
