@@ -337,6 +337,16 @@ def prune(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would be removed; remove nothing.")
     ] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PROOFDESK_SERVER",
+            help="Base URL of a running `proofdesk serve`: prune through it (it owns the index).",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="PROOFDESK_API_KEY", help="Admin API key for --server.")
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -345,34 +355,58 @@ def prune(
     Cached embeddings, sentence vectors, injection-screen verdicts and PII findings are kept
     per chunk content and outlive edited or deleted documents; this deletes the rows no chunk
     in the index uses. It holds every source's lease, so it waits for no sync: exit 3 if one
-    is running. With the embedded index, a running server owns it (exit 3); the server prunes
-    on its own schedule (ingest.prune_schedule).
+    is running. With the embedded index, a running server owns it: pass --server, or let the
+    server prune on ingest.prune_schedule.
     """
+    if server is not None:
+        report = _prune_via_server(server, api_key, dry_run=dry_run)
+    else:
+        report = _prune_here(_settings(config), dry_run=dry_run)
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    verb = "would remove" if dry_run else "removed"
+    table = Table("table", "kept", verb)
+    for name, count in report["tables"].items():
+        table.add_row(name, str(count["kept"]), str(count["removed"]))
+    out.print(table)
+    out.print(
+        f"{report['chunks']} chunks in the index; {report['removed']} rows {verb} "
+        f"in {report['seconds']:.1f} s"
+    )
+
+
+def _prune_here(settings: Settings, *, dry_run: bool) -> dict[str, Any]:
     from api.wiring import build_ingest
     from retrieval.store import StoreLockedError
 
-    settings = _settings(config)
     with _translated_errors():
         try:
             ctx = build_ingest(settings)
         except StoreLockedError as exc:
-            _fail(f"{exc}. A running server prunes on ingest.prune_schedule", EXIT_BUSY)
+            _fail(f"{exc}. To prune through the running server: proofdesk prune --server URL", 3)
         try:
-            report = ctx.pruner.prune(dry_run=dry_run)
+            return ctx.pruner.prune(dry_run=dry_run).as_dict()
         finally:
             ctx.close()
-    if as_json:
-        print(json.dumps(report.as_dict(), indent=2))
-        return
-    verb = "would remove" if dry_run else "removed"
-    table = Table("table", "kept", verb)
-    for name, count in report.tables.items():
-        table.add_row(name, str(count.kept), str(count.removed))
-    out.print(table)
-    out.print(
-        f"{report.chunks} chunks in the index; {report.removed} rows {verb} "
-        f"in {report.seconds:.1f} s"
-    )
+
+
+def _prune_via_server(server: str, api_key: str | None, *, dry_run: bool) -> dict[str, Any]:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=600) as client:
+            response = client.post("/v1/state/prune", params={"dry_run": str(dry_run).lower()})
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach {server}: {exc}", EXIT_FAILED)
+    if response.status_code != 200:
+        _fail(
+            f"server refused the prune ({response.status_code}): {response.text}",
+            EXIT_BUSY if response.status_code == 409 else EXIT_FAILED,
+        )
+    report: dict[str, Any] = response.json()
+    return report
 
 
 @app.command()

@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 from agent.types import Answer
 from ingest.jobs import JobRecord
 from ingest.sources import SourceConfig
+from ingest.state_prune import PruneReport
 from policies.principal import Principal
 
 __all__ = [
@@ -81,6 +82,9 @@ class SourceAdmin(Protocol):
     def jobs(self, *, source_id: str | None = None, limit: int = 50) -> list[JobRecord]: ...
 
     def job(self, job_id: str) -> JobRecord | None: ...
+
+    def prune(self, *, dry_run: bool = False) -> PruneReport:
+        """Remove state rows no indexed chunk uses; raises SourceBusyError, NotReadyError."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from api.errors import NotReadyError
 from api.ports import ChatService, Readiness
 from ingest.runner import SyncRunner
 from ingest.scheduler import Scheduler
+from ingest.state_prune import StatePruner
 from policies.principal import Principal
 from retrieval.store import StoreLockedError
 
@@ -36,6 +37,7 @@ class Engines:
 
     chat: ChatService
     runner: SyncRunner | None = None
+    pruner: StatePruner | None = None  # the state database's mark-and-sweep
     scheduler: Scheduler | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     audit: AuditStore | None = None  # the answer pipeline's audit record, when it keeps one
@@ -138,6 +140,12 @@ class ServiceRuntime:
         if runner is None:
             raise NotReadyError("this server does not run syncs", code="sync_unavailable")
         return runner
+
+    def pruner(self) -> StatePruner:
+        pruner = self.engines().pruner
+        if pruner is None:
+            raise NotReadyError("this server does not prune", code="prune_unavailable")
+        return pruner
 
     def readiness(self) -> Readiness:
         with self._lock:

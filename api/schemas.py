@@ -11,6 +11,7 @@ from agent.types import Answer, AnswerStatus, Citation
 from api.ports import Feedback, StoredAnswer
 from ingest.jobs import JobRecord
 from ingest.sources import SourceConfig
+from ingest.state_prune import PruneReport
 
 __all__ = [
     "AnswerRecordResponse",
@@ -23,6 +24,7 @@ __all__ = [
     "HealthResponse",
     "JobResponse",
     "JobsResponse",
+    "PruneResponse",
     "ReadinessResponse",
     "SourceResponse",
     "SourcesResponse",
@@ -272,6 +274,51 @@ class JobResponse(BaseModel):
 
 class JobsResponse(BaseModel):
     jobs: list[JobResponse]
+
+
+class PruneTableOut(BaseModel):
+    kept: int
+    removed: int = Field(description="rows removed (in a dry run: that would be removed)")
+
+
+class PruneResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dry_run": False,
+                    "chunks": 1200,
+                    "removed": 310,
+                    "tables": {
+                        "embedding_cache": {"kept": 1200, "removed": 40},
+                        "sentence_vectors": {"kept": 1200, "removed": 40},
+                        "sentence_screens": {"kept": 1200, "removed": 40},
+                        "pii_findings": {"kept": 9800, "removed": 190},
+                    },
+                    "seconds": 0.8,
+                }
+            ]
+        }
+    )
+
+    dry_run: bool
+    chunks: int = Field(description="chunks in the index (their rows are kept)")
+    removed: int
+    tables: dict[str, PruneTableOut]
+    seconds: float
+
+    @classmethod
+    def of(cls, report: PruneReport) -> PruneResponse:
+        return cls(
+            dry_run=report.dry_run,
+            chunks=report.chunks,
+            removed=report.removed,
+            tables={
+                name: PruneTableOut(kept=count.kept, removed=count.removed)
+                for name, count in report.tables.items()
+            },
+            seconds=round(report.seconds, 3),
+        )
 
 
 class HealthResponse(BaseModel):

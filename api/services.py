@@ -169,6 +169,7 @@ def build_services(
         registry=registry,
         jobs=jobs,
         runner=runtime.runner,
+        pruner=runtime.pruner,
         sync_lock=sync_lock,
         on_start=metrics.sync_jobs.inc,
     )
@@ -294,7 +295,13 @@ def _build_engines(
             tasks=maintenance_tasks(settings, ctx, lock=lock),
         )
     return Engines(
-        chat=chat, runner=runner, scheduler=scheduler, closers=closers, audit=audit, review=review
+        chat=chat,
+        runner=runner,
+        pruner=ctx.pruner,
+        scheduler=scheduler,
+        closers=closers,
+        audit=audit,
+        review=review,
     )
 
 

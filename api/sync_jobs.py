@@ -1,4 +1,5 @@
-"""`SyncJobs`: the approved sources and their sync jobs, with API-triggered syncs in the background.
+"""`SyncJobs`: the approved sources and their sync jobs, with API-triggered syncs in the background,
+and the state prune on demand.
 
 The job is recorded and the source's lease taken in the request itself, so the caller gets the
 job id at once and a busy source is a 409 there and then; the sync runs on one worker thread.
@@ -15,9 +16,10 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 from contextlib import ExitStack
 
 from api.errors import NotFoundError, NotReadyError
-from ingest.jobs import JobHandle, JobRecord, JobStore
+from ingest.jobs import JobHandle, JobRecord, JobStore, SourceBusyError
 from ingest.runner import SyncRunner
 from ingest.sources import SourceConfig, SourceRegistry
+from ingest.state_prune import PruneReport, StatePruner
 
 __all__ = ["SyncJobs"]
 
@@ -34,11 +36,13 @@ class SyncJobs:
         jobs: JobStore,
         runner: Callable[[], SyncRunner],
         sync_lock: threading.Lock,
+        pruner: Callable[[], StatePruner] | None = None,
         on_start: Callable[[], None] = lambda: None,
     ) -> None:
         self._registry = registry
         self._jobs = jobs
         self._runner = runner  # raises NotReadyError until the index is open
+        self._pruner = pruner  # likewise
         self._lock = sync_lock
         self._on_start = on_start
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proofdesk-sync")
@@ -74,6 +78,20 @@ class SyncJobs:
             handle.status = report.status
             handle.error = report.error
         log.info("api sync %s (job %s) finished: %s", source_id, handle.job_id, report.status)
+
+    def prune(self, *, dry_run: bool = False) -> PruneReport:
+        """Run the state prune now, in the caller's thread (it takes seconds, not minutes: see
+        `evals.bench_prune`). A sync running in this process or in another is SourceBusyError:
+        the prune waits for none."""
+        if self._pruner is None:
+            raise NotReadyError("this server does not prune", code="prune_unavailable")
+        pruner = self._pruner()
+        if not self._lock.acquire(blocking=False):
+            raise SourceBusyError("a sync is running in this server; prune again when it ends")
+        try:
+            return pruner.prune(dry_run=dry_run)
+        finally:
+            self._lock.release()
 
     def jobs(self, *, source_id: str | None = None, limit: int = 50) -> list[JobRecord]:
         return self._jobs.list(source_id=source_id, limit=limit)

@@ -1,4 +1,5 @@
-"""The approved sources and their sync jobs; starting a sync needs the admin scope."""
+"""The approved sources and their sync jobs; starting a sync, or the state prune, needs the
+admin scope."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import AdminIdentity, OperatorIdentity, SourceAdminDep
 from api.errors import NotFoundError, error_responses
-from api.schemas import JobResponse, JobsResponse, SourceResponse, SourcesResponse
+from api.schemas import (
+    JobResponse,
+    JobsResponse,
+    PruneResponse,
+    SourceResponse,
+    SourcesResponse,
+)
 
 __all__ = ["router"]
 
@@ -55,3 +62,19 @@ def get_job(job_id: JobId, _identity: OperatorIdentity, admin: SourceAdminDep) -
     if job is None:
         raise NotFoundError("no such job", code="job_not_found")
     return JobResponse.of(job)
+
+
+@router.post(
+    "/state/prune",
+    summary="Remove state rows that no chunk in the index uses (cached embeddings, sentence "
+    "vectors, screen verdicts, PII findings)",
+    responses=error_responses(401, 403, 409, 422, 429, 503),
+)
+def prune_state(
+    _identity: AdminIdentity,
+    admin: SourceAdminDep,
+    dry_run: Annotated[
+        bool, Query(description="count what would be removed; remove nothing")
+    ] = False,
+) -> PruneResponse:
+    return PruneResponse.of(admin.prune(dry_run=dry_run))

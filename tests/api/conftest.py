@@ -39,6 +39,7 @@ from ingest.jobs import JobStore
 from ingest.runner import SyncRunner
 from ingest.sources import SourceConfig, SourceRegistry
 from ingest.state import StateStore, create_state_engine
+from ingest.state_prune import StatePruner
 from ingest.sync import IngestService
 from policies.principal import Principal
 from retrieval.embedder import Embedder
@@ -128,6 +129,7 @@ class SyncIndex:
     runner: SyncRunner
     store: VectorStore
     engine_url: str
+    pruner: StatePruner
 
     def job_store(self) -> JobStore:
         return JobStore(engine=create_state_engine(self.engine_url))
@@ -161,8 +163,17 @@ def sync_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
         state=StateStore(engine=engine),
         connector_for=connector_for,
     )
-    runner = SyncRunner(service=service, jobs=JobStore(engine=engine))
-    yield SyncIndex(registry=registry, runner=runner, store=store, engine_url=url)
+    jobs = JobStore(engine=engine)
+    runner = SyncRunner(service=service, jobs=jobs)
+    pruner = StatePruner(
+        store=store,
+        state=StateStore(engine=engine),
+        jobs=jobs,
+        source_ids=lambda: [s.id for s in registry],
+        chunker=Chunker(tokens=embedder),
+        model_id=embedder.model_id,
+    )
+    yield SyncIndex(registry=registry, runner=runner, store=store, engine_url=url, pruner=pruner)
     store.close()
 
 
@@ -223,9 +234,10 @@ def build_harness(
     api = api or api_settings(keys)
     chat = chat or RetrievalChat(kb_index.retrieval)
     runner = sync_index.runner if sync_index is not None else None
+    pruner = sync_index.pruner if sync_index is not None else None
 
     def start_up(_progress: Progress) -> Engines:
-        return Engines(chat=chat, runner=runner)
+        return Engines(chat=chat, runner=runner, pruner=pruner)
 
     metrics = ApiMetrics()
     limiter = RateLimiter(
@@ -245,6 +257,7 @@ def build_harness(
         registry=sync_index.registry if sync_index is not None else kb_index.registry,
         jobs=jobs,
         runner=runtime.runner,
+        pruner=runtime.pruner,
         sync_lock=threading.Lock(),
         on_start=metrics.sync_jobs.inc,
     )

@@ -211,7 +211,7 @@ def test_prune_while_another_process_owns_the_index_fails_clearly(
 
     assert result.returncode == 3
     assert "open in another process" in result.stderr
-    assert "prune_schedule" in result.stderr
+    assert "proofdesk prune --server URL" in result.stderr
 
 
 def test_an_invalid_prune_schedule_is_a_settings_error(config: Path) -> None:

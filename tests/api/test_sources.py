@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 from fastapi.testclient import TestClient
 
+from ingest.state import StateStore, create_state_engine
 from tests.api.conftest import (
     BlockingChat,
     Harness,
@@ -15,6 +18,8 @@ from tests.api.conftest import (
     build_harness,
     make_token,
     running,
+    serve,
+    stop,
 )
 from tests.kb_index import KbIndex
 
@@ -105,3 +110,78 @@ def test_sync_while_the_index_is_not_ready_is_503(
             chat.release.set()
     finally:
         chat.release.set()
+
+
+def test_prune_through_the_api_removes_what_no_chunk_uses(
+    harness: Harness, sync_index: SyncIndex
+) -> None:
+    admin = harness.keys.auth("admin")
+    state = StateStore(engine=create_state_engine(sync_index.engine_url))
+    stale = {"f" * 64: np.ones(4, dtype=np.float32)}  # no chunk's embedding key
+    state.cache_embeddings(stale)
+
+    dry = harness.http.post("/v1/state/prune", params={"dry_run": "true"}, headers=admin)
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["dry_run"] is True
+    assert dry.json()["tables"]["embedding_cache"]["removed"] == 1
+    assert state.cached_embeddings(list(stale)) != {}  # a dry run removes nothing
+
+    done = harness.http.post("/v1/state/prune", headers=admin)
+
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert (body["dry_run"], body["removed"], body["chunks"]) == (
+        False,
+        1,
+        sync_index.store.count(),
+    )
+    assert state.cached_embeddings(list(stale)) == {}
+
+
+def test_prune_needs_the_admin_scope_and_waits_for_no_sync(
+    harness: Harness, sync_index: SyncIndex
+) -> None:
+    r = harness.http.post("/v1/state/prune", headers=harness.keys.auth("audit"))
+    assert r.status_code == 403
+    # Another process syncing the source (it holds the lease): 409, nothing removed.
+    with sync_index.job_store().run("demo-kb", trigger="cli", holder="other-host:1"):
+        r = harness.http.post("/v1/state/prune", headers=harness.keys.auth("admin"))
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "source_busy" and "other-host:1" in r.text
+    assert (
+        harness.http.post(
+            "/v1/state/prune", params={"dry_run": "maybe"}, headers=harness.keys.auth("admin")
+        ).status_code
+        == 422
+    )
+
+
+def test_proofdesk_prune_through_a_running_server(
+    kb_index: KbIndex, keys: Keys, tmp_path: Path, sync_index: SyncIndex
+) -> None:
+    from typer.testing import CliRunner
+
+    from api import cli
+
+    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path, sync_index=sync_index)
+    server = serve(h.app)
+    try:
+        assert h.runtime.wait_ready(30)
+
+        def remote(key: str, *args: str) -> tuple[int, str]:
+            result = CliRunner().invoke(
+                cli.app, ["prune", "--server", server.url, "--api-key", key, *args]
+            )
+            return result.exit_code, result.output
+
+        code, output = remote(keys.admin, "--dry-run", "--json")
+        assert code == 0, output
+        assert json.loads(output)["dry_run"] is True
+        code, output = remote(keys.admin)
+        assert code == 0 and "rows removed" in output, output
+        code, output = remote(keys.audit)
+        assert code == 1 and "403" in output
+    finally:
+        stop(server)
+    code, output = remote(keys.admin)
+    assert code == 1 and "cannot reach" in output
