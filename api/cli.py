@@ -33,6 +33,16 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="YAML settings file (also PROOFDESK_CONFIG)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="PROOFDESK_SERVER",
+        help="Base URL of a running `proofdesk serve`: run through it (it owns the index).",
+    ),
+]
+ApiKeyOption = Annotated[
+    str | None, typer.Option(envvar="PROOFDESK_API_KEY", help="Admin API key for --server.")
+]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -128,16 +138,8 @@ def ingest(
         bool,
         typer.Option(help="Delete even when a source suddenly lists far fewer documents."),
     ] = False,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            envvar="PROOFDESK_SERVER",
-            help="Base URL of a running `proofdesk serve`: sync through it (it owns the index).",
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(envvar="PROOFDESK_API_KEY", help="Admin API key for --server.")
-    ] = None,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -337,16 +339,8 @@ def prune(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would be removed; remove nothing.")
     ] = False,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            envvar="PROOFDESK_SERVER",
-            help="Base URL of a running `proofdesk serve`: prune through it (it owns the index).",
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(envvar="PROOFDESK_API_KEY", help="Admin API key for --server.")
-    ] = None,
+    server: ServerOption = None,
+    api_key: ApiKeyOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:

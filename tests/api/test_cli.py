@@ -88,18 +88,22 @@ def test_an_invalid_sources_file_is_a_clear_error(config: Path, tmp_path: Path) 
     assert "unknown source kind 'ftp'" in result.stderr
 
 
-def test_ingest_while_another_process_owns_the_index_fails_clearly(
-    config: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("command", "hint"),
+    [("ingest", "proofdesk ingest --server URL"), ("prune", "proofdesk prune --server URL")],
+)
+def test_a_command_while_another_process_owns_the_index_fails_clearly(
+    config: Path, tmp_path: Path, command: str, hint: str
 ) -> None:
     holder = open_store(StoreSettings(path=tmp_path / "index"), dimension=384)
     try:
-        result = _run(config, "ingest")
+        result = _run(config, command)
     finally:
         holder.close()
 
     assert result.returncode == 3
     assert "open in another process" in result.stderr
-    assert "--server" in result.stderr
+    assert hint in result.stderr
 
 
 def test_search_and_ask_answer_as_a_user(config: Path) -> None:
@@ -197,21 +201,6 @@ def test_prune_removes_what_deleted_documents_left_and_keeps_the_rest(
     # The live chunks kept their rows: re-syncing the same tree embeds nothing.
     [again] = json.loads(_run(config, "ingest", "--json").stdout)["sources"]
     assert again["chunks_embedded"] == 0
-
-
-def test_prune_while_another_process_owns_the_index_fails_clearly(
-    config: Path, tmp_path: Path
-) -> None:
-    assert _run(config, "ingest").returncode == 0
-    holder = open_store(StoreSettings(path=tmp_path / "index"), dimension=384)
-    try:
-        result = _run(config, "prune")
-    finally:
-        holder.close()
-
-    assert result.returncode == 3
-    assert "open in another process" in result.stderr
-    assert "proofdesk prune --server URL" in result.stderr
 
 
 def test_an_invalid_prune_schedule_is_a_settings_error(config: Path) -> None:
