@@ -278,6 +278,23 @@ class _LocalSpacyNlpEngine(SpacyNlpEngine):
         )
 
 
+def _model_path(settings: RedactionSettings) -> Path:
+    return settings.spacy_model_path or bundled_spacy_model_path()
+
+
+def _model_meta(settings: RedactionSettings) -> dict[str, object]:
+    """Name and version of the spaCy model that analysis loads; none for engine `patterns`.
+
+    Read from the model directory's meta.json with spaCy's own reader - the metadata
+    `spacy.load` gives the loaded pipeline - so a process whose analysis runs in worker
+    processes can name the model without loading it.
+    """
+    if settings.engine == "patterns":
+        return {}
+    meta = spacy.util.get_model_meta(_model_path(settings))
+    return {key: meta.get(key) for key in ("name", "version")}
+
+
 def _nlp_engine(settings: RedactionSettings) -> NlpEngine:
     if settings.engine == "patterns":
         return NoOpNlpEngine(models=[{"lang_code": _LANGUAGE, "model_name": "no_op"}])
@@ -293,17 +310,17 @@ def _nlp_engine(settings: RedactionSettings) -> NlpEngine:
         labels_to_ignore=[*ignored, *_SPACY_OTHER_LABELS],
         low_score_entity_names=[],
     )
-    return _LocalSpacyNlpEngine(
-        model_path=settings.spacy_model_path or bundled_spacy_model_path(),
-        ner_configuration=configuration,
-    )
+    return _LocalSpacyNlpEngine(model_path=_model_path(settings), ner_configuration=configuration)
 
 
 class PresidioRedactor:
     """Presidio analyzer with spaCy NER (engine `spacy`) or patterns only (engine `patterns`).
 
-    Building one loads the spaCy model (about a second): build once at the composition root and
-    share it. `find`, `mask` and `contains_pii` may be called from many threads at once.
+    Building one loads the spaCy model (about a second and 50 MB): build once at the composition
+    root and share it. With `analysis_processes`, the model is loaded in the worker processes
+    only; this process builds its own analyzer on first in-process use (`analyse_segment`),
+    which nothing on a request's path calls. `find`, `mask` and `contains_pii` may be called
+    from many threads at once.
     """
 
     def __init__(
@@ -312,21 +329,20 @@ class PresidioRedactor:
         """`findings_engine`: the database of findings precomputed for indexed text (see
         `precompute`); segments found there are not analysed again."""
         self._settings = settings or RedactionSettings()
-        nlp_engine = _nlp_engine(self._settings)
-        registry = RecognizerRegistry(
-            recognizers=build_recognizers(
-                self._settings, with_ner=self._settings.engine == "spacy"
-            ),
-            supported_languages=[_LANGUAGE],
+        recognizers = build_recognizers(self._settings, with_ner=self._settings.engine == "spacy")
+        self._registry = RecognizerRegistry(
+            recognizers=recognizers, supported_languages=[_LANGUAGE]
         )
-        self._analyzer = AnalyzerEngine(
-            registry=registry,
-            nlp_engine=nlp_engine,
-            supported_languages=[_LANGUAGE],
-            default_score_threshold=self._settings.score_threshold,
+        self._analyzer: AnalyzerEngine | None = None
+        self._analyzer_lock = threading.Lock()
+        # The entities our recognizers report, known without the model. Given an empty registry
+        # Presidio's analyzer loads its predefined recognizers instead: only it can say then.
+        supported = (
+            self._registry.get_supported_entities(languages=[_LANGUAGE])
+            if recognizers
+            else self._analyzer_engine().get_supported_entities(language=_LANGUAGE)
         )
-        supported = set(self._analyzer.get_supported_entities(language=_LANGUAGE))
-        self._entities = frozenset(supported & set(self._settings.entities))
+        self._entities = frozenset(supported) & frozenset(self._settings.entities)
         self._allow_list = (
             [rf"^(?:{'|'.join(re.escape(t) for t in self._settings.allow_list)})$"]
             if self._settings.allow_list
@@ -345,6 +361,8 @@ class PresidioRedactor:
             else None
         )
         processes = self._settings.analysis_processes or 0
+        if not processes:
+            self._analyzer_engine()  # loaded now, not by whichever request comes first
         # Analysis in worker processes (see policies.pii_analysis_pool); the warm-up below
         # waits for them to be ready, so a redactor that exists can mask.
         self._pool = (
@@ -375,10 +393,11 @@ class PresidioRedactor:
                 "analysis_processes",
             },
         )
-        nlp = getattr(self._analyzer.nlp_engine, "nlp", None) or {}
-        model = nlp.get(_LANGUAGE) if isinstance(nlp, dict) else None
-        meta = {k: model.meta.get(k) for k in ("name", "version")} if model is not None else {}
-        payload = json.dumps([_FINDINGS_FORMAT, settings, meta], sort_keys=True)
+        # From the model's files, not the loaded model: the same value whether or not this
+        # process has loaded it (with analysis in worker processes it has not).
+        payload = json.dumps(
+            [_FINDINGS_FORMAT, settings, _model_meta(self._settings)], sort_keys=True
+        )
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def precompute(self, texts: Iterable[str]) -> int:
@@ -414,6 +433,13 @@ class PresidioRedactor:
     @property
     def entities(self) -> frozenset[str]:
         return self._entities
+
+    @property
+    def model_loaded(self) -> bool:
+        """Whether this process holds the spaCy model: after construction, true with engine
+        `spacy` unless analysis runs in worker processes (which then hold it instead)."""
+        analyzer = self._analyzer
+        return analyzer is not None and isinstance(analyzer.nlp_engine, _LocalSpacyNlpEngine)
 
     @property
     def settings(self) -> RedactionSettings:
@@ -524,14 +550,31 @@ class PresidioRedactor:
             )
         )
 
+    def _analyzer_engine(self) -> AnalyzerEngine:
+        """The in-process analyzer, built (and the spaCy model loaded) on first use; once, however
+        many threads ask at the same time."""
+        analyzer = self._analyzer
+        if analyzer is not None:
+            return analyzer
+        with self._analyzer_lock:
+            if self._analyzer is None:
+                self._analyzer = AnalyzerEngine(
+                    registry=self._registry,
+                    nlp_engine=_nlp_engine(self._settings),
+                    supported_languages=[_LANGUAGE],
+                    default_score_threshold=self._settings.score_threshold,
+                )
+            return self._analyzer
+
     def _analyze(self, text: str) -> list[RecognizerResult]:
+        analyzer = self._analyzer_engine()
         artifacts: NlpArtifacts
         if self._settings.engine == "spacy":
             with self._nlp_lock:
-                artifacts = self._analyzer.nlp_engine.process_text(text, _LANGUAGE)
+                artifacts = analyzer.nlp_engine.process_text(text, _LANGUAGE)
         else:
-            artifacts = self._analyzer.nlp_engine.process_text(text, _LANGUAGE)
-        results: list[RecognizerResult] = self._analyzer.analyze(
+            artifacts = analyzer.nlp_engine.process_text(text, _LANGUAGE)
+        results: list[RecognizerResult] = analyzer.analyze(
             text=text,
             language=_LANGUAGE,
             entities=sorted(self._entities),

@@ -1,14 +1,18 @@
-"""PII analysis in worker processes: the same findings as in-process, a dead worker replaced,
-a failed start and a closed pool reported clearly. Real spaCy and Presidio in real processes."""
+"""PII analysis in worker processes: the same findings as in-process, no spaCy model in the
+calling process, a dead worker replaced, a failed start and a closed pool reported clearly.
+Real spaCy and Presidio in real processes."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from spacy.language import Language
 
 from policies.pii_analysis_pool import AnalysisPool, PiiAnalysisError
 from policies.pii_settings import RedactionSettings
@@ -16,6 +20,8 @@ from policies.redaction import PresidioRedactor
 from tests.agent.pii_fixtures import labelled_texts, leaked_values
 
 NO_CACHE = {"findings_cache_entries": 0}
+# A name only spaCy's NER finds (the patterns engine leaves it: see test_redaction).
+NER_ONLY_NAME = "Kenji Watanabe says the new monitor flickers."
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +44,43 @@ def test_findings_in_a_worker_equal_the_in_process_ones(
     for sample in labelled_texts():
         assert pooled.find(sample.text) == in_process.find(sample.text)
         assert leaked_values(pooled.mask(sample.text), sample.values) == []
+
+
+def _spacy_pipelines() -> int:
+    """How many spaCy pipelines (each holding a loaded model) are alive in this process."""
+    gc.collect()
+    return sum(issubclass(type(o), Language) for o in gc.get_objects())
+
+
+def test_a_pooled_redactor_masks_without_loading_the_model_in_this_process(
+    in_process: PresidioRedactor,
+) -> None:
+    before = _spacy_pipelines()
+    redactor = PresidioRedactor(settings=RedactionSettings(analysis_processes=1, **NO_CACHE))
+    try:
+        assert redactor.mask(NER_ONLY_NAME) == "<PERSON_1> says the new monitor flickers."
+        assert _spacy_pipelines() == before
+        assert not redactor.model_loaded
+        # What stored findings are keyed by, and what is looked for, must not depend on
+        # whether this process has loaded the model.
+        assert redactor.fingerprint() == in_process.fingerprint()
+        assert redactor.entities == in_process.entities
+    finally:
+        redactor.close()
+    assert in_process.model_loaded
+
+
+def test_in_process_analysis_on_a_pooled_redactor_loads_the_model_once(
+    in_process: PresidioRedactor, pooled: PresidioRedactor
+) -> None:
+    fingerprint = pooled.fingerprint()
+    before = _spacy_pipelines()
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        found = list(threads.map(pooled.analyse_segment, [NER_ONLY_NAME] * 4))
+    assert pooled.model_loaded
+    assert _spacy_pipelines() == before + 1
+    assert found == [in_process.analyse_segment(NER_ONLY_NAME)] * 4
+    assert pooled.fingerprint() == fingerprint
 
 
 def test_a_dead_worker_is_replaced_and_nothing_is_lost(pooled: PresidioRedactor) -> None:
