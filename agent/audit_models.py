@@ -159,3 +159,4 @@ class RetentionResult:
     answers: int
     citations: int
     feedback: int
+    reviews: int = 0  # review picks, reviews and their verdicts of the answers deleted

@@ -1,7 +1,8 @@
 """The audit retention job: delete records older than the retention period, by age only.
 
-Run it from a scheduler or cron (`proofdesk audit prune --days N` once the CLI wires it); it is
-the only code path that deletes audit rows, and it logs the counts, never the content.
+The scheduler runs it on `audit.retention_schedule` (the server's, or `proofdesk scheduler`), and
+`proofdesk retention` runs it by hand; it is the only code path that deletes audit rows, and it
+logs the counts, never the content.
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ class RetentionTarget(Protocol):
 
 
 def delete_older_than(store: RetentionTarget, days: int) -> RetentionResult:
-    """Delete audit answers (with their citations and feedback) and feedback older than
-    `days` days; returns and logs how many rows went."""
+    """Delete audit answers (with their citations, feedback and reviews) and feedback older
+    than `days` days; returns and logs how many rows went."""
     result = store.delete_older_than(days)
     log.info(
-        "audit retention: deleted %d answers, %d citations, %d feedback entries older than %s",
+        "audit retention: deleted %d answers, %d citations, %d feedback entries, %d review rows "
+        "older than %s",
         result.answers,
         result.citations,
         result.feedback,
+        result.reviews,
         result.cutoff.isoformat(),
     )
     return result

@@ -30,7 +30,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import CursorResult, Delete, Engine, create_engine, delete, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -51,6 +52,7 @@ from agent.audit_models import (
 from agent.masking import PiiGuard, RequestScope
 from agent.masking_worker import MaskingWorker
 from agent.migrations import check_schema_name, upgrade_audit_db
+from agent.review_store import review_deletes
 from agent.types import Answer, AnswerStatus
 from policies.principal import Principal
 
@@ -86,6 +88,18 @@ class AuditSettings(BaseModel):
         default=None, description="PostgreSQL schema holding the audit tables (default: public)"
     )
     retention_days: int = Field(default=365, ge=1, description="Records older than this go")
+    retention_schedule: str | None = Field(
+        default="0 4 * * *",
+        description="cron: when the scheduler (the server's, or `proofdesk scheduler`) deletes "
+        "records older than retention_days (`proofdesk retention`); null: never",
+    )
+
+    @field_validator("retention_schedule")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is not None and not croniter.is_valid(value):
+            raise ValueError(f"invalid cron expression {value!r}")
+        return value
 
 
 class AuditError(RuntimeError):
@@ -274,8 +288,8 @@ class AuditStore:
             return [_feedback(row) for row in session.scalars(query)]
 
     def delete_older_than(self, days: int) -> RetentionResult:
-        """The retention job: delete answers (with their citations and feedback) and feedback
-        older than `days` days, by age only. Runs in one transaction."""
+        """The retention job: delete answers (with their citations, feedback and citation
+        reviews) and feedback older than `days` days, by age only. Runs in one transaction."""
         if days < 1:
             raise ValueError("retention must keep at least one day")
         cutoff = _utc(self._clock()) - timedelta(days=days)
@@ -283,6 +297,9 @@ class AuditStore:
         token = str(uuid.uuid4())
         with OrmSession(self._engine) as session, session.begin():
             session.execute(insert(RetentionGrantRow).values(token=token))
+            # The citation audit's picks and reviews of these answers go first (PostgreSQL
+            # would cascade; SQLite enforces no foreign keys, and must not keep orphans).
+            reviews = sum(_deleted(session, s) for s in review_deletes(old_answers))
             feedback = _deleted(
                 session,
                 delete(FeedbackRow).where(
@@ -295,7 +312,7 @@ class AuditStore:
             answers = _deleted(session, delete(AnswerRow).where(AnswerRow.created_at < cutoff))
             session.execute(delete(RetentionGrantRow).where(RetentionGrantRow.token == token))
         return RetentionResult(
-            cutoff=cutoff, answers=answers, citations=citations, feedback=feedback
+            cutoff=cutoff, answers=answers, citations=citations, feedback=feedback, reviews=reviews
         )
 
     def _user(self, principal: Principal | None) -> str | None:

@@ -10,10 +10,10 @@ import dataclasses
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import DateTime, Engine, Integer, String, Text, select
+from sqlalchemy import CursorResult, DateTime, Engine, Integer, String, Text, delete, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from agent.types import Answer, Citation, TokenUsage
@@ -49,6 +49,10 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _count(result: object) -> int:
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0
+
+
 def _answer_from(data: dict[str, Any]) -> Answer:
     data["citations"] = [Citation(**c) for c in data["citations"]]
     data["usage"] = TokenUsage(**data["usage"])
@@ -64,11 +68,18 @@ class SqlAnswerStore:
     here either. The answer text and quotes come from the index, which holds them already.
     """
 
-    def __init__(self, *, engine: Engine, mask: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        mask: Callable[[str], str] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         _Base.metadata.create_all(engine)
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._mask = mask
+        self._clock = clock
 
     def save(self, answer: Answer, *, asker: str) -> None:
         if self._mask is not None:
@@ -76,7 +87,7 @@ class SqlAnswerStore:
         row = {
             "answer_id": answer.answer_id,
             "asker": asker,
-            "created_at": datetime.now(UTC),
+            "created_at": self._clock(),
             "answer_json": json.dumps(dataclasses.asdict(answer), ensure_ascii=False),
         }
         # One statement (an answer served again from the cache is saved again: last one wins).
@@ -109,11 +120,28 @@ class SqlAnswerStore:
             asker=asker,
             rating=rating,
             comment=comment,
-            created_at=datetime.now(UTC),
+            created_at=self._clock(),
         )
         with self._sessions.begin() as s:
             s.add(_FeedbackRow(**dataclasses.asdict(feedback)))
         return feedback
+
+    def delete_older_than(self, days: int) -> tuple[int, int]:
+        """Retention (`audit.retention_days`, as for the audit record): delete the answers and
+        the feedback older than `days` days, and the feedback of those answers; returns how
+        many answers and feedback entries went."""
+        if days < 1:
+            raise ValueError("retention must keep at least one day")
+        cutoff = self._clock() - timedelta(days=days)
+        old = select(_AnswerRow.answer_id).where(_AnswerRow.created_at < cutoff)
+        with self._engine.begin() as connection:
+            feedback = connection.execute(
+                delete(_FeedbackRow).where(
+                    (_FeedbackRow.created_at < cutoff) | _FeedbackRow.answer_id.in_(old)
+                )
+            )
+            answers = connection.execute(delete(_AnswerRow).where(_AnswerRow.created_at < cutoff))
+        return _count(answers), _count(feedback)
 
     def for_answer(self, answer_id: str) -> list[Feedback]:
         with self._sessions.begin() as s:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,6 +18,10 @@ from rich.table import Table
 
 from api import audit_cli
 from api.settings import ConfigFileError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from agent.audit_store import AuditStore
+    from api.answer_store import SqlAnswerStore
 
 app = typer.Typer(
     name="proofdesk",
@@ -404,35 +408,105 @@ def _prune_via_server(server: str, api_key: str | None, *, dry_run: bool) -> dic
 
 
 @app.command()
+def retention(
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Keep this many days (default: audit.retention_days)."),
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete recorded answers older than the retention period.
+
+    The audit record (answers, citations, feedback, citation reviews) and the API's answer
+    store alike; the scheduler also runs this on audit.retention_schedule.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.retention import run_retention
+
+    settings = _settings(config)
+    keep = days or settings.audit.retention_days
+    try:
+        with _retention_stores(settings) as (audit, answers):
+            report = run_retention(keep, audit=audit, answers=answers)
+    except SQLAlchemyError as exc:
+        _fail(f"database: {type(exc).__name__}: {exc.__cause__ or exc}", EXIT_FAILED)
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return
+    done = report.audit
+    deleted = (
+        f"{done.answers} audit answers ({done.citations} citations, {done.feedback} "
+        f"feedback entries, {done.reviews} review rows) from before {done.cutoff:%Y-%m-%d %H:%M}"
+        if done is not None
+        else "no audit record"
+    )
+    out.print(
+        f"retention {keep} days: deleted {deleted}; {report.api_answers} API answers and "
+        f"{report.api_feedback} API feedback entries"
+    )
+
+
+@contextmanager
+def _retention_stores(settings: Settings) -> Iterator[tuple[AuditStore, SqlAnswerStore]]:
+    """The audit store and the API's answer store, opened to delete (nothing is masked: a
+    patterns-only guard saves loading spaCy)."""
+    from agent.audit_store import AuditStore
+    from agent.masking import PiiGuard
+    from api.answer_store import SqlAnswerStore
+    from ingest.state import create_state_engine
+    from policies.redaction import PresidioRedactor
+
+    redactor = PresidioRedactor(
+        settings=settings.redaction.model_copy(
+            update={"engine": "patterns", "analysis_processes": 0}
+        )
+    )
+    audit = AuditStore.from_settings(settings.audit, guard=PiiGuard(redactor=redactor))
+    engine = create_state_engine(settings.ingest.state_url)
+    try:
+        yield audit, SqlAnswerStore(engine=engine)
+    finally:
+        audit.close()
+        engine.dispose()
+        redactor.close()
+
+
+@app.command()
 def scheduler(
     once: Annotated[bool, typer.Option(help="Run what is due now, then exit.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Run every source on its cron schedule, and the state prune on ingest.prune_schedule
-    (this process owns the index while it runs)."""
-    from api.wiring import build_ingest, maintenance_tasks
+    """Run every source on its cron schedule, the state prune on ingest.prune_schedule and the
+    retention job on audit.retention_schedule (this process owns the index while it runs)."""
+    from api.wiring import build_ingest, maintenance_tasks, retention_tasks
     from ingest.scheduler import Scheduler
 
     settings = _settings(config)
     with _translated_errors():
         ctx = build_ingest(settings)
     try:
-        sched = Scheduler(
-            registry=ctx.runner.service.registry,
-            run_source=lambda sid: ctx.runner.run(sid, trigger="schedule"),
-            last_run=ctx.runner.jobs.last_started,
-            tasks=maintenance_tasks(settings, ctx),
-        )
-        for sid, when in sorted(sched.next_runs().items()):
-            err.print(f"{sid}: next run {when.isoformat()}")
-        if once:
-            sched.tick()
-            return
-        stop = threading.Event()
-        try:
-            sched.run_until(stop)
-        except KeyboardInterrupt:
-            stop.set()
+        with _retention_stores(settings) as (audit, answers):
+            sched = Scheduler(
+                registry=ctx.runner.service.registry,
+                run_source=lambda sid: ctx.runner.run(sid, trigger="schedule"),
+                last_run=ctx.runner.jobs.last_started,
+                tasks=[
+                    *maintenance_tasks(settings, ctx),
+                    *retention_tasks(settings, audit=audit, answers=answers),
+                ],
+            )
+            for name, when in sorted(sched.next_runs().items()):
+                err.print(f"{name}: next run {when.isoformat()}")
+            if once:
+                sched.tick()
+                return
+            stop = threading.Event()
+            try:
+                sched.run_until(stop)
+            except KeyboardInterrupt:
+                stop.set()
     finally:
         ctx.close()
 

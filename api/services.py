@@ -41,6 +41,7 @@ from api.wiring import (
     build_registry,
     build_retrieval,
     maintenance_tasks,
+    retention_tasks,
 )
 from ingest.jobs import JobStore
 from ingest.scheduler import Scheduler
@@ -158,6 +159,7 @@ def build_services(
             chat_factory=chat_factory,
             lock=sync_lock,
             progress=progress,
+            answers=answers,
         )
 
     runtime = ServiceRuntime(
@@ -250,6 +252,7 @@ def _build_engines(
     chat_factory: ChatFactory,
     lock: threading.Lock,
     progress: Progress,
+    answers: SqlAnswerStore | None = None,
 ) -> Engines:
     progress("index", "opening")
     # StoreLockedError: the runtime retries
@@ -292,7 +295,10 @@ def _build_engines(
             registry=runner.service.registry,
             run_source=run_source,
             last_run=runner.jobs.last_started,
-            tasks=maintenance_tasks(settings, ctx, lock=lock),
+            tasks=[
+                *maintenance_tasks(settings, ctx, lock=lock),
+                *retention_tasks(settings, audit=audit, answers=answers),
+            ],
         )
     return Engines(
         chat=chat,

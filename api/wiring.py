@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from api.answer_store import SqlAnswerStore
+from api.retention import run_retention
 from api.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ __all__ = [
     "build_registry",
     "build_retrieval",
     "maintenance_tasks",
+    "retention_tasks",
 ]
 
 
@@ -180,6 +183,23 @@ def maintenance_tasks(
             schedule=schedule,
             run=prune,
             last_run=ctx.pruner.last_finished(),
+        )
+    ]
+
+
+def retention_tasks(
+    settings: Settings, *, audit: AuditStore | None, answers: SqlAnswerStore | None
+) -> list[ScheduledTask]:
+    """The retention job on `audit.retention_schedule`, over the stores this process has."""
+    schedule = settings.audit.retention_schedule
+    if schedule is None or (audit is None and answers is None):
+        return []
+    days = settings.audit.retention_days
+    return [
+        ScheduledTask(
+            name="audit:retention",
+            schedule=schedule,
+            run=lambda: run_retention(days, audit=audit, answers=answers),
         )
     ]
 

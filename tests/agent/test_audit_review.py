@@ -540,3 +540,28 @@ def test_reviews_go_with_their_answers(backend: str, tmp_path: Path, kb_index: K
                         assert rows.scalar_one() == 0, table
         finally:
             world.close()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_the_retention_job_deletes_the_reviews_of_the_answers_it_deletes(
+    backend: str, tmp_path: Path, kb_index: KbIndex
+) -> None:
+    schema = f"review_gone_{uuid.uuid4().hex[:12]}" if backend == "postgresql" else None
+    with drop_schema(schema) if schema else nullcontext():
+        world = build_world(tmp_path, kb_index, url=POSTGRES_URL if schema else None, schema=schema)
+        try:
+            review_a_sample(world)
+            world.service.pick(world.answers["weak"], world.oscar)
+
+            result = world.audit.delete_older_than(5)
+
+            assert result.answers == len(world.answers) and result.reviews > 0
+            prefix = f'"{schema}".' if schema else ""
+            with world.audit.engine.connect() as connection:
+                for table in sorted(REVIEW_TABLES):  # no orphans, SQLite included
+                    rows = connection.execute(text(f"SELECT count(*) FROM {prefix}{table}"))
+                    assert rows.scalar_one() == 0, table
+        finally:
+            world.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine
 
 from agent.types import Answer, Citation, TokenUsage
@@ -68,3 +70,35 @@ def test_an_answer_saved_again_keeps_the_last_version(sql_engine: Engine) -> Non
     stored = store.get(answer.answer_id)
     assert stored is not None
     assert (stored.answer, stored.asker) == (again, "user:carol")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_retention_deletes_old_answers_and_their_feedback_only(sql_engine: Engine) -> None:
+    clock = _Clock()
+    store = SqlAnswerStore(engine=sql_engine, clock=clock)
+    old, recent = _answer(), _answer()
+    store.save(old, asker="user:erin")
+    store.add(answer_id=old.answer_id, asker="user:erin", rating=1, comment=None)
+    clock.now += timedelta(days=20)
+    store.save(recent, asker="user:erin")
+    store.add(answer_id=recent.answer_id, asker="user:erin", rating=-1, comment="no")
+    # Feedback given late on the old answer goes with it, however recent.
+    store.add(answer_id=old.answer_id, asker="user:erin", rating=-1, comment="still wrong")
+    clock.now += timedelta(days=15)
+
+    assert store.delete_older_than(40) == (0, 0)
+    assert store.delete_older_than(30) == (1, 2)
+
+    assert store.get(old.answer_id) is None and store.for_answer(old.answer_id) == []
+    kept = store.get(recent.answer_id)
+    assert kept is not None and kept.answer == recent
+    assert [f.rating for f in store.for_answer(recent.answer_id)] == [-1]
+    with pytest.raises(ValueError, match="at least one day"):
+        store.delete_older_than(0)

@@ -1,0 +1,107 @@
+"""The retention job over both stores that keep what users asked: the audit record and the API's
+answer store; run by hand (`proofdesk retention`) and as the scheduler's `audit:retention`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+from agent.audit_store import AuditSettings, AuditStore
+from api.answer_store import SqlAnswerStore
+from api.retention import run_retention
+from api.settings import Settings
+from api.wiring import retention_tasks
+from policies.principal import Principal
+from tests.agent.audit_review_fixtures import Clock
+from tests.agent.pii_fixtures import make_guard
+from tests.agent.test_audit_store import make_answer
+from tests.api.test_answer_store import _answer
+from tests.api.test_cli import _run
+
+
+@dataclass
+class Stores:
+    audit: AuditStore
+    answers: SqlAnswerStore
+    clock: Clock
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[Stores]:
+    clock = Clock()
+    audit = AuditStore(url=f"sqlite:///{tmp_path / 'audit.db'}", guard=make_guard(), clock=clock)
+    engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    yield Stores(audit, SqlAnswerStore(engine=engine, clock=clock), clock)
+    audit.close()
+    engine.dispose()
+
+
+def _record_two(stores: Stores) -> tuple[str, str]:
+    """One answer in each store 40 days ago, one in each now; returns the old and new ids."""
+    old, new = _answer(), _answer()
+    start = stores.clock.now
+    stores.audit.record(make_answer("old", answer_id=old.answer_id), Principal(user_id="u1"))
+    stores.answers.save(old, asker="user:u1")
+    stores.clock.now = start + timedelta(days=40)
+    stores.audit.record(make_answer("new", answer_id=new.answer_id), Principal(user_id="u1"))
+    stores.answers.save(new, asker="user:u1")
+    return old.answer_id, new.answer_id
+
+
+def test_one_retention_period_covers_both_stores(stores: Stores) -> None:
+    old, new = _record_two(stores)
+
+    report = run_retention(30, audit=stores.audit, answers=stores.answers)
+
+    assert report.audit is not None and report.audit.answers == 1
+    assert (report.api_answers, report.api_feedback) == (1, 0)
+    assert stores.audit.get(old) is None and stores.answers.get(old) is None
+    assert stores.audit.get(new) is not None and stores.answers.get(new) is not None
+    assert report.as_dict()["audit"] == {"answers": 1, "citations": 2, "feedback": 0, "reviews": 0}
+
+
+def test_the_scheduled_task_runs_the_job_with_the_settings_period(stores: Stores) -> None:
+    old, _ = _record_two(stores)
+    settings = Settings(audit=AuditSettings(retention_days=30, retention_schedule="0 4 * * *"))
+
+    [task] = retention_tasks(settings, audit=stores.audit, answers=stores.answers)
+    task.run()
+
+    assert (task.name, task.schedule) == ("audit:retention", "0 4 * * *")
+    assert stores.audit.get(old) is None and stores.answers.get(old) is None
+    off = Settings(audit=AuditSettings(retention_schedule=None))
+    assert retention_tasks(off, audit=stores.audit, answers=stores.answers) == []
+    assert retention_tasks(settings, audit=None, answers=None) == []
+
+
+def test_an_invalid_retention_schedule_is_refused() -> None:
+    with pytest.raises(ValueError, match="invalid cron expression 'daily'"):
+        AuditSettings(retention_schedule="daily")
+
+
+def test_proofdesk_retention_runs_on_the_configured_databases(tmp_path: Path) -> None:
+    config = tmp_path / "proofdesk.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "ingest": {"state_url": f"sqlite:///{tmp_path / 'state.db'}"},
+                "audit": {"url": f"sqlite:///{tmp_path / 'audit.db'}"},
+            }
+        ),
+        encoding="utf-8",
+    )
+
+    done = _run(config, "retention", "--json")
+    refused = _run(config, "retention", "--days", "0")
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["days"] == 365 and report["api_answers"] == 0
+    assert report["audit"] == {"answers": 0, "citations": 0, "feedback": 0, "reviews": 0}
+    assert refused.returncode == 2
