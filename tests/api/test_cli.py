@@ -212,3 +212,16 @@ def test_an_invalid_prune_schedule_is_a_settings_error(config: Path) -> None:
 
     assert result.returncode == 2
     assert "invalid cron expression 'every night'" in result.stderr
+
+
+def test_scheduler_once_runs_due_sources_and_lists_the_maintenance_tasks(config: Path) -> None:
+    result = _run(config, "scheduler", "--once")
+
+    assert result.returncode == 0, result.stderr
+    assert "it-kb: next run" in result.stderr
+    assert "state:prune: next run" in result.stderr  # waits for its first 03:30
+    assert "audit:retention: next run" in result.stderr
+    jobs = json.loads(_run(config, "jobs", "--json").stdout)["jobs"]
+    assert [(j["source_id"], j["trigger"], j["status"]) for j in jobs] == [
+        ("it-kb", "schedule", "succeeded")
+    ]
