@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ingest.chunking import Chunker
-from ingest.jobs import JobStore
+from ingest.jobs import JobStore, default_holder
 from ingest.state import StateStore, embedding_key
 from policies.pii_findings_store import FindingsStore
 from policies.sql_sweep import LiveKeys, SweepCount
@@ -99,7 +99,8 @@ class StatePruner:
         """Remove (or, with `dry_run`, count) the rows no chunk in the index uses. Raises
         SourceBusyError if a sync is running; nothing is removed then."""
         started = time.perf_counter()
-        with self._jobs.hold(self._source_ids()):
+        # The holder names the prune: a sync refused meanwhile says who holds its source.
+        with self._jobs.hold(self._source_ids(), holder=f"the state prune on {default_holder()}"):
             marks = self._mark()
             tables = {
                 "embedding_cache": self._state.sweep_embeddings(marks.embeddings, dry_run=dry_run)

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import Engine, String, insert, text
@@ -28,6 +29,7 @@ from retrieval.sentence_vectors import (
     sentence_key,
     shown_texts,
 )
+from retrieval.store import VectorStore
 from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
 
 TABLES = ("embedding_cache", "sentence_vectors", "sentence_screens", "pii_findings")
@@ -174,6 +176,35 @@ def test_a_running_sync_blocks_the_prune_and_nothing_is_removed(setup: Setup) ->
     # The prune released every lease it took: a sync runs after it.
     assert setup.pruner.prune().removed > 0
     assert setup.sync().status == "succeeded"
+
+
+def test_a_sync_started_during_a_prune_is_refused_naming_the_prune(
+    setup: Setup, embedder: SentenceTransformerEmbedder
+) -> None:
+    setup.sync()
+    refused: list[str] = []
+
+    class SyncsWhileMarking:
+        """The index, with a sync attempted while the prune reads it."""
+
+        def iter_chunks(self) -> Iterator[list[ChunkRecord]]:
+            try:
+                setup.sync()
+            except SourceBusyError as exc:
+                refused.append(str(exc))
+            yield from setup.wired.store.iter_chunks()
+
+    pruner = StatePruner(
+        store=cast("VectorStore", SyncsWhileMarking()),
+        state=setup.wired.state,
+        jobs=setup.wired.runner.jobs,
+        source_ids=lambda: ["it-kb"],
+        chunker=Chunker(tokens=embedder, target_tokens=60),
+        model_id=embedder.model_id,
+    )
+
+    assert pruner.prune().removed == 0
+    assert len(refused) == 1 and "being synced by the state prune on " in refused[0]
 
 
 def test_findings_stored_under_other_redaction_settings_are_removed(setup: Setup) -> None:
