@@ -34,7 +34,6 @@ from ingest.sync import IngestService
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
 from policies.injection import InjectionScreen
-from policies.pii_findings_store import FindingsStore
 from retrieval.embedder import Embedder, load_embedder
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalService
@@ -148,11 +147,7 @@ def build_ingest(
         model_id=embedder.model_id,
         sentences=sentences.store,
         # Findings are written (and so pruned) only when ingest precomputes them.
-        findings=(
-            FindingsStore(engine=engine, fingerprint=redactor.fingerprint())
-            if redactor is not None and settings.ingest.precompute_pii
-            else None
-        ),
+        findings=redactor if settings.ingest.precompute_pii else None,
     )
     return IngestContext(
         runner=SyncRunner(service=service, jobs=jobs),

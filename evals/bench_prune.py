@@ -25,13 +25,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import Engine
 
 from ingest.chunking import Chunker
 from ingest.jobs import JobStore
 from ingest.state import StateStore, create_state_engine, embedding_key
 from ingest.state_prune import StatePruner
 from policies.pii_findings_store import FindingsStore
+from policies.pii_settings import RedactionSettings
 from policies.pii_types import PiiFinding
+from policies.redaction import PresidioRedactor
 from retrieval.embedder import Embedder, load_embedder
 from retrieval.records import ChunkRecord, chunk_id_for
 from retrieval.sentence_vectors import (
@@ -48,7 +51,6 @@ __all__ = ["bench_rows", "main", "run"]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-_FINGERPRINT = "bench-prune"
 _WORDS = [
     "account",
     "badge",
@@ -124,6 +126,7 @@ def _write_rows(
     state: StateStore,
     sentences: SentenceVectorStore,
     findings: FindingsStore,
+    redactor: PresidioRedactor,
     rng: np.random.Generator,
 ) -> int:
     """The four tables' rows for `chunks`, as ingestion writes them; returns sentence units."""
@@ -145,7 +148,7 @@ def _write_rows(
         {key: tuple(False for _ in e.sentences) for key, e in entries.items()}, "screen"
     )
     finding = (PiiFinding("PERSON", 0, 4, 0.85),)
-    findings.put({findings.key(t): finding for t in shown_texts(chunks, units)})
+    findings.put(dict.fromkeys(redactor.stored_keys(shown_texts(chunks, units)), finding))
     return sum(len(u) for u in units)
 
 
@@ -155,7 +158,8 @@ def _build(workdir: Path, n_chunks: int, dead: float) -> dict[str, object]:
     engine = create_state_engine(f"sqlite:///{workdir / 'state.db'}")
     state = StateStore(engine=engine)
     sentences = SentenceVectorStore(engine=engine, dimension=embedder.dimension)
-    findings = FindingsStore(engine=engine, fingerprint=_FINGERPRINT)
+    redactor = _redactor(engine)
+    findings = FindingsStore(engine=engine, fingerprint=redactor.fingerprint())
     store = open_store(StoreSettings(path=workdir / "index"), dimension=embedder.dimension)
     rng = np.random.default_rng(7)
     text_rng = random.Random(7)  # noqa: S311 - reproducible synthetic data
@@ -173,6 +177,7 @@ def _build(workdir: Path, n_chunks: int, dead: float) -> dict[str, object]:
                 state=state,
                 sentences=sentences,
                 findings=findings,
+                redactor=redactor,
                 rng=rng,
             )
             live = [c for i, c in enumerate(batch, start) if i < n_chunks]
@@ -183,8 +188,14 @@ def _build(workdir: Path, n_chunks: int, dead: float) -> dict[str, object]:
         store.flush()
     finally:
         store.close()
+        redactor.close()
         engine.dispose()
     return {"chunks": n_chunks, "dead_chunks": n_dead, "sentence_units": units}
+
+
+def _redactor(engine: Engine) -> PresidioRedactor:
+    """Patterns only: the findings' keys are what matters here, not their analysis."""
+    return PresidioRedactor(settings=RedactionSettings(engine="patterns"), findings_engine=engine)
 
 
 def _rss_mb() -> float:
@@ -208,7 +219,7 @@ def _prune_child(workdir: str, queue: multiprocessing.Queue[dict[str, object]]) 
         chunker=Chunker(tokens=embedder),
         model_id=embedder.model_id,
         sentences=SentenceVectorStore(engine=engine, dimension=embedder.dimension),
-        findings=FindingsStore(engine=engine, fingerprint=_FINGERPRINT),
+        findings=_redactor(engine),
     )
     opened_mb = _rss_mb()
     started = time.perf_counter()

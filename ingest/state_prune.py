@@ -21,21 +21,29 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from ingest.chunking import Chunker
 from ingest.jobs import JobStore, default_holder
 from ingest.state import StateStore, embedding_key
-from policies.pii_findings_store import FindingsStore
 from policies.sql_sweep import LiveKeys, SweepCount
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import SentenceVectorStore, sentence_key, shown_texts
 from retrieval.store import VectorStore
 
-__all__ = ["PruneReport", "StatePruner"]
+__all__ = ["PruneReport", "StatePruner", "StoredFindings"]
 
 log = logging.getLogger(__name__)
 
 LAST_PRUNE_META = "last_prune"
+
+
+class StoredFindings(Protocol):
+    """The PII findings ingestion stored (`PresidioRedactor`, which knows their keys)."""
+
+    def stored_keys(self, texts: Iterable[str]) -> list[str]: ...
+
+    def sweep_findings(self, live: LiveKeys, *, dry_run: bool = False) -> SweepCount: ...
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ class StatePruner:
         chunker: Chunker,
         model_id: str,
         sentences: SentenceVectorStore | None = None,
-        findings: FindingsStore | None = None,
+        findings: StoredFindings | None = None,
     ) -> None:
         """`source_ids`: every source that may sync into this index (their leases are held
         while pruning); `model_id`: the embedder's, which the cache and sentence keys name;
@@ -108,7 +116,9 @@ class StatePruner:
             if self._sentences is not None:
                 tables |= self._sentences.sweep(marks.sentences, dry_run=dry_run)
             if self._findings is not None:
-                tables["pii_findings"] = self._findings.sweep(marks.findings, dry_run=dry_run)
+                tables["pii_findings"] = self._findings.sweep_findings(
+                    marks.findings, dry_run=dry_run
+                )
         report = PruneReport(
             dry_run=dry_run,
             chunks=marks.chunks,
@@ -159,4 +169,4 @@ class StatePruner:
             (chunk, units[key]) for chunk, key in zip(chunks, keys, strict=True) if key in units
         ]
         texts = shown_texts([chunk for chunk, _ in kept], [found for _, found in kept])
-        marks.findings.add(self._findings.key(text) for text in texts)
+        marks.findings.add(self._findings.stored_keys(texts))

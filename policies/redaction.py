@@ -47,6 +47,7 @@ from policies.pii_recognizers import (
 )
 from policies.pii_settings import RedactionSettings
 from policies.pii_types import PiiFinding
+from policies.sql_sweep import LiveKeys, SweepCount
 
 __all__ = [
     "FindingsCacheInfo",
@@ -405,7 +406,7 @@ class PresidioRedactor:
         calls this for indexed sentences). Returns how many segments were analysed now."""
         if self._store is None:
             return 0
-        segments = {text[a:b]: None for text in texts if text.strip() for a, b in _segments(text)}
+        segments = _stored_segments(texts)
         keys = {segment: self._store.key(segment) for segment in segments}
         known = self._store.get(sorted(set(keys.values())))
         wanted = [segment for segment in segments if keys[segment] not in known]
@@ -417,6 +418,20 @@ class PresidioRedactor:
         new = {keys[segment]: findings for segment, findings in zip(wanted, found, strict=True)}
         self._store.put(new)
         return len(new)
+
+    def stored_keys(self, texts: Iterable[str]) -> list[str]:
+        """The keys `precompute` stores the findings of `texts` under (one per segment: blanks
+        trimmed, split at citation seams): what the state prune must keep. Empty without a
+        findings store."""
+        if self._store is None:
+            return []
+        return [self._store.key(segment) for segment in _stored_segments(texts)]
+
+    def sweep_findings(self, live: LiveKeys, *, dry_run: bool = False) -> SweepCount:
+        """Delete the stored findings whose key is not in `live` (see `stored_keys`)."""
+        if self._store is None:
+            return SweepCount(kept=0, removed=0)
+        return self._store.sweep(live, dry_run=dry_run)
 
     def prefetch(self, texts: Iterable[str]) -> None:
         """Bring the findings stored at ingest for the segments of `texts` into the in-memory
@@ -604,6 +619,11 @@ def _normalise(entity_type: str, value: str) -> str:
 
 def _inside_any(finding: PiiFinding, spans: list[tuple[int, int]]) -> bool:
     return any(start <= finding.start and finding.end <= end for start, end in spans)
+
+
+def _stored_segments(texts: Iterable[str]) -> dict[str, None]:
+    """The distinct segments of `texts` whose findings are stored, in order."""
+    return {text[a:b]: None for text in texts if text.strip() for a, b in _segments(text)}
 
 
 def _segments(text: str) -> Iterator[tuple[int, int]]:
