@@ -30,8 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import CursorResult, Delete, Engine, create_engine, delete, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +53,7 @@ from agent.masking_worker import MaskingWorker
 from agent.migrations import check_schema_name, upgrade_audit_db
 from agent.review_store import review_deletes
 from agent.types import Answer, AnswerStatus
+from policies.cron import CronExpression
 from policies.principal import Principal
 
 __all__ = [
@@ -88,18 +88,11 @@ class AuditSettings(BaseModel):
         default=None, description="PostgreSQL schema holding the audit tables (default: public)"
     )
     retention_days: int = Field(default=365, ge=1, description="Records older than this go")
-    retention_schedule: str | None = Field(
+    retention_schedule: CronExpression | None = Field(
         default="0 4 * * *",
         description="cron: when the scheduler (the server's, or `proofdesk scheduler`) deletes "
         "records older than retention_days (`proofdesk retention`); null: never",
     )
-
-    @field_validator("retention_schedule")
-    @classmethod
-    def _valid_cron(cls, value: str | None) -> str | None:
-        if value is not None and not croniter.is_valid(value):
-            raise ValueError(f"invalid cron expression {value!r}")
-        return value
 
 
 class AuditError(RuntimeError):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from croniter import croniter
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
+
+from policies.cron import CronExpression
 
 __all__ = ["IngestSettings"]
 
@@ -26,15 +27,8 @@ class IngestSettings(BaseModel):
         "answers and citations runs no NER per request",
     )
     lease_seconds: float = Field(default=3600.0, gt=0, description="a run's lease on its source")
-    prune_schedule: str | None = Field(
+    prune_schedule: CronExpression | None = Field(
         default="30 3 * * *",
         description="cron: when the server's (or `proofdesk scheduler`'s) scheduler removes "
         "state rows no chunk in the index uses (`proofdesk prune`); null: never",
     )
-
-    @field_validator("prune_schedule")
-    @classmethod
-    def _valid_cron(cls, value: str | None) -> str | None:
-        if value is not None and not croniter.is_valid(value):
-            raise ValueError(f"invalid cron expression {value!r}")
-        return value

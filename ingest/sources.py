@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from policies.cron import CronExpression
 from policies.principal import InvalidPrincipalError, parse_principal_ref
 
 __all__ = [
@@ -67,7 +67,9 @@ class SourceConfig(BaseModel):
     enabled: bool = True
     read: list[str] = Field(default_factory=list, description="default readers of its documents")
     deny: list[str] = Field(default_factory=list, description="principals never allowed")
-    schedule: str | None = Field(default=None, description="cron expression for the scheduler")
+    schedule: CronExpression | None = Field(
+        default=None, description="cron expression for the scheduler"
+    )
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     min_keep_ratio: float = Field(
         default=0.5,
@@ -100,13 +102,6 @@ class SourceConfig(BaseModel):
             raise ValueError(
                 f"unknown source kind {value!r} (expected one of: {', '.join(_KINDS)})"
             )
-        return value
-
-    @field_validator("schedule")
-    @classmethod
-    def _valid_cron(cls, value: str | None) -> str | None:
-        if value is not None and not croniter.is_valid(value):
-            raise ValueError(f"invalid cron expression {value!r}")
         return value
 
     @model_validator(mode="after")
