@@ -1,13 +1,19 @@
 """Prometheus metrics of the API, in a registry of its own (one per app).
 
 Labels are closed sets only: method, route *template* (never the raw path), status, answer
-status, limit kind. Nothing a user typed or owns ever becomes a label.
+status, limit kind, state table, maintenance task. Nothing a user typed or owns ever becomes a
+label.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
+
+from api.retention import RetentionReport
+from ingest.state_prune import PruneReport
 
 __all__ = ["CONTENT_TYPE_LATEST", "ApiMetrics"]
 
@@ -42,6 +48,45 @@ class ApiMetrics:
             "Sync jobs started through the API",
             registry=self.registry,
         )
+
+        self.state_rows_pruned = Counter(
+            "proofdesk_state_rows_pruned",
+            "State database rows the state prune removed, by table",
+            ["table"],
+            registry=self.registry,
+        )
+        self.retention_rows_deleted = Counter(
+            "proofdesk_retention_rows_deleted",
+            "Rows the retention job deleted, by what they were",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.maintenance_last_success = Gauge(
+            "proofdesk_maintenance_last_success_timestamp_seconds",
+            "When a maintenance task (state:prune, audit:retention) last finished",
+            ["task"],
+            registry=self.registry,
+        )
+
+    def observe_prune(self, report: PruneReport) -> None:
+        if report.dry_run:
+            return
+        for table, count in report.tables.items():
+            self.state_rows_pruned.labels(table).inc(count.removed)
+        self.maintenance_last_success.labels("state:prune").set(time.time())
+
+    def observe_retention(self, report: RetentionReport) -> None:
+        counts = {"api_answers": report.api_answers, "api_feedback": report.api_feedback}
+        if report.audit is not None:
+            counts |= {
+                "audit_answers": report.audit.answers,
+                "audit_citations": report.audit.citations,
+                "audit_feedback": report.audit.feedback,
+                "audit_reviews": report.audit.reviews,
+            }
+        for kind, count in counts.items():
+            self.retention_rows_deleted.labels(kind).inc(count)
+        self.maintenance_last_success.labels("audit:retention").set(time.time())
 
     def observe_request(self, method: str, route: str | None, status: int, seconds: float) -> None:
         self.request_seconds.labels(method, route or UNMATCHED_ROUTE, str(status)).observe(seconds)

@@ -160,6 +160,7 @@ def build_services(
             lock=sync_lock,
             progress=progress,
             answers=answers,
+            metrics=metrics,
         )
 
     runtime = ServiceRuntime(
@@ -174,6 +175,7 @@ def build_services(
         pruner=runtime.pruner,
         sync_lock=sync_lock,
         on_start=metrics.sync_jobs.inc,
+        on_prune=metrics.observe_prune,
     )
     return ApiServices(
         authenticator=authenticator,
@@ -253,6 +255,7 @@ def _build_engines(
     lock: threading.Lock,
     progress: Progress,
     answers: SqlAnswerStore | None = None,
+    metrics: ApiMetrics | None = None,
 ) -> Engines:
     progress("index", "opening")
     # StoreLockedError: the runtime retries
@@ -296,8 +299,18 @@ def _build_engines(
             run_source=run_source,
             last_run=runner.jobs.last_started,
             tasks=[
-                *maintenance_tasks(settings, ctx, lock=lock),
-                *retention_tasks(settings, audit=audit, answers=answers),
+                *maintenance_tasks(
+                    settings,
+                    ctx,
+                    lock=lock,
+                    on_done=metrics.observe_prune if metrics is not None else None,
+                ),
+                *retention_tasks(
+                    settings,
+                    audit=audit,
+                    answers=answers,
+                    on_done=metrics.observe_retention if metrics is not None else None,
+                ),
             ],
         )
     return Engines(

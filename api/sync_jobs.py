@@ -38,6 +38,7 @@ class SyncJobs:
         sync_lock: threading.Lock,
         pruner: Callable[[], StatePruner] | None = None,
         on_start: Callable[[], None] = lambda: None,
+        on_prune: Callable[[PruneReport], None] = lambda _report: None,
     ) -> None:
         self._registry = registry
         self._jobs = jobs
@@ -45,6 +46,7 @@ class SyncJobs:
         self._pruner = pruner  # likewise
         self._lock = sync_lock
         self._on_start = on_start
+        self._on_prune = on_prune
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proofdesk-sync")
         self._started: dict[str, tuple[Future[None], JobHandle, ExitStack]] = {}
         self._guard = threading.Lock()  # over `_started`: requests arrive on many threads
@@ -89,9 +91,11 @@ class SyncJobs:
         if not self._lock.acquire(blocking=False):
             raise SourceBusyError("a sync is running in this server; prune again when it ends")
         try:
-            return pruner.prune(dry_run=dry_run)
+            report = pruner.prune(dry_run=dry_run)
         finally:
             self._lock.release()
+        self._on_prune(report)
+        return report
 
     def jobs(self, *, source_id: str | None = None, limit: int = 50) -> list[JobRecord]:
         return self._jobs.list(source_id=source_id, limit=limit)

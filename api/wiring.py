@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from api.answer_store import SqlAnswerStore
-from api.retention import run_retention
+from api.retention import RetentionReport, run_retention
 from api.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ from ingest.runner import SyncRunner
 from ingest.scheduler import ScheduledTask
 from ingest.sources import SourceRegistry, load_sources
 from ingest.state import StateStore, create_state_engine
-from ingest.state_prune import StatePruner
+from ingest.state_prune import PruneReport, StatePruner
 from ingest.sync import IngestService
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
@@ -160,17 +160,25 @@ def build_ingest(
 
 
 def maintenance_tasks(
-    settings: Settings, ctx: IngestContext, *, lock: threading.Lock | None = None
+    settings: Settings,
+    ctx: IngestContext,
+    *,
+    lock: threading.Lock | None = None,
+    on_done: Callable[[PruneReport], None] | None = None,
 ) -> list[ScheduledTask]:
     """The scheduler's jobs besides source syncs: the state prune on `ingest.prune_schedule`
-    (under `lock` when given: the server's lock that serialises its syncs)."""
+    (under `lock` when given: the server's lock that serialises its syncs), its report handed
+    to `on_done` (the server's metrics)."""
     schedule = settings.ingest.prune_schedule
     if schedule is None:
         return []
 
-    def prune() -> object:
+    def prune() -> PruneReport:
         with lock or contextlib.nullcontext():
-            return ctx.pruner.prune()
+            report = ctx.pruner.prune()
+        if on_done is not None:
+            on_done(report)
+        return report
 
     return [
         ScheduledTask(
@@ -183,20 +191,26 @@ def maintenance_tasks(
 
 
 def retention_tasks(
-    settings: Settings, *, audit: AuditStore | None, answers: SqlAnswerStore | None
+    settings: Settings,
+    *,
+    audit: AuditStore | None,
+    answers: SqlAnswerStore | None,
+    on_done: Callable[[RetentionReport], None] | None = None,
 ) -> list[ScheduledTask]:
-    """The retention job on `audit.retention_schedule`, over the stores this process has."""
+    """The retention job on `audit.retention_schedule`, over the stores this process has; its
+    report handed to `on_done` (the server's metrics)."""
     schedule = settings.audit.retention_schedule
     if schedule is None or (audit is None and answers is None):
         return []
     days = settings.audit.retention_days
-    return [
-        ScheduledTask(
-            name="audit:retention",
-            schedule=schedule,
-            run=lambda: run_retention(days, audit=audit, answers=answers),
-        )
-    ]
+
+    def retain() -> RetentionReport:
+        report = run_retention(days, audit=audit, answers=answers)
+        if on_done is not None:
+            on_done(report)
+        return report
+
+    return [ScheduledTask(name="audit:retention", schedule=schedule, run=retain)]
 
 
 def build_sentence_vectors(engine: Engine, embedder: Embedder) -> SentenceVectors:

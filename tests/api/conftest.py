@@ -260,6 +260,7 @@ def build_harness(
         pruner=runtime.pruner,
         sync_lock=threading.Lock(),
         on_start=metrics.sync_jobs.inc,
+        on_prune=metrics.observe_prune,
     )
     services = ApiServices(
         authenticator=Authenticator(

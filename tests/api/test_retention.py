@@ -14,6 +14,7 @@ from sqlalchemy import create_engine
 
 from agent.audit_store import AuditSettings, AuditStore
 from api.answer_store import SqlAnswerStore
+from api.metrics import ApiMetrics
 from api.retention import run_retention
 from api.settings import Settings
 from api.wiring import retention_tasks
@@ -78,6 +79,23 @@ def test_the_scheduled_task_runs_the_job_with_the_settings_period(stores: Stores
     off = Settings(audit=AuditSettings(retention_schedule=None))
     assert retention_tasks(off, audit=stores.audit, answers=stores.answers) == []
     assert retention_tasks(settings, audit=None, answers=None) == []
+
+
+def test_the_scheduled_job_reports_to_the_metrics(stores: Stores) -> None:
+    _record_two(stores)
+    metrics = ApiMetrics()
+    settings = Settings(audit=AuditSettings(retention_days=30))
+    [task] = retention_tasks(
+        settings, audit=stores.audit, answers=stores.answers, on_done=metrics.observe_retention
+    )
+
+    task.run()
+
+    text = metrics.render().decode()
+    for kind, count in (("audit_answers", 1), ("audit_citations", 2), ("api_answers", 1)):
+        assert f'proofdesk_retention_rows_deleted_total{{kind="{kind}"}} {count}.0' in text
+    assert 'proofdesk_retention_rows_deleted_total{kind="api_feedback"} 0.0' in text
+    assert 'proofdesk_maintenance_last_success_timestamp_seconds{task="audit:retention"}' in text
 
 
 def test_an_invalid_retention_schedule_is_refused() -> None:

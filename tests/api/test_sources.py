@@ -136,6 +136,9 @@ def test_prune_through_the_api_removes_what_no_chunk_uses(
         sync_index.store.count(),
     )
     assert state.cached_embeddings(list(stale)) == {}
+    metrics = harness.http.get("/metrics").text  # the dry run counted nothing
+    assert 'proofdesk_state_rows_pruned_total{table="embedding_cache"} 1.0' in metrics
+    assert 'proofdesk_maintenance_last_success_timestamp_seconds{task="state:prune"}' in metrics
 
 
 def test_prune_needs_the_admin_scope_and_waits_for_no_sync(
