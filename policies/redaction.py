@@ -439,7 +439,7 @@ class PresidioRedactor:
         titles and URIs) costs lookups instead of one query per text."""
         if self._store is None or not self._cache.enabled:
             return
-        segments = {text[a:b] for text in texts if text.strip() for a, b in _segments(text)}
+        segments = _stored_segments(texts)
         keys = {segment: self._cache.key(segment) for segment in segments}
         missing = [segment for segment in segments if keys[segment] not in self._cache]
         for segment, found in self._stored(missing).items():
@@ -622,7 +622,7 @@ def _inside_any(finding: PiiFinding, spans: list[tuple[int, int]]) -> bool:
 
 
 def _stored_segments(texts: Iterable[str]) -> dict[str, None]:
-    """The distinct segments of `texts` whose findings are stored, in order."""
+    """The distinct segments of `texts` whose findings are stored (and looked up), in order."""
     return {text[a:b]: None for text in texts if text.strip() for a, b in _segments(text)}
 
 
