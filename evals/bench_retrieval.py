@@ -40,7 +40,7 @@ from evals.corpus_files import read_jsonl
 from evals.retrieval_eval import beir_workdir, default_cache_dir, open_beir_index
 from ingest.chunking import Chunker
 from ingest.parsing import parse_document
-from ingest.state import StateStore, create_state_engine
+from ingest.state import StateStore, create_state_engine, embedding_key
 from policies.access import AccessFilter
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.principal import Principal
@@ -90,7 +90,7 @@ def real_chunks(data: Path, embedder: Embedder, cache: Path) -> tuple[list[_Text
             texts.append((parsed.title, draft.heading_path, draft.text))
             embed_texts.append(draft.embed_text)
     engine = create_state_engine(f"sqlite:///{workdir / 'state.db'}")
-    keys = [_embedding_key(embedder.model_id, t) for t in embed_texts]
+    keys = [embedding_key(embedder.model_id, t) for t in embed_texts]
     cached = StateStore(engine=engine).cached_embeddings(keys)
     engine.dispose()
     missing = [i for i, key in enumerate(keys) if key not in cached]
@@ -98,15 +98,6 @@ def real_chunks(data: Path, embedder: Embedder, cache: Path) -> tuple[list[_Text
         fresh = embedder.embed_documents([embed_texts[i] for i in missing])
         cached.update({keys[i]: fresh[n] for n, i in enumerate(missing)})
     return texts, np.stack([cached[key] for key in keys]).astype(np.float32)
-
-
-def _embedding_key(model_id: str, text: str) -> str:
-    """The key IngestService caches a chunk's vector under (sha256 of model and text)."""
-    digest = hashlib.sha256()
-    for part in (model_id, text):
-        digest.update(part.encode("utf-8"))
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 def _acl(rng: np.random.Generator) -> tuple[list[str], list[str]]:
