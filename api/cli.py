@@ -81,6 +81,8 @@ def _settings(config: Path | None) -> Settings:
 @contextmanager
 def _translated_errors() -> Iterator[None]:
     """Domain errors → one clear line and an exit code; nothing else is caught."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from ingest.jobs import SourceBusyError
     from ingest.sources import SourcesFileError, UnknownSourceError
     from retrieval.onnx_embedder import OnnxExportError
@@ -96,6 +98,8 @@ def _translated_errors() -> Iterator[None]:
         _fail(str(exc), EXIT_BUSY)
     except StoreError as exc:
         _fail(f"vector store: {exc}", EXIT_FAILED)
+    except SQLAlchemyError as exc:  # the state, job or audit database (unreachable, refused)
+        _fail(f"database: {type(exc).__name__}: {exc.__cause__ or exc}", EXIT_FAILED)
 
 
 @app.command()
@@ -421,17 +425,12 @@ def retention(
     The audit record (answers, citations, feedback, citation reviews) and the API's answer
     store alike; the scheduler also runs this on audit.retention_schedule.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     from api.retention import run_retention
 
     settings = _settings(config)
     keep = days or settings.audit.retention_days
-    try:
-        with _retention_stores(settings) as (audit, answers):
-            report = run_retention(keep, audit=audit, answers=answers)
-    except SQLAlchemyError as exc:
-        _fail(f"database: {type(exc).__name__}: {exc.__cause__ or exc}", EXIT_FAILED)
+    with _translated_errors(), _retention_stores(settings) as (audit, answers):
+        report = run_retention(keep, audit=audit, answers=answers)
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,21 @@ def test_scheduler_once_runs_due_sources_and_lists_the_maintenance_tasks(config:
     assert [(j["source_id"], j["trigger"], j["status"]) for j in jobs] == [
         ("it-kb", "schedule", "succeeded")
     ]
+
+
+@pytest.mark.parametrize("command", ["prune", "ingest", "retention"])
+def test_an_unreachable_database_is_one_line_and_exit_1(config: Path, command: str) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once the probe closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    unreachable = f"postgresql+psycopg://postgres@127.0.0.1:{port}/test"
+    settings["ingest"]["state_url"] = unreachable
+    settings["audit"]["url"] = unreachable
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+
+    result = _run(config, command)
+
+    assert result.returncode == 1, result.stderr
+    assert "error: database: OperationalError" in result.stderr
+    assert "Traceback" not in result.stderr
