@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 DATA ?= ../shared/data
 PYTEST_ARGS ?=
 
-.PHONY: install run test check lint format bench eval clean
+.PHONY: install run test check lint format bench eval reader clean
 
 install: $(STAMP)
 
@@ -47,6 +47,13 @@ bench: install
 
 eval: install
 	$(BIN)/proofdesk eval all --data $(DATA)
+
+# Train the reading model (about 1.5-3 hours on 2 cores; resumable: run it again to go on),
+# export it to retrieval/reader_model/ with its model card, and report its CLAP NQ dev AUC.
+reader: install
+	$(BIN)/python -m evals.reader_training train --data $(DATA)
+	$(BIN)/python -m evals.reader_training export --data $(DATA)
+	$(BIN)/python -m evals.reader_training clapnq --data $(DATA)
 
 clean:
 	rm -rf .proofdesk reports .mypy_cache .ruff_cache
