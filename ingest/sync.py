@@ -28,6 +28,7 @@ from ingest.documents import (
     ChunkDraft,
     FetchedDocument,
     FetchFailure,
+    FrontMatterError,
     ParsedDocument,
     ParseError,
 )
@@ -210,7 +211,10 @@ class IngestService:
             raise _QuarantineError(item.access_error or "access list could not be resolved")
         try:
             parsed = parse_document(item.data, item.doc_type, fallback_title=_fallback_title(item))
+        except FrontMatterError as exc:
+            raise _QuarantineError(str(exc)) from exc
         except ParseError as exc:
+            self._keep_unparsable(item, previous, str(exc))
             report.add_failure(item.key, str(exc), "failed")
             return None
         try:
@@ -230,6 +234,21 @@ class IngestService:
             report.add_failure(item.key, "the document has no text to index", "failed")
             return None
         return _PendingDocument(item, parsed, access, version, drafts, previous is None)
+
+    def _keep_unparsable(
+        self, item: FetchedDocument, previous: DocumentState | None, reason: str
+    ) -> None:
+        """The indexed version of a document that no longer parses stays, under today's access.
+
+        Raises `_QuarantineError` for Markdown: its access depends on its front matter, which
+        an unparsable file no longer shows, so the indexed version's access cannot be checked.
+        """
+        if previous is None or item.access is None:
+            return
+        if item.doc_type == "md":
+            raise _QuarantineError(f"{reason}; its front matter (access) cannot be checked")
+        if previous.acl_hash != _acl_hash(item.access):
+            self._update_access(previous, item.access)
 
     def _update_access(self, previous: DocumentState, access: AccessList) -> None:
         self._store.set_document_access(previous.document_id, read=access.read, deny=access.deny)
