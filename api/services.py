@@ -309,6 +309,7 @@ def _build_engines(
                     settings,
                     audit=audit,
                     answers=answers,
+                    jobs=runner.jobs,
                     on_done=metrics.observe_retention if metrics is not None else None,
                 ),
             ],

@@ -32,6 +32,7 @@ from ingest.documents import (
     ParsedDocument,
     ParseError,
 )
+from ingest.formats.limits import ParseLimits
 from ingest.parsing import parse_document
 from ingest.report import SourceReport
 from ingest.sources import SourceConfig, SourceRegistry
@@ -108,10 +109,13 @@ class IngestService:
         flag_injection: TextFlag | None = None,
         sentence_vectors: SentenceVectors | None = None,
         pii_findings: Callable[[Sequence[str]], int] | None = None,
+        parse_limits: ParseLimits | None = None,
     ) -> None:
         """`sentence_vectors`: where each new chunk's sentence units are embedded and stored for
         answering; `pii_findings`: stores the PII findings of those sentences (and their exact
-        quotes), so masking an answer that quotes them runs no NER."""
+        quotes), so masking an answer that quotes them runs no NER; `parse_limits`: bounds on
+        parsing one document (a document over one is a reported failure)."""
+        self._parse_limits = parse_limits or ParseLimits()
         self._registry = registry
         self._sentence_vectors = sentence_vectors
         self._pii_findings = pii_findings
@@ -210,7 +214,12 @@ class IngestService:
         if item.access is None:
             raise _QuarantineError(item.access_error or "access list could not be resolved")
         try:
-            parsed = parse_document(item.data, item.doc_type, fallback_title=_fallback_title(item))
+            parsed = parse_document(
+                item.data,
+                item.doc_type,
+                fallback_title=_fallback_title(item),
+                limits=self._parse_limits,
+            )
         except FrontMatterError as exc:
             raise _QuarantineError(str(exc)) from exc
         except ParseError as exc:
