@@ -167,6 +167,7 @@ def build_services(
         build=build,
         checks=readiness_checks(policy, limiter),
         retry_seconds=api.store_retry_seconds,
+        audit_required=settings.audit.required,
     )
     sync = SyncJobs(
         registry=registry,
@@ -286,6 +287,8 @@ def _build_engines(
             guard=chat.guard,
             settings=settings.review,
         )
+    if metrics is not None and audit is not None:
+        metrics.watch_audit(audit.health)
     runner = ctx.runner
     scheduler = None
     if api.run_scheduler:
