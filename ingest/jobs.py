@@ -277,14 +277,20 @@ class JobStore:
         with self._sessions.begin() as s:
             current = s.get(_LeaseRow, source_id)
             if current is not None and self._gone(current, now):
+                held_by, held_for = current.holder, current.job_id  # the update refreshes it
                 # Take it over: the update, conditional on the row read, succeeds for one taker.
                 result = s.execute(
                     update(_LeaseRow)
-                    .where(_LeaseRow.source_id == source_id, _LeaseRow.job_id == current.job_id)
+                    .where(_LeaseRow.source_id == source_id, _LeaseRow.job_id == held_for)
                     .values(**values)
                 )
                 if cast("CursorResult[Any]", result).rowcount == 1:
-                    log.warning("took over the lease of %s from %s", source_id, current.holder)
+                    s.execute(  # the run that held it is over: say so now, not at next start
+                        update(_JobRow)
+                        .where(_JobRow.job_id == held_for, _JobRow.status == "running")
+                        .values(status="abandoned", finished_at=now)
+                    )
+                    log.warning("took over the lease of %s from %s", source_id, held_by)
                     return
         who = current.holder if current is not None else "another run"
         if source_id.startswith("task:"):
