@@ -16,6 +16,10 @@ request's scope) and writes the row; the request does not wait for either. A ful
 that is still queued, `close()` drains, and a duplicate answer id is then logged as an error
 when the row is written instead of raising `DuplicateAnswerError` in the caller. Reads see a
 record once it is written (`worker.drain()` to wait for it).
+
+With an `AuditOutbox` (`audit.outbox_path`), a row the database cannot take (unreachable,
+refusing) is kept, masked, in that local file and written by a delivery thread once the
+database answers again (`health()` says how many wait); without one, the write raises.
 """
 
 from __future__ import annotations
@@ -31,9 +35,19 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import CursorResult, Delete, Engine, create_engine, delete, func, insert, select
+from sqlalchemy import (
+    CursorResult,
+    Delete,
+    Engine,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import selectinload
 
@@ -48,6 +62,7 @@ from agent.audit_models import (
     RetentionGrantRow,
     RetentionResult,
 )
+from agent.audit_outbox import AuditHealth, AuditOutbox, OutboxDelivery
 from agent.masking import PiiGuard, RequestScope
 from agent.masking_worker import MaskingWorker
 from agent.migrations import check_schema_name, upgrade_audit_db
@@ -88,6 +103,24 @@ class AuditSettings(BaseModel):
         default=None, description="PostgreSQL schema holding the audit tables (default: public)"
     )
     retention_days: int = Field(default=365, ge=1, description="Records older than this go")
+    outbox: bool = Field(
+        default=True,
+        description="keep (masked) records the audit database could not take in a local file, "
+        "and write them once it answers again; false: such a record is lost",
+    )
+    outbox_path: Path | None = Field(
+        default=None,
+        description="the outbox file (default: next to a SQLite audit database, else "
+        ".proofdesk/audit-outbox.db)",
+    )
+    retry_seconds: float = Field(
+        default=5.0, gt=0, description="how often the outbox is written to the audit database"
+    )
+    required: bool = Field(
+        default=True,
+        description="the server is not ready (/readyz 503) while the audit database is "
+        "unreachable; false: ready, the records wait in the outbox",
+    )
     retention_schedule: CronExpression | None = Field(
         default="0 4 * * *",
         description="cron: when the scheduler (the server's, or `proofdesk scheduler`) deletes "
@@ -119,6 +152,8 @@ class AuditStore:
         migrate: bool = True,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         worker: MaskingWorker | None = None,
+        outbox: AuditOutbox | None = None,
+        retry_seconds: float = 5.0,
     ) -> None:
         self._guard = guard
         self._clock = clock
@@ -133,12 +168,41 @@ class AuditStore:
         if self._schema is not None:
             engine = engine.execution_options(schema_translate_map={None: self._schema})
         self._engine: Engine = engine
+        self._delivery = (
+            OutboxDelivery(
+                outbox=outbox, insert=self._insert, probe=self._probe, every=retry_seconds
+            )
+            if outbox is not None
+            else None
+        )
 
     @classmethod
     def from_settings(
         cls, settings: AuditSettings, *, guard: PiiGuard, worker: MaskingWorker | None = None
     ) -> AuditStore:
-        return cls(url=settings.url, guard=guard, schema=settings.db_schema, worker=worker)
+        outbox = AuditOutbox(_outbox_path(settings)) if settings.outbox else None
+        return cls(
+            url=settings.url,
+            guard=guard,
+            schema=settings.db_schema,
+            worker=worker,
+            outbox=outbox,
+            retry_seconds=settings.retry_seconds,
+        )
+
+    def health(self) -> AuditHealth:
+        """Whether the database took the last write or probe, and what waits in the outbox."""
+        if self._delivery is not None:
+            return self._delivery.health()
+        try:
+            self._probe()
+        except SQLAlchemyError:
+            return AuditHealth(reachable=False, pending=0, lost=0)
+        return AuditHealth(reachable=True, pending=0, lost=0)
+
+    def deliver_outbox(self) -> int:
+        """Write what the outbox holds now (the delivery thread does it every retry period)."""
+        return self._delivery.deliver() if self._delivery is not None else 0
 
     @property
     def engine(self) -> Engine:
@@ -152,6 +216,8 @@ class AuditStore:
         """Write what the worker holds for this store (all of it by default), then close."""
         if self._worker is not None:
             self._worker.drain(timeout_seconds)
+        if self._delivery is not None:
+            self._delivery.close()
         self._engine.dispose()
 
     def record(self, answer: Answer, principal: Principal) -> None:
@@ -180,10 +246,20 @@ class AuditStore:
         with self._guard.resume(scope):
             row = self._answer_row(answer, principal)
         try:
-            with OrmSession(self._engine) as session, session.begin():
-                session.add(row)
+            if self._delivery is not None:
+                self._delivery.write(row)
+            else:
+                self._insert(row)
         except IntegrityError as exc:
             raise DuplicateAnswerError(f"answer {answer.answer_id} is recorded already") from exc
+
+    def _insert(self, row: AnswerRow) -> None:
+        with OrmSession(self._engine) as session, session.begin():
+            session.add(row)
+
+    def _probe(self) -> None:
+        with self._engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     def get(self, answer_id: str) -> AuditRecord | None:
         with OrmSession(self._engine) as session:
@@ -429,6 +505,15 @@ def _feedback(row: FeedbackRow) -> FeedbackRecord:
         rating=row.rating,
         comment=row.comment,
     )
+
+
+def _outbox_path(settings: AuditSettings) -> Path:
+    if settings.outbox_path is not None:
+        return settings.outbox_path
+    url = make_url(settings.url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(f"{url.database}.outbox")
+    return Path(".proofdesk/audit-outbox.db")
 
 
 def _ensure_sqlite_directory(url: str) -> None:

@@ -22,6 +22,7 @@ from api.settings import ConfigFileError, Settings, load_settings
 if TYPE_CHECKING:
     from agent.audit_store import AuditStore
     from api.answer_store import SqlAnswerStore
+    from ingest.jobs import JobStore
 
 app = typer.Typer(
     name="proofdesk",
@@ -429,8 +430,8 @@ def retention(
 
     settings = _settings(config)
     keep = days or settings.audit.retention_days
-    with _translated_errors(), _retention_stores(settings) as (audit, answers):
-        report = run_retention(keep, audit=audit, answers=answers)
+    with _translated_errors(), _retention_stores(settings) as (audit, answers, jobs):
+        report = run_retention(keep, audit=audit, answers=answers, jobs=jobs)
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
         return
@@ -448,12 +449,15 @@ def retention(
 
 
 @contextmanager
-def _retention_stores(settings: Settings) -> Iterator[tuple[AuditStore, SqlAnswerStore]]:
+def _retention_stores(
+    settings: Settings,
+) -> Iterator[tuple[AuditStore, SqlAnswerStore, JobStore]]:
     """The audit store and the API's answer store, opened to delete (nothing is masked: a
-    patterns-only guard saves loading spaCy)."""
+    patterns-only guard saves loading spaCy), and the job store holding the task's lease."""
     from agent.audit_store import AuditStore
     from agent.masking import PiiGuard
     from api.answer_store import SqlAnswerStore
+    from ingest.jobs import JobStore
     from ingest.state import create_state_engine
     from policies.redaction import PresidioRedactor
 
@@ -465,7 +469,8 @@ def _retention_stores(settings: Settings) -> Iterator[tuple[AuditStore, SqlAnswe
     audit = AuditStore.from_settings(settings.audit, guard=PiiGuard(redactor=redactor))
     engine = create_state_engine(settings.ingest.state_url)
     try:
-        yield audit, SqlAnswerStore(engine=engine)
+        jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
+        yield audit, SqlAnswerStore(engine=engine), jobs
     finally:
         audit.close()
         engine.dispose()
@@ -486,14 +491,14 @@ def scheduler(
     with _translated_errors():
         ctx = build_ingest(settings)
     try:
-        with _retention_stores(settings) as (audit, answers):
+        with _retention_stores(settings) as (audit, answers, jobs):
             sched = Scheduler(
                 registry=ctx.runner.service.registry,
                 run_source=lambda sid: ctx.runner.run(sid, trigger="schedule"),
                 last_run=ctx.runner.jobs.last_started,
                 tasks=[
                     *maintenance_tasks(settings, ctx),
-                    *retention_tasks(settings, audit=audit, answers=answers),
+                    *retention_tasks(settings, audit=audit, answers=answers, jobs=jobs),
                 ],
             )
             for name, when in sorted(sched.next_runs().items()):

@@ -8,10 +8,12 @@ label.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
+from agent.audit_outbox import AuditHealth
 from api.retention import RetentionReport
 from ingest.state_prune import PruneReport
 
@@ -67,6 +69,16 @@ class ApiMetrics:
             ["task"],
             registry=self.registry,
         )
+        self.audit_pending = Gauge(
+            "proofdesk_audit_records_pending",
+            "Audit records kept in the local outbox, not yet in the audit database",
+            registry=self.registry,
+        )
+        self.audit_lost = Gauge(
+            "proofdesk_audit_records_lost",
+            "Audit records neither written nor kept, since the process started",
+            registry=self.registry,
+        )
 
     def observe_prune(self, report: PruneReport) -> None:
         if report.dry_run:
@@ -87,6 +99,11 @@ class ApiMetrics:
         for kind, count in counts.items():
             self.retention_rows_deleted.labels(kind).inc(count)
         self.maintenance_last_success.labels("audit:retention").set(time.time())
+
+    def watch_audit(self, health: Callable[[], AuditHealth]) -> None:
+        """Audit records waiting in the outbox, and lost, read from `health` at each scrape."""
+        self.audit_pending.set_function(lambda: float(max(health().pending, 0)))
+        self.audit_lost.set_function(lambda: float(health().lost))
 
     def observe_request(self, method: str, route: str | None, status: int, seconds: float) -> None:
         self.request_seconds.labels(method, route or UNMATCHED_ROUTE, str(status)).observe(seconds)

@@ -9,12 +9,14 @@ The scheduler runs this on `audit.retention_schedule`; `proofdesk retention` run
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
 from agent.audit_models import RetentionResult
 from agent.audit_retention import RetentionTarget, delete_older_than
 from api.answer_store import SqlAnswerStore
+from ingest.jobs import JobStore
 
 __all__ = ["RetentionReport", "run_retention"]
 
@@ -53,10 +55,17 @@ def run_retention(
     *,
     audit: RetentionTarget | None,
     answers: SqlAnswerStore | None,
+    jobs: JobStore | None = None,
 ) -> RetentionReport:
-    """Delete what is older than `days` days from both stores; logs counts, never content."""
-    result = delete_older_than(audit, days) if audit is not None else None
-    api_answers, api_feedback = answers.delete_older_than(days) if answers is not None else (0, 0)
+    """Delete what is older than `days` days from both stores; logs counts, never content.
+
+    With `jobs`, under the `retention` task lease (raises SourceBusyError when another run of
+    the job holds it), so two runs never overlap, across processes too."""
+    with jobs.hold_task("retention") if jobs is not None else contextlib.nullcontext():
+        result = delete_older_than(audit, days) if audit is not None else None
+        api_answers, api_feedback = (
+            answers.delete_older_than(days) if answers is not None else (0, 0)
+        )
     log.info(
         "api answer retention: deleted %d answers and %d feedback entries older than %d days",
         api_answers,

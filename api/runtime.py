@@ -2,7 +2,9 @@
 
 Loading the model and opening the index take seconds, and the index may be held by another
 process (Qdrant Edge: one process at a time). The server starts at once and answers 503 with
-the reason until they are ready — never a hang — and keeps retrying a locked index.
+the reason until they are ready — never a hang — and keeps retrying a locked index and an
+unreachable database (the audit or state database down at start). Readiness names what is
+wrong, never a host, port or driver message: those go to the server log.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+from sqlalchemy.exc import OperationalError
 
 from agent.audit_review import ReviewService
 from agent.audit_store import AuditStore
@@ -52,8 +56,12 @@ class ServiceRuntime:
         checks: Mapping[str, Callable[[], str]] | None = None,
         retry_seconds: float = 10.0,
         components: tuple[str, ...] = ("model", "index"),
+        audit_required: bool = True,
     ) -> None:
+        """`audit_required`: not ready while the audit database is unreachable (else ready,
+        the records waiting in the audit outbox)."""
         self._build = build
+        self._audit_required = audit_required
         self._checks = dict(checks or {})
         self._retry = retry_seconds
         self._status: dict[str, str] = dict.fromkeys(components, "starting")
@@ -86,9 +94,18 @@ class ServiceRuntime:
                 self._progress("index", f"held by another process; retrying every {self._retry:g}s")
                 self._stop.wait(self._retry)
                 continue
+            except OperationalError as exc:  # a database is down: it may come back
+                log.warning("a database is unreachable, retrying in %gs: %s", self._retry, exc)
+                self._progress(
+                    "startup", f"a database is unreachable; retrying every {self._retry:g}s"
+                )
+                self._stop.wait(self._retry)
+                continue
             except Exception as exc:
                 log.exception("start-up failed")
-                self._progress("startup", f"failed: {type(exc).__name__}: {exc}")
+                self._progress(
+                    "startup", f"failed: {type(exc).__name__} (the server log has the details)"
+                )
                 return
             if self._stop.is_set():  # closed while starting: nobody else will close them
                 _close_all(engines.closers)
@@ -152,7 +169,16 @@ class ServiceRuntime:
             checks = dict(self._status)
         for name, check in self._checks.items():
             checks[name] = check()
-        ready = self._engines is not None and all(v == "ok" for v in checks.values())
+        engines = self._engines
+        advisory = set()
+        if engines is not None and engines.audit is not None:
+            health = engines.audit.health()
+            checks["audit"] = health.summary()
+            if not self._audit_required and health.pending >= 0:
+                advisory.add("audit")  # records wait in the outbox: still ready
+        ready = engines is not None and all(
+            v == "ok" for k, v in checks.items() if k not in advisory
+        )
         return Readiness(ready=ready, checks=checks)
 
     def _reasons(self) -> str:

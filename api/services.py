@@ -167,6 +167,7 @@ def build_services(
         build=build,
         checks=readiness_checks(policy, limiter),
         retry_seconds=api.store_retry_seconds,
+        audit_required=settings.audit.required,
     )
     sync = SyncJobs(
         registry=registry,
@@ -236,7 +237,8 @@ def readiness_checks(
 
     def policy_status() -> str:
         error = policy.status.last_error
-        return "ok" if error is None else f"serving the last good policy; reload failed: {error}"
+        # The reason (it may name a database host or hold a driver message) is in the log.
+        return "ok" if error is None else "serving the last good policy; reload failed"
 
     return {
         "policy": policy_status,
@@ -286,6 +288,8 @@ def _build_engines(
             guard=chat.guard,
             settings=settings.review,
         )
+    if metrics is not None and audit is not None:
+        metrics.watch_audit(audit.health)
     runner = ctx.runner
     scheduler = None
     if api.run_scheduler:
@@ -309,6 +313,7 @@ def _build_engines(
                     settings,
                     audit=audit,
                     answers=answers,
+                    jobs=runner.jobs,
                     on_done=metrics.observe_retention if metrics is not None else None,
                 ),
             ],

@@ -136,6 +136,7 @@ def build_ingest(
         flag_injection=lambda text: screen.assess(text).suspected,
         sentence_vectors=sentences,
         pii_findings=pii_findings,
+        parse_limits=settings.ingest.parse_limits,
     )
     jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
     pruner = StatePruner(
@@ -195,17 +196,19 @@ def retention_tasks(
     *,
     audit: AuditStore | None,
     answers: SqlAnswerStore | None,
+    jobs: JobStore | None = None,
     on_done: Callable[[RetentionReport], None] | None = None,
 ) -> list[ScheduledTask]:
-    """The retention job on `audit.retention_schedule`, over the stores this process has; its
-    report handed to `on_done` (the server's metrics)."""
+    """The retention job on `audit.retention_schedule`, over the stores this process has,
+    under the `retention` task lease of `jobs`; its report handed to `on_done` (the server's
+    metrics)."""
     schedule = settings.audit.retention_schedule
     if schedule is None or (audit is None and answers is None):
         return []
     days = settings.audit.retention_days
 
     def retain() -> RetentionReport:
-        report = run_retention(days, audit=audit, answers=answers)
+        report = run_retention(days, audit=audit, answers=answers, jobs=jobs)
         if on_done is not None:
             on_done(report)
         return report

@@ -20,6 +20,7 @@ from policies.principal import InvalidPrincipalError, parse_principal_ref
 __all__ = [
     "ACL_SUFFIX",
     "FOLDER_ACL_NAME",
+    "FRONT_MATTER_KEYS",
     "MAX_ACL_FILE_BYTES",
     "AccessResolutionError",
     "AclRule",
@@ -34,6 +35,22 @@ FOLDER_ACL_NAME = ".acl.yaml"  # a folder's rules, for everything below it
 ACL_SUFFIX = ".acl.yaml"  # `guide.pdf.acl.yaml` holds the rules of `guide.pdf`
 MAX_ACL_FILE_BYTES = 64 * 1024
 _ACL_KEYS = frozenset({"read", "deny"})
+# Front matter may describe a document besides its access; any other key is refused, so a
+# misspelt `Read:` never silently leaves the inherited (broader) readers in force.
+FRONT_MATTER_KEYS = _ACL_KEYS | frozenset(
+    {
+        "title",
+        "description",
+        "summary",
+        "tags",
+        "classification",
+        "author",
+        "owner",
+        "date",
+        "updated",
+        "lang",
+    }
+)
 _ROOT = PurePosixPath(".")
 
 
@@ -81,10 +98,18 @@ def require_readers(access: AccessList, *, origin: str) -> AccessList:
 
 
 def apply_front_matter(access: AccessList, front_matter: Mapping[str, object]) -> AccessList:
-    """Apply a Markdown document's front matter `read`/`deny` (other keys are not ours).
+    """Apply a Markdown document's front matter `read`/`deny`; the other known keys
+    (`FRONT_MATTER_KEYS`) describe the document and are not ours.
 
-    Raises `AccessResolutionError` when they are not lists of principals or leave no reader.
+    Raises `AccessResolutionError` on an unknown key, when `read`/`deny` are not lists of
+    principals, or when they leave no reader.
     """
+    unknown = sorted(str(k) for k in front_matter if k not in FRONT_MATTER_KEYS)
+    if unknown:
+        raise AccessResolutionError(
+            f"front matter: unknown keys {', '.join(unknown)} "
+            f"(allowed: {', '.join(sorted(FRONT_MATTER_KEYS))})"
+        )
     rule = _rule_from(front_matter, origin="front matter")
     return require_readers(rule.apply(access), origin="front matter")
 

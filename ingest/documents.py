@@ -14,6 +14,7 @@ __all__ = [
     "DocType",
     "FetchFailure",
     "FetchedDocument",
+    "FrontMatterError",
     "ParseError",
     "ParsedDocument",
     "Section",
@@ -61,6 +62,10 @@ class FetchFailure:
 
 class ParseError(ValueError):
     """A document's bytes could not be turned into text (corrupt, binary, empty...)."""
+
+
+class FrontMatterError(ParseError):
+    """A Markdown document's front matter cannot be read: its access cannot be resolved."""
 
 
 @dataclass(frozen=True)

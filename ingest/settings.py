@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from ingest.formats.limits import ParseLimits
 from policies.cron import CronExpression
 
 __all__ = ["IngestSettings"]
@@ -26,7 +27,17 @@ class IngestSettings(BaseModel):
         description="analyse every indexed sentence for PII once, at ingest, so masking "
         "answers and citations runs no NER per request",
     )
-    lease_seconds: float = Field(default=3600.0, gt=0, description="a run's lease on its source")
+    parse_limits: ParseLimits = Field(
+        default_factory=ParseLimits,
+        description="bounds on what parsing one document may inflate, produce or take; a "
+        "document over one is reported as failed and the rest of the source is synced",
+    )
+    lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long a lease (a sync's on its source, prune's, retention's) lasts "
+        "unless its holder renews it (a heartbeat every third of it)",
+    )
     prune_schedule: CronExpression | None = Field(
         default="30 3 * * *",
         description="cron: when the server's (or `proofdesk scheduler`'s) scheduler removes "

@@ -28,9 +28,11 @@ from ingest.documents import (
     ChunkDraft,
     FetchedDocument,
     FetchFailure,
+    FrontMatterError,
     ParsedDocument,
     ParseError,
 )
+from ingest.formats.limits import ParseLimits
 from ingest.parsing import parse_document
 from ingest.report import SourceReport
 from ingest.sources import SourceConfig, SourceRegistry
@@ -107,10 +109,13 @@ class IngestService:
         flag_injection: TextFlag | None = None,
         sentence_vectors: SentenceVectors | None = None,
         pii_findings: Callable[[Sequence[str]], int] | None = None,
+        parse_limits: ParseLimits | None = None,
     ) -> None:
         """`sentence_vectors`: where each new chunk's sentence units are embedded and stored for
         answering; `pii_findings`: stores the PII findings of those sentences (and their exact
-        quotes), so masking an answer that quotes them runs no NER."""
+        quotes), so masking an answer that quotes them runs no NER; `parse_limits`: bounds on
+        parsing one document (a document over one is a reported failure)."""
+        self._parse_limits = parse_limits or ParseLimits()
         self._registry = registry
         self._sentence_vectors = sentence_vectors
         self._pii_findings = pii_findings
@@ -209,8 +214,16 @@ class IngestService:
         if item.access is None:
             raise _QuarantineError(item.access_error or "access list could not be resolved")
         try:
-            parsed = parse_document(item.data, item.doc_type, fallback_title=_fallback_title(item))
+            parsed = parse_document(
+                item.data,
+                item.doc_type,
+                fallback_title=_fallback_title(item),
+                limits=self._parse_limits,
+            )
+        except FrontMatterError as exc:
+            raise _QuarantineError(str(exc)) from exc
         except ParseError as exc:
+            self._keep_unparsable(item, previous, str(exc))
             report.add_failure(item.key, str(exc), "failed")
             return None
         try:
@@ -230,6 +243,21 @@ class IngestService:
             report.add_failure(item.key, "the document has no text to index", "failed")
             return None
         return _PendingDocument(item, parsed, access, version, drafts, previous is None)
+
+    def _keep_unparsable(
+        self, item: FetchedDocument, previous: DocumentState | None, reason: str
+    ) -> None:
+        """The indexed version of a document that no longer parses stays, under today's access.
+
+        Raises `_QuarantineError` for Markdown: its access depends on its front matter, which
+        an unparsable file no longer shows, so the indexed version's access cannot be checked.
+        """
+        if previous is None or item.access is None:
+            return
+        if item.doc_type == "md":
+            raise _QuarantineError(f"{reason}; its front matter (access) cannot be checked")
+        if previous.acl_hash != _acl_hash(item.access):
+            self._update_access(previous, item.access)
 
     def _update_access(self, previous: DocumentState, access: AccessList) -> None:
         self._store.set_document_access(previous.document_id, read=access.read, deny=access.deny)

@@ -7,6 +7,7 @@ from bs4.element import NavigableString, PageElement
 
 from ingest.documents import ParsedDocument, Section
 from ingest.formats.layout import TextAssembler, collapse_spaces
+from ingest.formats.limits import ParseBudget, ParseLimitError, ParseLimits
 
 __all__ = ["parse_html"]
 
@@ -25,12 +26,24 @@ _BLOCKS = frozenset(
 _TEXT_NODES = (NavigableString, CData)  # not comments, doctypes or processing instructions
 
 
-def parse_html(text: str, *, fallback_title: str) -> ParsedDocument:
-    """Parse a decoded HTML page with the standard library's parser."""
+def parse_html(
+    text: str, *, fallback_title: str, budget: ParseBudget | None = None
+) -> ParsedDocument:
+    """Parse a decoded HTML page with the standard library's parser.
+
+    A page with more possible tags than `budget` allows is refused before a tree is built."""
+    budget = budget or ParseBudget(ParseLimits())
+    tags = text.count("<")  # at least as many as there are tags
+    if tags > budget.limits.max_elements:
+        raise ParseLimitError(
+            f"over the parse limit: the page holds up to {tags} tags, more than "
+            f"{budget.limits.max_elements} (ingest.parse_limits.max_elements)"
+        )
     soup = BeautifulSoup(text, "html.parser")
+    budget.spend()
     _drop_chrome(soup)
     title = _title(soup) or fallback_title
-    walker = _BlockWalker()
+    walker = _BlockWalker(budget)
     walker.walk(soup.body or soup)
     body, sections = walker.build()
     return ParsedDocument(title=title, text=body, sections=sections)
@@ -64,7 +77,8 @@ def _anchor(heading: Tag) -> str | None:
 class _BlockWalker:
     """Walks the tree without recursion (deeply nested pages must not overflow the stack)."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: ParseBudget) -> None:
+        self._budget = budget
         self._out = TextAssembler()
         self._inline: list[str] = []
         self._items: list[bool] = []  # one per open <li>: has its "- " marker been written?
@@ -81,6 +95,7 @@ class _BlockWalker:
                     stack.extend((child, False) for child in reversed(node.contents))
             elif type(node) in _TEXT_NODES:
                 self._inline.append(str(node))
+                self._budget.spend(len(self._inline[-1]))
 
     def build(self) -> tuple[str, tuple[Section, ...]]:
         self._flush()

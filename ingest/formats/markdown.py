@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import yaml
 
-from ingest.documents import ParsedDocument, ParseError
+from ingest.documents import FrontMatterError, ParsedDocument
 from ingest.formats.layout import HeadingMark, Slugger, normalise_whitespace, sections_from_headings
 
 __all__ = ["parse_markdown"]
@@ -48,7 +48,9 @@ def _split_front_matter(text: str) -> tuple[dict[str, object], str]:
     text = text.removeprefix("\ufeff")
     closing = _FRONT_MATTER_CLOSE.search(text, opening.end())
     if closing is None:
-        raise ParseError("front matter opened with '---' on line 1 is never closed by a '---' line")
+        raise FrontMatterError(
+            "front matter opened with '---' on line 1 is never closed by a '---' line"
+        )
     raw = text[opening.end() : closing.start()]
     try:
         loaded = yaml.safe_load(raw)
@@ -56,11 +58,11 @@ def _split_front_matter(text: str) -> tuple[dict[str, object], str]:
         where = getattr(err, "problem_mark", None)
         line = f" (line {where.line + 2})" if where is not None else ""
         problem = getattr(err, "problem", None) or "not valid YAML"
-        raise ParseError(f"invalid YAML front matter{line}: {problem}") from err
+        raise FrontMatterError(f"invalid YAML front matter{line}: {problem}") from err
     if loaded is None:
         return {}, text[closing.end() :]
     if not isinstance(loaded, Mapping):
-        raise ParseError(
+        raise FrontMatterError(
             "front matter must be a YAML mapping of `key: value` lines, "
             f"not a {type(loaded).__name__}"
         )

@@ -6,12 +6,13 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 
-from pypdf import PasswordType, PdfReader
-from pypdf.errors import DependencyError, PyPdfError
+from pypdf import PasswordType, PdfReader, apply_configuration
+from pypdf.errors import DependencyError, LimitReachedError, PyPdfError
 from pypdf.generic import Destination
 
 from ingest.documents import ParsedDocument, ParseError, Section
 from ingest.formats.layout import collapse_spaces, normalise_whitespace
+from ingest.formats.limits import ParseBudget, ParseLimitError, ParseLimits
 
 __all__ = ["parse_pdf"]
 
@@ -29,19 +30,37 @@ _OUTLINE_ERRORS = (
 )
 
 
-def parse_pdf(data: bytes, *, fallback_title: str) -> ParsedDocument:
-    """Parse a PDF's text layer; a scanned PDF (images only) has none and yields empty text."""
+def parse_pdf(
+    data: bytes, *, fallback_title: str, budget: ParseBudget | None = None
+) -> ParsedDocument:
+    """Parse a PDF's text layer; a scanned PDF (images only) has none and yields empty text.
+
+    pypdf's own decompression limits are set from `budget`'s, and pages are bounded too."""
     if b"%PDF-" not in data[:1024]:
         raise ParseError("not a PDF: the file has no '%PDF-' header (is the file type right?)")
+    budget = budget or ParseBudget(ParseLimits())
+    inflate = budget.limits.max_uncompressed_bytes
     try:
-        reader = PdfReader(io.BytesIO(data))
-        _unlock(reader)
-        pages = [normalise_whitespace(page.extract_text() or "") for page in reader.pages]
-        metadata_title = (
-            collapse_spaces(str(reader.metadata.title or "")) if reader.metadata else ""
-        )
+        with apply_configuration(
+            maximum_declared_stream_length=inflate,
+            zlib_maximum_output_length=inflate,
+            lzw_maximum_output_length=inflate,
+            run_length_maximum_output_length=inflate,
+            brotli_maximum_output_length=inflate,
+            array_based_stream_maximum_output_length=inflate,
+        ):
+            reader = PdfReader(io.BytesIO(data))
+            _unlock(reader)
+            pages = _page_texts(reader, budget)
+            metadata_title = (
+                collapse_spaces(str(reader.metadata.title or "")) if reader.metadata else ""
+            )
     except ParseError:
         raise
+    except LimitReachedError as err:
+        raise ParseLimitError(
+            f"over the parse limit: {_describe(err)} (ingest.parse_limits.max_uncompressed_bytes)"
+        ) from err
     except Exception as err:  # pypdf raises many unrelated types on damaged files
         raise ParseError(f"corrupt PDF: {_describe(err)}") from err
     text, sections = _assemble(pages, _bookmarks(reader, len(pages)))
@@ -49,6 +68,20 @@ def parse_pdf(data: bytes, *, fallback_title: str) -> ParsedDocument:
     return ParsedDocument(
         title=metadata_title or first_line or fallback_title, text=text, sections=sections
     )
+
+
+def _page_texts(reader: PdfReader, budget: ParseBudget) -> list[str]:
+    count = len(reader.pages)
+    if count > budget.limits.max_pages:
+        raise ParseLimitError(
+            f"over the parse limit: the PDF has {count} pages, more than "
+            f"{budget.limits.max_pages} (ingest.parse_limits.max_pages)"
+        )
+    pages: list[str] = []
+    for page in reader.pages:
+        pages.append(normalise_whitespace(page.extract_text() or ""))
+        budget.spend(len(pages[-1]))
+    return pages
 
 
 def _unlock(reader: PdfReader) -> None:

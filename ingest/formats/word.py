@@ -13,19 +13,28 @@ from docx.text.paragraph import Paragraph
 
 from ingest.documents import ParsedDocument, ParseError
 from ingest.formats.layout import TextAssembler, collapse_spaces
+from ingest.formats.limits import ParseBudget, ParseLimitError, ParseLimits
 
 __all__ = ["parse_docx"]
 
 _HEADING_STYLE = re.compile(r"Heading ([1-9])")
 
 
-def parse_docx(data: bytes, *, fallback_title: str) -> ParsedDocument:
-    """Parse a Word document's body: paragraphs, headings, list items and tables, in order."""
+def parse_docx(
+    data: bytes, *, fallback_title: str, budget: ParseBudget | None = None
+) -> ParsedDocument:
+    """Parse a Word document's body: paragraphs, headings, list items and tables, in order.
+
+    The archive is measured before python-docx inflates and parses it (`budget`'s limits)."""
+    budget = budget or ParseBudget(ParseLimits())
     try:
+        _check_archive(data, budget.limits)
         document = docx.Document(io.BytesIO(data))
         out = TextAssembler()
-        first_heading = _write_body(out, document.iter_inner_content())
+        first_heading = _write_body(out, document.iter_inner_content(), budget)
         core_title = collapse_spaces(document.core_properties.title or "")
+    except ParseError:
+        raise
     except zipfile.BadZipFile as err:
         raise ParseError(
             "corrupt DOCX: it is not a ZIP archive, which every .docx file is"
@@ -41,15 +50,40 @@ def parse_docx(data: bytes, *, fallback_title: str) -> ParsedDocument:
     )
 
 
-def _write_body(out: TextAssembler, blocks: Iterable[object]) -> str:
+def _check_archive(data: bytes, limits: ParseLimits) -> None:
+    """Refuse a ZIP that would inflate past the limits. The sizes are those the archive
+    declares, and `zipfile` never reads a part past its declared size."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        parts = archive.infolist()
+    if len(parts) > limits.max_parts:
+        raise ParseLimitError(
+            f"over the parse limit: the DOCX holds {len(parts)} parts, more than "
+            f"{limits.max_parts} (ingest.parse_limits.max_parts)"
+        )
+    total = sum(part.file_size for part in parts)
+    if total > limits.max_uncompressed_bytes:
+        raise ParseLimitError(
+            f"over the parse limit: the DOCX inflates to {total} bytes, more than "
+            f"{limits.max_uncompressed_bytes} (ingest.parse_limits.max_uncompressed_bytes)"
+        )
+    xml = sum(part.file_size for part in parts if part.filename.endswith((".xml", ".rels")))
+    if xml > limits.max_xml_bytes:
+        raise ParseLimitError(
+            f"over the parse limit: the DOCX holds {xml} bytes of XML, more than "
+            f"{limits.max_xml_bytes} (ingest.parse_limits.max_xml_bytes)"
+        )
+
+
+def _write_body(out: TextAssembler, blocks: Iterable[object], budget: ParseBudget) -> str:
     """Write the body's blocks; return the text of the first Title or Heading 1."""
     first_heading = ""
     for block in blocks:
         if isinstance(block, Table):
-            _write_table(out, block)
+            budget.spend(_write_table(out, block))
             continue
         if not isinstance(block, Paragraph):
             continue
+        budget.spend(len(block.text))
         level = _heading_level(block)
         if level is not None:
             out.heading(level, block.text)
@@ -81,7 +115,9 @@ def _style_name(paragraph: Paragraph) -> str:
     return str(style.name) if style is not None and style.name else ""
 
 
-def _write_table(out: TextAssembler, table: Table) -> None:
+def _write_table(out: TextAssembler, table: Table) -> int:
+    """Write a table's rows as lines; returns the characters written."""
+    written = 0
     for row in table.rows:
         cells: list[str] = []
         previous = None
@@ -91,5 +127,8 @@ def _write_table(out: TextAssembler, table: Table) -> None:
             previous = cell._tc
             cells.append(collapse_spaces(cell.text))
         if any(cells):
-            out.line(" | ".join(cells))
+            line = " | ".join(cells)
+            written += len(line)
+            out.line(line)
     out.end_group()
+    return written

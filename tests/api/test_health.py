@@ -76,7 +76,9 @@ def test_a_failed_start_up_stays_not_ready(kb_index: KbIndex, keys: Keys, tmp_pa
         h.runtime.close()  # joins the start-up thread: it has given up
         r = h.http.get("/readyz")
         assert r.status_code == 503
-        assert "startup: failed: ValueError: model file is corrupt" in r.json()["error"]["message"]
+        message = r.json()["error"]["message"]
+        assert "startup: failed: ValueError (the server log has the details)" in message
+        assert "corrupt" not in message  # an exception's text may name hosts or hold secrets
 
 
 def test_the_runtime_runs_the_scheduler_once_ready(kb_index: KbIndex) -> None:

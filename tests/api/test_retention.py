@@ -18,6 +18,8 @@ from api.metrics import ApiMetrics
 from api.retention import run_retention
 from api.settings import Settings
 from api.wiring import retention_tasks
+from ingest.jobs import JobStore, SourceBusyError
+from ingest.state import create_state_engine
 from policies.principal import Principal
 from tests.agent.audit_review_fixtures import Clock
 from tests.agent.pii_fixtures import make_guard
@@ -123,3 +125,37 @@ def test_proofdesk_retention_runs_on_the_configured_databases(tmp_path: Path) ->
     assert report["days"] == 365 and report["api_answers"] == 0
     assert report["audit"] == {"answers": 0, "citations": 0, "feedback": 0, "reviews": 0}
     assert refused.returncode == 2
+
+
+def test_retention_runs_under_its_task_lease(stores: Stores, tmp_path: Path) -> None:
+    old, _ = _record_two(stores)
+    jobs = JobStore(engine=create_state_engine(f"sqlite:///{tmp_path / 'jobs.db'}"))
+    settings = Settings(audit=AuditSettings(retention_days=30))
+    [task] = retention_tasks(settings, audit=stores.audit, answers=stores.answers, jobs=jobs)
+
+    with jobs.hold_task("retention"), pytest.raises(SourceBusyError, match="retention"):
+        task.run()  # another run of the job (alive) holds the lease: nothing is deleted
+    assert stores.audit.get(old) is not None
+
+    task.run()
+    assert stores.audit.get(old) is None and jobs.leases() == []
+
+
+def test_proofdesk_retention_exits_3_while_another_run_holds_the_lease(tmp_path: Path) -> None:
+    config = tmp_path / "proofdesk.yaml"
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
+    config.write_text(
+        json.dumps(
+            {"ingest": {"state_url": state_url}, "audit": {"url": f"sqlite:///{tmp_path / 'a.db'}"}}
+        ),
+        encoding="utf-8",
+    )
+    jobs = JobStore(engine=create_state_engine(state_url))
+
+    with jobs.hold_task("retention", holder="the nightly retention"):
+        busy = _run(config, "retention")
+    done = _run(config, "retention")
+
+    assert busy.returncode == 3, busy.stderr
+    assert "retention is already run by the nightly retention" in busy.stderr
+    assert done.returncode == 0, done.stderr

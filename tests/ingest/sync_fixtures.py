@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ingest.chunking import Chunker
 from ingest.connector_factory import connector_for
+from ingest.formats.limits import ParseLimits
 from ingest.jobs import JobStore
 from ingest.runner import SyncRunner
 from ingest.sources import SourceRegistry, load_sources
@@ -106,6 +107,7 @@ def wire(
     wrap_store: Callable[[VectorStore], VectorStore] | None = None,
     sentences: SentenceVectors | None = None,
     pii_findings: Callable[[Sequence[str]], int] | None = None,
+    parse_limits: ParseLimits | None = None,
 ) -> Wired:
     registry = load_sources(sources_file)
     engine = create_state_engine(f"sqlite:///{tmp / 'state.db'}")
@@ -123,6 +125,7 @@ def wire(
         batch_chunks=batch_chunks,
         sentence_vectors=sentences,
         pii_findings=pii_findings,
+        parse_limits=parse_limits,
     )
     runner = SyncRunner(service=service, jobs=JobStore(engine=engine))
     return Wired(service=service, runner=runner, store=store, state=state, registry=registry)

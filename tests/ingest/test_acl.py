@@ -232,6 +232,8 @@ BAD_FRONT_MATTER: list[tuple[str, dict[str, object], str]] = [
     ("a principal is not a string", {"read": [["user:alice"]]}, "must be a string"),
     ("an invalid principal", {"deny": ["everyone"]}, "invalid principal"),
     ("an empty read list", {"read": []}, "'read' list is empty"),
+    ("a misspelt key", {"Read": ["group:hr"]}, "unknown keys Read"),
+    ("an unknown key", {"title": "x", "readers": ["group:hr"]}, "unknown keys readers"),
 ]
 
 

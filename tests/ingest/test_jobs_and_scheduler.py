@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import text
 
 from ingest.jobs import JobStore, SourceBusyError
+from ingest.lease_holder import ProcessIdentity
 from ingest.scheduler import ScheduledTask, Scheduler
 from ingest.sources import SourceRegistry, load_sources
 from ingest.state import create_state_engine
@@ -79,18 +85,120 @@ def test_the_lease_excludes_another_process(tmp_path: Path, jobs: JobStore) -> N
     assert free.stdout.strip() == "ran"
 
 
-def test_an_expired_lease_is_taken_over_and_the_dead_run_marked_abandoned(tmp_path: Path) -> None:
-    engine = create_state_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    dead = JobStore(engine=engine, lease_seconds=-1)  # its leases are born expired
-    runs = dead.run("it-kb", trigger="cli")
-    runs.__enter__()  # a process that took the lease and died without releasing it
+HOLD_AND_WAIT = """
+import sys, threading
+from ingest.jobs import JobStore
+from ingest.state import create_state_engine
+store = JobStore(engine=create_state_engine(sys.argv[1]))
+with store.run("it-kb", trigger="cli"):
+    print("held", flush=True)
+    sys.stdin.read()  # holds the lease until its stdin closes, or it is killed
+"""
 
-    fresh = JobStore(engine=engine)
-    with fresh.run("it-kb", trigger="schedule"):
+
+def _holding_child(url: str) -> subprocess.Popen[str]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD_AND_WAIT, url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "held"
+    return child
+
+
+def test_a_lease_of_a_killed_process_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    jobs = JobStore(engine=create_state_engine(url), lease_seconds=3600)
+    child = _holding_child(url)
+    try:
+        with pytest.raises(SourceBusyError, match="already being synced"):
+            jobs.run("it-kb", trigger="cli").__enter__()  # a live holder keeps its lease
+        [lease] = jobs.leases()
+        assert (lease.host, lease.pid) == (socket.gethostname(), child.pid)
+    finally:
+        child.kill()  # SIGKILL: no cleanup runs, the lease row stays
+        child.wait()
+    assert [lease.pid for lease in jobs.leases()] == [child.pid]
+
+    with jobs.run("it-kb", trigger="schedule"):  # an hour before the lease would expire
+        assert [lease.pid for lease in jobs.leases()] == [os.getpid()]
+    assert sorted(r.status for r in jobs.list()) == ["abandoned", "succeeded"]
+
+
+def test_a_lease_of_another_host_is_taken_over_only_when_it_expires(tmp_path: Path) -> None:
+    engine = create_state_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    elsewhere = ProcessIdentity(host="other-host", pid=os.getpid() + 10**6)
+    far = JobStore(engine=engine, lease_seconds=3600, identity=elsewhere)
+    held = far.run("it-kb", trigger="cli")
+    held.__enter__()  # a run on a host whose processes are not visible from here
+    jobs = JobStore(engine=engine)
+    with pytest.raises(SourceBusyError, match="other-host"):
+        jobs.run("it-kb", trigger="cli").__enter__()
+
+    expired = JobStore(
+        engine=engine, lease_seconds=1e-6, heartbeat_seconds=3600, identity=elsewhere
+    )
+    stale = expired.run("hr-kb", trigger="cli")
+    stale.__enter__()
+    with jobs.run("hr-kb", trigger="schedule"):
         pass
-    assert fresh.abandon_stale() == 1
-    statuses = sorted(r.status for r in fresh.list())
-    assert statuses == ["abandoned", "succeeded"]
+
+
+def test_a_held_lease_is_renewed_by_its_heartbeat(tmp_path: Path) -> None:
+    engine = create_state_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    holder = JobStore(engine=engine, lease_seconds=0.6, heartbeat_seconds=0.05)
+    # Another process's view: same host, the holder's process alive, so only expiry counts.
+    other = JobStore(engine=engine, identity=ProcessIdentity(socket.gethostname(), os.getpid()))
+    with holder.run("it-kb", trigger="cli"):
+        [first] = holder.leases()
+        _wait_for(lambda: datetime.now(UTC) > first.expires_at + timedelta(seconds=0.2))
+        [now] = holder.leases()
+        assert now.expires_at > first.expires_at  # renewed past its first expiry
+        with pytest.raises(SourceBusyError):
+            other.run("it-kb", trigger="schedule").__enter__()
+    assert holder.leases() == []
+
+
+def test_renew_extends_only_the_named_lease(jobs: JobStore) -> None:
+    with jobs.run("it-kb", trigger="cli") as job, jobs.hold(["hr-kb"]):
+        before = {lease.name: lease.expires_at for lease in jobs.leases()}
+        assert jobs.renew(job.job_id) == 1
+        after = {lease.name: lease.expires_at for lease in jobs.leases()}
+    assert after["it-kb"] > before["it-kb"] and after["hr-kb"] == before["hr-kb"]
+    assert jobs.renew(job.job_id) == 0  # released
+
+
+def test_a_task_lease_excludes_a_second_run_of_the_task(jobs: JobStore) -> None:
+    with jobs.hold_task("retention"):
+        with pytest.raises(SourceBusyError, match="retention is already run by"):
+            jobs.hold_task("retention").__enter__()
+        with jobs.run("it-kb", trigger="cli"):
+            pass  # sources are independent of the task
+    with jobs.hold_task("retention"):
+        pass
+
+
+def test_leases_of_an_older_table_gain_the_holder_columns(tmp_path: Path) -> None:
+    engine = create_state_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE pd_source_leases (source_id VARCHAR(64) PRIMARY KEY, "
+                "holder VARCHAR(256), job_id VARCHAR(36), expires_at DATETIME)"
+            )
+        )
+    jobs = JobStore(engine=engine)
+    with jobs.run("it-kb", trigger="cli"):
+        [lease] = jobs.leases()
+    assert lease.pid == os.getpid()
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
 
 
 class Clock:

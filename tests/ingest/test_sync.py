@@ -193,6 +193,62 @@ def test_unresolvable_access_is_quarantined_and_leaves_the_index(wired: Wired, k
     assert wired.store.count(document_id="it-kb:vpn.md") == 0
 
 
+def _everyone(w: Wired, query: str) -> set[str]:
+    return _doc_ids(w, STAFF, query) | _doc_ids(w, HR, query)
+
+
+BROKEN_FRONT_MATTER = [
+    ("a YAML error", "---\nread: [group:all-staff\n---\n# VPN setup\nGlobalConnect client.\n"),
+    ("a misspelt key", "---\nRead: [group:hr]\n---\n# VPN setup\nGlobalConnect client.\n"),
+    ("a list, not a mapping", "---\n- read\n---\n# VPN setup\nGlobalConnect client.\n"),
+    ("never closed", "---\nread: [group:hr]\n# VPN setup\nGlobalConnect client.\n"),
+]
+
+
+@pytest.mark.parametrize(
+    "text", [c[1] for c in BROKEN_FRONT_MATTER], ids=[c[0] for c in BROKEN_FRONT_MATTER]
+)
+def test_broken_front_matter_quarantines_the_indexed_document(
+    wired: Wired, kb: Path, text: str
+) -> None:
+    wired.service.sync("it-kb")
+    assert "it-kb:vpn.md" in _everyone(wired, "GlobalConnect client")
+    (kb / "it" / "vpn.md").write_text(text, encoding="utf-8")
+
+    report = wired.service.sync("it-kb")
+
+    assert (report.quarantined, [f.key for f in report.failures]) == (1, ["vpn.md"])
+    assert report.failures[0].kind == "quarantined"
+    assert wired.store.count(document_id="it-kb:vpn.md") == 0
+    assert "it-kb:vpn.md" not in _everyone(wired, "GlobalConnect client")
+
+
+def test_markdown_that_no_longer_decodes_is_quarantined(wired: Wired, kb: Path) -> None:
+    wired.service.sync("it-kb")
+    (kb / "it" / "salaries.md").write_bytes(
+        "---\nread: [group:all-staff]\n---\nSalary caf\xe9 SALARYBAND-77".encode("latin-1")
+    )
+
+    report = wired.service.sync("it-kb")
+
+    assert report.quarantined == 1
+    assert wired.store.count(document_id="it-kb:salaries.md") == 0
+
+
+def test_an_unparsable_document_keeps_its_version_under_the_new_access(
+    wired: Wired, kb: Path
+) -> None:
+    wired.service.sync("it-kb")
+    (kb / "it" / "printers.txt").write_bytes(b"\x00\x01\x02" * 100)
+    (kb / "it" / "printers.txt.acl.yaml").write_text("read: [group:hr]\n", encoding="utf-8")
+
+    report = wired.service.sync("it-kb")
+
+    assert report.failed == 1
+    assert "it-kb:printers.txt" not in _doc_ids(wired, STAFF, "printers toner FOLLOW-ME")
+    assert "it-kb:printers.txt" in _doc_ids(wired, HR, "printers toner FOLLOW-ME")
+
+
 def test_runs_are_recorded_as_jobs(wired: Wired) -> None:
     result = wired.runner.run("it-kb", trigger="cli")
 
