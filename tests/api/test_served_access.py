@@ -9,12 +9,22 @@ audit scope and no user, `audit-svc` the audit scope and a user that is not an a
 from __future__ import annotations
 
 import json
+import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import create_engine, text
 
+from policies.casbin_engine import CasbinPolicyEngine
+from policies.settings import PolicySettings
+from retrieval.embedder import Embedder
 from tests.api.conftest import bearer, make_token
-from tests.api.served_app import HR_QUESTION, STAFF_QUESTION, ServedApp
+from tests.api.served_app import HR_QUESTION, STAFF_QUESTION, ServedApp, start_served
+from tests.conftest import POSTGRES_URL
+from tests.kb_index import KB
 
 DAVE_IN_HR = "g, user:dave, group:hr\n"
 HR_TEXT = "compensation committee"  # words of the hr-only document
@@ -177,3 +187,38 @@ def test_keys_without_a_user_do_not_share_conversations(served: ServedApp) -> No
         url = f"/v1/answers/{first['answer_id']}"
         assert http.get(url, headers=served.auth("widget_a")).status_code == 200
         assert http.get(url, headers=served.auth("widget_b")).status_code == 404
+
+
+@pytest.mark.postgres
+def test_a_policy_database_edit_reaches_chat_within_the_reload_interval(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    interval = 1.0
+    policy = PolicySettings(
+        database_url=POSTGRES_URL,
+        table_name=f"policy_served_{uuid.uuid4().hex[:12]}",
+        reload_interval_seconds=interval,
+    )
+    lines = [
+        line.strip()
+        for line in (KB / "policy.csv").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    editor = CasbinPolicyEngine(settings=policy)
+    try:
+        editor.add_rules(lines)
+        with start_served(tmp_path, embedder, policy=policy) as served, served.client() as http:
+            dave = bearer(make_token("dave"))
+            before = _ask(http, dave, HR_QUESTION)
+            assert _cites_hr(before), before
+            editor.remove_rules([DAVE_IN_HR.strip()])  # another replica's edit, in the table
+            time.sleep(interval + 0.2)
+            after = _ask(http, dave, HR_QUESTION)
+            assert not _cites_hr(after) and HR_TEXT not in after["answer"], after
+            assert after["policy_version"] == editor.version != before["policy_version"]
+    finally:
+        editor.close()
+        cleanup = create_engine(POSTGRES_URL)
+        with cleanup.begin() as connection:
+            connection.execute(text(f'DROP TABLE IF EXISTS "{policy.table_name}"'))
+        cleanup.dispose()
