@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -60,7 +61,8 @@ from agent.review_types import (
     ReviewRecord,
     ReviewSettings,
 )
-from policies.engine import PolicyEngine
+from agent.types import Answer
+from policies.engine import PolicyEngine, holds_auditor_role
 from policies.principal import Principal
 from retrieval.store import VectorStore
 
@@ -133,7 +135,7 @@ class ReviewService:
 
     def is_auditor(self, principal: Principal) -> bool:
         self._policy.maybe_reload()
-        return principal.user_id is not None and self._policy.is_allowed(principal, "api", "audit")
+        return holds_auditor_role(self._policy, principal)
 
     def _reviewer(self, auditor: Principal) -> str:
         if not self.is_auditor(auditor) or auditor.user_id is None:
@@ -303,6 +305,32 @@ class ReviewService:
             reviewers=len({r.reviewer for r in latest}),
             mine=_record_of(mine) if mine is not None else None,
         )
+
+    def visible_answer(self, answer: Answer, reader: Principal, *, auditor: bool) -> Answer:
+        """What `reader` may see of an answer given earlier, by the policy and the index now.
+
+        Citations into documents the reader may no longer read are withheld, and the text
+        resting on them hidden, by the audit page's rules (the same decision, the same hiding);
+        the answer is then flagged `citations_withheld`. `auditor`: the reader is not the asker
+        and reads it as an auditor (`NotAnAuditorError` unless the policy makes them one), and
+        sees it masked, as the audit page shows it."""
+        if auditor:
+            self._reviewer(reader)
+        restricted = self._citations.restricted(answer.citations, reader)
+        text, citations, flags = answer.answer, list(answer.citations), answer.flags
+        if restricted:
+            text = "".join(part.text for part in _segments(text, set(restricted)))
+            citations = [c for c in citations if c.marker not in restricted]
+            flags = (*flags, "citations_withheld")
+        if auditor:
+            mask = self._guard.mask_text
+            with self._guard.scope():  # one scope: placeholders agree across the parts
+                text = mask(text)
+                citations = [
+                    replace(c, title=mask(c.title), uri=mask(c.uri), quote=mask(c.quote))
+                    for c in citations
+                ]
+        return replace(answer, answer=text, citations=citations, flags=flags)
 
     def _record(self, answer_id: str) -> AuditRecord:
         record = self._audit.get(answer_id)

@@ -132,12 +132,20 @@ class AnswerService:
         return self._settings
 
     def answer(
-        self, question: str, *, principal: Principal, conversation_id: str | None = None
+        self,
+        question: str,
+        *,
+        principal: Principal,
+        conversation_id: str | None = None,
+        owner: str | None = None,
     ) -> Answer:
-        """Raises `InvalidQuestionError` for a question it will not take; never for a refusal."""
+        """Raises `InvalidQuestionError` for a question it will not take; never for a refusal.
+
+        `owner` names who owns the conversation (the API passes `user:<id>` or `key:<id>`);
+        by default the principal's user."""
         started = time.perf_counter()
         cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
-        asker = _asker_key(principal)
+        asker = _asker_key(owner, principal)
         run = _Run()
         with self._tracer.trace(
             "answer", user_id=principal.user_id, conversation_id=cid, input=question
@@ -372,9 +380,11 @@ def _citation(marker: int, sentence: VerifiedSentence) -> Citation:
     )
 
 
-def _asker_key(principal: Principal) -> str:
-    """A pseudonymous key per user (budgets, conversation ownership); never the raw id."""
-    who = principal.user_id or "anonymous"
+def _asker_key(owner: str | None, principal: Principal) -> str:
+    """A pseudonymous key per owner (budgets, conversation ownership); never the raw id. The
+    API always names the owner (`user:<id>`, or `key:<id>` for a key without a user), so keys
+    never share one; only a direct caller with neither owner nor user is "anonymous"."""
+    who = owner or principal.user_id or "anonymous"
     return hashlib.sha256(f"proofdesk-asker:{who}".encode()).hexdigest()[:24]
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from agent.audit_store import AuditCitation, AuditRecord
 from agent.masking import PiiGuard
@@ -30,10 +31,27 @@ from policies.principal import Principal
 from retrieval.records import ChunkRecord, SearchFilters
 from retrieval.store import VectorStore
 
-__all__ = ["CitationAccess", "CitationInspector"]
+__all__ = ["CitationAccess", "CitationInspector", "CitedSpan"]
 
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 _CUT_SLACK = 40  # characters searched for a word boundary when context is trimmed
+
+
+class CitedSpan(Protocol):
+    """What a recorded citation says about where it points (`AuditCitation`, `Citation`)."""
+
+    @property
+    def marker(self) -> int: ...
+    @property
+    def chunk_id(self) -> str: ...
+    @property
+    def document_id(self) -> str: ...
+    @property
+    def document_version(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def quote(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -65,29 +83,48 @@ class CitationInspector:
         self._lock = threading.Lock()
 
     def access(self, record: AuditRecord, auditor: Principal) -> list[CitationAccess]:
-        if not record.citations:
+        return [
+            CitationAccess(citation, chunk, state, readable)
+            for citation, (chunk, state, readable) in zip(
+                record.citations, self._decide(record.citations, auditor), strict=True
+            )
+        ]
+
+    def restricted(self, citations: Sequence[CitedSpan], reader: Principal) -> frozenset[int]:
+        """The markers of the citations `reader` may not read now: the same decision, by the
+        same rules, as the audit page's restricted citations."""
+        decided = self._decide(citations, reader)
+        return frozenset(
+            c.marker for c, (_, _, readable) in zip(citations, decided, strict=True) if not readable
+        )
+
+    def _decide(
+        self, citations: Sequence[CitedSpan], reader: Principal
+    ) -> list[tuple[ChunkRecord | None, CitationState, bool]]:
+        """Per citation: the cited chunk as indexed now, its state, and whether `reader` may
+        read it."""
+        if not citations:
             return []
         index = self._index()
-        ids = [c.chunk_id for c in record.citations]
-        chunks = {c.chunk_id: c for c in index.retrieve_chunks(ids)}
+        chunks = {c.chunk_id: c for c in index.retrieve_chunks([c.chunk_id for c in citations])}
         access: AccessFilter | None = None
-        found: list[CitationAccess] = []
-        for citation in record.citations:
+        found: list[tuple[ChunkRecord | None, CitationState, bool]] = []
+        for citation in citations:
             chunk = chunks.get(citation.chunk_id)
             state: CitationState
             if chunk is not None:
                 same = chunk.document_version == citation.document_version
                 state = "current" if same else "changed"
                 readable = self._policy.can_read(
-                    auditor, source_id=chunk.source_id, read=chunk.read, deny=chunk.deny
+                    reader, source_id=chunk.source_id, read=chunk.read, deny=chunk.deny
                 )
             elif index.count(document_id=citation.document_id) > 0:
                 state = "changed"
-                access = access or self._policy.access_filter(auditor)
+                access = access or self._policy.access_filter(reader)
                 readable = _visible(index, citation, access)
             else:
                 state, readable = "removed", False
-            found.append(CitationAccess(citation, chunk, state, readable))
+            found.append((chunk, state, readable))
         return found
 
     def view(self, access: CitationAccess) -> CitationView:
@@ -159,7 +196,7 @@ class CitationInspector:
         return masked
 
 
-def _visible(index: VectorStore, citation: AuditCitation, access: AccessFilter) -> bool:
+def _visible(index: VectorStore, citation: CitedSpan, access: AccessFilter) -> bool:
     """Whether any chunk of the cited document is visible through the auditor's filter."""
     hits = index.search(
         query_text=f"{citation.title} {citation.quote}",

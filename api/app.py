@@ -19,7 +19,7 @@ from api.deps import AppState
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
 from api.middleware import install_middleware
-from api.routes import answers, chat, health, sources
+from api.routes import answers, chat, health, policy, sources
 from api.services import ApiServices, ChatFactory, build_services, default_chat_factory
 from api.settings import Settings
 
@@ -71,7 +71,9 @@ def create_app(
                 max_question_chars=api.max_question_chars,
                 max_messages=api.max_messages,
             ),
-            answers_api=AnswersApi(answers=built.answers, feedback=built.feedback),
+            answers_api=AnswersApi(
+                answers=built.answers, feedback=built.feedback, reviews=built.reviews
+            ),
         )
         lifespan_state: dict[str, object] = {"proofdesk": state}
         if built.reviews is not None:
@@ -97,7 +99,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_middleware(app, settings=api, metrics=metrics)
-    for module in (health, chat, answers, sources):
+    for module in (health, chat, answers, sources, policy):
         app.include_router(module.router)
     if services is None or services.reviews is not None:  # the citation audit, when offered
         app.include_router(audit_api.router)

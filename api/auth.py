@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from api.api_settings import JwtSettings
 from api.errors import AuthenticationError, InvalidRequestError, PermissionDeniedError
-from policies.engine import PolicyEngine
+from policies.engine import PolicyEngine, holds_auditor_role
 from policies.principal import InvalidPrincipalError, Principal, user_ref
 
 __all__ = [
@@ -215,7 +215,13 @@ class Authenticator:
     def authenticate(
         self, bearer: str | None, *, act_user: str | None = None, act_groups: str | None = None
     ) -> Identity:
-        """The identity of `Authorization: Bearer <bearer>`; raises `AuthenticationError`."""
+        """The identity of `Authorization: Bearer <bearer>`; raises `AuthenticationError`.
+
+        Every request's principal is made here, so this is where a policy edit is picked up:
+        a changed policy file before the very next request's principal, a policy database
+        within `policy.reload_interval_seconds`. The principal (its expanded groups) and the
+        access decisions made for it later in the request then come from the same version."""
+        self._policy.maybe_reload()
         if not bearer:
             raise AuthenticationError(
                 "send an API key or a token: Authorization: Bearer …", code="missing_credentials"
@@ -227,6 +233,10 @@ class Authenticator:
         if act_user is None and act_groups is None:
             return identity
         return self._acting(identity, act_user, act_groups)
+
+    def is_auditor(self, identity: Identity) -> bool:
+        """Whether the identity runs as a principal the policy makes an auditor."""
+        return holds_auditor_role(self._policy, identity.principal)
 
     def _from_key(self, presented: str) -> Identity:
         entry = self._keys.lookup(presented)

@@ -151,7 +151,10 @@ class ChatApi:
         self, question: str, identity: Identity, conversation_id: str | None
     ) -> Answer:
         answer = self._chat.answer(
-            question, principal=identity.principal, conversation_id=conversation_id
+            question,
+            principal=identity.principal,
+            conversation_id=conversation_id,
+            owner=identity.asker,  # a key without a user owns its conversations itself
         )
         self._answers.save(answer, asker=identity.asker)
         return answer

@@ -827,25 +827,18 @@ def policy_reload(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Check the policy on disk; with --server, make a running server reload it now.
+    """Check the policy on disk; with --server, make a running server reload its policy now.
 
-    Servers also reload by themselves: a changed policy file is picked up within
-    `policy.reload_interval_seconds`, as is a changed policy database.
+    The server checks what it reads itself: an invalid policy is refused with the reason, and
+    the server keeps serving the last good one. Servers also reload by themselves: a changed
+    policy file before the next request, a changed policy database within
+    `policy.reload_interval_seconds`.
     """
+    if server is None:
+        _check_policy(config)
+        return
     import httpx
 
-    from api.wiring import build_policy
-    from policies.engine import PolicyError
-
-    settings = _settings(config)
-    try:
-        engine = build_policy(settings)
-    except PolicyError as exc:
-        _fail(f"policy is invalid, nothing reloaded: {exc}", EXIT_FAILED)
-    out.print(f"policy on disk is valid: version {engine.version}, {engine.status.rules} rules")
-    engine.close()
-    if server is None:
-        return
     try:
         response = httpx.post(
             f"{server.rstrip('/')}/v1/admin/policy/reload",
@@ -855,8 +848,33 @@ def policy_reload(
     except httpx.HTTPError as exc:
         _fail(f"cannot reach {server}: {exc}", EXIT_FAILED)
     if response.status_code != 200:
-        _fail(f"server refused the reload ({response.status_code}): {response.text}", EXIT_FAILED)
-    out.print(f"server reloaded: {response.json()}")
+        _fail(
+            f"server refused the reload ({response.status_code}): {_reason(response)}", EXIT_FAILED
+        )
+    body = response.json()
+    what = "loaded" if body.get("changed") else "unchanged"
+    out.print(f"server policy {what}: version {body.get('version')}, {body.get('rules')} rules")
+
+
+def _check_policy(config: Path | None) -> None:
+    from api.wiring import build_policy
+    from policies.engine import PolicyError
+
+    settings = _settings(config)
+    try:
+        engine = build_policy(settings)
+    except PolicyError as exc:
+        _fail(f"policy is invalid: {exc}", EXIT_FAILED)
+    out.print(f"policy on disk is valid: version {engine.version}, {engine.status.rules} rules")
+    engine.close()
+
+
+def _reason(response: Any) -> str:
+    """The message of an API error body, else the raw text."""
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return str(response.text)
 
 
 app.add_typer(audit_cli.app, name="audit")

@@ -16,9 +16,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.answers_api import AnswersApi
 from api.auth import Identity, Scope
 from api.chat import ChatApi
-from api.errors import PermissionDeniedError
+from api.errors import NotReadyError, PermissionDeniedError
 from api.metrics import ApiMetrics
-from api.ports import ReadinessProbe, SourceAdmin
+from api.ports import PolicyAdmin, ReadinessProbe, SourceAdmin
 from api.services import ApiServices
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "CurrentIdentity",
     "MetricsDep",
     "OperatorIdentity",
+    "PolicyAdminDep",
     "ReadinessDep",
     "SourceAdminDep",
 ]
@@ -85,10 +86,23 @@ def _scoped(*scopes: Scope) -> Callable[[Request, Identity], Identity]:
     return dependency
 
 
+def _operator(request: Request, identity: CurrentIdentity) -> Identity:
+    """An admin, or an auditor: the `audit` scope alone is not enough, the identity must run as
+    a principal the policy makes an auditor (as on the rest of the audit surface)."""
+    identity = _scoped("admin", "audit")(request, identity)
+    if "admin" not in identity.scopes and not _state(request).services.authenticator.is_auditor(
+        identity
+    ):
+        raise PermissionDeniedError(
+            "this operation needs the 'admin' scope or the auditor role", code="not_an_auditor"
+        )
+    return identity
+
+
 ChatIdentity = Annotated[Identity, Depends(_scoped("chat"))]
 AnswerReaderIdentity = Annotated[Identity, Depends(_scoped("chat", "audit"))]
 AdminIdentity = Annotated[Identity, Depends(_scoped("admin"))]
-OperatorIdentity = Annotated[Identity, Depends(_scoped("admin", "audit"))]
+OperatorIdentity = Annotated[Identity, Depends(_operator)]
 
 
 async def _chat_api(request: Request) -> ChatApi:
@@ -103,6 +117,13 @@ async def _sources(request: Request) -> SourceAdmin:
     return _state(request).services.sources
 
 
+async def _policy_admin(request: Request) -> PolicyAdmin:
+    policy = _state(request).services.policy
+    if policy is None:
+        raise NotReadyError("this server cannot reload its policy", code="policy_unavailable")
+    return policy
+
+
 async def _readiness(request: Request) -> ReadinessProbe:
     return _state(request).services.readiness
 
@@ -115,4 +136,5 @@ ChatApiDep = Annotated[ChatApi, Depends(_chat_api)]
 AnswersApiDep = Annotated[AnswersApi, Depends(_answers_api)]
 SourceAdminDep = Annotated[SourceAdmin, Depends(_sources)]
 ReadinessDep = Annotated[ReadinessProbe, Depends(_readiness)]
+PolicyAdminDep = Annotated[PolicyAdmin, Depends(_policy_admin)]
 MetricsDep = Annotated[ApiMetrics, Depends(_metrics)]

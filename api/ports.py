@@ -15,6 +15,7 @@ from agent.types import Answer
 from ingest.jobs import JobRecord
 from ingest.sources import SourceConfig
 from ingest.state_prune import PruneReport
+from policies.engine import PolicyStatus
 from policies.principal import Principal
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ChatService",
     "Feedback",
     "FeedbackStore",
+    "PolicyAdmin",
     "Readiness",
     "ReadinessProbe",
     "SourceAdmin",
@@ -31,10 +33,18 @@ __all__ = [
 
 class ChatService(Protocol):
     """Answers one question as one principal: cited evidence or a refusal (never raises for a
-    refusal). Raises the agent's invalid-question error for questions it will not take."""
+    refusal). Raises the agent's invalid-question error for questions it will not take.
+
+    `owner`: who owns the conversation (`user:<id>` or `key:<id>`, the identity's asker);
+    conversations are never shared between owners."""
 
     def answer(
-        self, question: str, *, principal: Principal, conversation_id: str | None = None
+        self,
+        question: str,
+        *,
+        principal: Principal,
+        conversation_id: str | None = None,
+        owner: str | None = None,
     ) -> Answer: ...
 
 
@@ -95,3 +105,13 @@ class Readiness:
 
 class ReadinessProbe(Protocol):
     def readiness(self) -> Readiness: ...
+
+
+class PolicyAdmin(Protocol):
+    """The served access policy: what version is in force, and reloading it now."""
+
+    @property
+    def status(self) -> PolicyStatus: ...
+
+    def reload(self) -> bool:
+        """True when the version changed; raises `PolicyLoadError` (the last good one stays)."""

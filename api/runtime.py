@@ -193,10 +193,17 @@ class GatedChat:
         self._runtime = runtime
 
     def answer(
-        self, question: str, *, principal: Principal, conversation_id: str | None = None
+        self,
+        question: str,
+        *,
+        principal: Principal,
+        conversation_id: str | None = None,
+        owner: str | None = None,
     ) -> Answer:
         chat = self._runtime.engines().chat
-        return chat.answer(question, principal=principal, conversation_id=conversation_id)
+        return chat.answer(
+            question, principal=principal, conversation_id=conversation_id, owner=owner
+        )
 
 
 def _close_all(closers: list[Callable[[], None]]) -> None:

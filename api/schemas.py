@@ -24,6 +24,7 @@ __all__ = [
     "HealthResponse",
     "JobResponse",
     "JobsResponse",
+    "PolicyReloadResponse",
     "PruneResponse",
     "ReadinessResponse",
     "SourceResponse",
@@ -319,6 +320,26 @@ class PruneResponse(BaseModel):
             },
             seconds=round(report.seconds, 3),
         )
+
+
+class PolicyReloadResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "9c1e…",
+                    "rules": 42,
+                    "changed": True,
+                    "loaded_at": "2026-01-01T12:00:00Z",
+                }
+            ]
+        }
+    )
+
+    version: str = Field(description="the version of the policy now in force")
+    rules: int = Field(description="its number of policy lines")
+    changed: bool = Field(description="whether this reload changed the version")
+    loaded_at: datetime
 
 
 class HealthResponse(BaseModel):

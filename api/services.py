@@ -26,6 +26,7 @@ from api.ports import (
     ChatService,
     Feedback,
     FeedbackStore,
+    PolicyAdmin,
     ReadinessProbe,
     SourceAdmin,
 )
@@ -81,6 +82,7 @@ class ApiServices:
     readiness: ReadinessProbe
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     reviews: Callable[[], ReviewService] | None = None  # citation audit reviews (503 until up)
+    policy: PolicyAdmin | None = None  # the served access policy (admins reload it)
     on_start: list[Callable[[], None]] = field(default_factory=list)
     on_close: list[Callable[[], None]] = field(default_factory=list)
 
@@ -188,6 +190,7 @@ def build_services(
         readiness=runtime,
         metrics=metrics,
         reviews=runtime.review,
+        policy=policy,
         on_start=[runtime.start],
         # The redactor's analysis workers stop after the pipeline (and its masking worker).
         on_close=[sync.close, runtime.close, redactor.close, policy.close, engine.dispose],

@@ -244,9 +244,16 @@ class ManagedAnswerService:
         self.guard = guard  # the request-scoped masking both share
 
     def answer(
-        self, question: str, *, principal: Principal, conversation_id: str | None = None
+        self,
+        question: str,
+        *,
+        principal: Principal,
+        conversation_id: str | None = None,
+        owner: str | None = None,
     ) -> Answer:
-        return self._service.answer(question, principal=principal, conversation_id=conversation_id)
+        return self._service.answer(
+            question, principal=principal, conversation_id=conversation_id, owner=owner
+        )
 
     def close(self) -> None:
         for close in reversed(self._closers):

@@ -21,6 +21,7 @@ __all__ = [
     "PolicyLoadError",
     "PolicyStatus",
     "PolicyStorageError",
+    "holds_auditor_role",
 ]
 
 
@@ -87,3 +88,9 @@ class PolicyEngine(Protocol):
 
         Raises `PolicyLoadError` when the new policy is invalid; the last good one stays in use.
         """
+
+
+def holds_auditor_role(policy: PolicyEngine, principal: Principal) -> bool:
+    """The auditor role: a named user the policy allows `("api", "audit")`. A principal without
+    a user (an API key of its own) is never an auditor, whatever scopes its key holds."""
+    return principal.user_id is not None and policy.is_allowed(principal, "api", "audit")

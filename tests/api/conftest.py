@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import pytest
@@ -46,6 +46,9 @@ from retrieval.embedder import Embedder
 from retrieval.store import VectorStore
 from retrieval.store_factory import StoreSettings, open_store
 from tests.api.retrieval_chat import RetrievalChat
+
+if TYPE_CHECKING:
+    from tests.api.served_app import ServedApp
 from tests.kb_index import KbIndex
 
 JWT_SECRET = "pR7v-9qLw2xZ4nB8sK1mT6yH3cF5gJ0dQe"  # test-only, 34 characters
@@ -345,8 +348,25 @@ class BlockingChat:
         self.entered = threading.Event()
 
     def answer(
-        self, question: str, *, principal: Principal, conversation_id: str | None = None
+        self,
+        question: str,
+        *,
+        principal: Principal,
+        conversation_id: str | None = None,
+        owner: str | None = None,
     ) -> Answer:
         self.entered.set()
         self.release.wait(30)
         raise RuntimeError("released")
+
+
+# --- the app as `proofdesk serve` builds it (tests/api/served_app.py) ---------------------------
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[ServedApp]:
+    """One live served app for the session; tests that edit its policy put it back."""
+    from tests.api.served_app import start_served
+
+    with start_served(tmp_path_factory.mktemp("served"), embedder) as app:
+        yield app

@@ -23,7 +23,12 @@ class RetrievalChat:
         self._top_k = top_k
 
     def answer(
-        self, question: str, *, principal: Principal, conversation_id: str | None = None
+        self,
+        question: str,
+        *,
+        principal: Principal,
+        conversation_id: str | None = None,
+        owner: str | None = None,
     ) -> Answer:
         result = self._retrieval.retrieve(
             RetrievalRequest(query=question, principal=principal, top_k=self._top_k)

@@ -1,25 +1,31 @@
-"""GET /v1/answers/{id} and POST /v1/answers/{id}/feedback: the asker, an auditor, nobody else."""
+"""GET /v1/answers/{id} and POST /v1/answers/{id}/feedback on the served app: the asker, an
+auditor, nobody else (what auditors and askers who lost access see: test_served_access.py)."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+from typing import Any
 
-from tests.api.conftest import Harness, Keys, bearer, make_token
+import httpx
 
-CHAT = {"question": "How do I book a meeting room?"}
+from api.services import AuditedFeedback
+from tests.api.conftest import bearer, make_token
+from tests.api.served_app import STAFF_QUESTION, ServedApp
+
+CHAT = {"question": STAFF_QUESTION}
 
 
-def _ask(client: TestClient, headers: dict[str, str]) -> dict[str, object]:
-    r = client.post("/v1/chat", json=CHAT, headers=headers)
+def _ask(http: httpx.Client, headers: dict[str, str]) -> Any:
+    r = http.post("/v1/chat", json=CHAT, headers=headers)
     assert r.status_code == 200, r.text
-    body: dict[str, object] = r.json()
-    return body
+    return r.json()
 
 
-def test_the_asker_reads_the_answer_back(client: TestClient) -> None:
+def test_the_asker_reads_the_answer_back(served: ServedApp) -> None:
     bob = bearer(make_token("bob"))
-    answer = _ask(client, bob)
-    r = client.get(f"/v1/answers/{answer['answer_id']}", headers=bob)
+    with served.client() as http:
+        answer = _ask(http, bob)
+        assert answer["status"] == "answered", answer
+        r = http.get(f"/v1/answers/{answer['answer_id']}", headers=bob)
     assert r.status_code == 200
     stored = r.json()
     assert stored["question"] == CHAT["question"]
@@ -28,57 +34,73 @@ def test_the_asker_reads_the_answer_back(client: TestClient) -> None:
         assert stored[key] == answer[key], key
 
 
-def test_others_get_404_and_auditors_get_the_answer(client: TestClient, keys: Keys) -> None:
-    answer_id = _ask(client, bearer(make_token("bob")))["answer_id"]
-    not_found = client.get(f"/v1/answers/{answer_id}", headers=bearer(make_token("alice")))
-    missing = client.get("/v1/answers/does-not-exist", headers=bearer(make_token("alice")))
-    assert not_found.status_code == missing.status_code == 404
-    assert not_found.json() == missing.json()  # existence is not revealed
-    assert not_found.json()["error"]["code"] == "answer_not_found"
-    assert client.get(f"/v1/answers/{answer_id}", headers=keys.auth("chat")).status_code == 404
-    assert client.get(f"/v1/answers/{answer_id}", headers=keys.auth("audit")).status_code == 200
-    assert client.get(f"/v1/answers/{answer_id}", headers=keys.auth("admin")).status_code == 403
+def test_others_get_404_and_auditors_get_the_answer(served: ServedApp) -> None:
+    with served.client() as http:
+        answer_id = _ask(http, bearer(make_token("bob")))["answer_id"]
+        alice = bearer(make_token("alice"))
+        not_found = http.get(f"/v1/answers/{answer_id}", headers=alice)
+        missing = http.get("/v1/answers/does-not-exist", headers=alice)
+        assert not_found.status_code == missing.status_code == 404
+        assert not_found.json() == missing.json()  # existence is not revealed
+        assert not_found.json()["error"]["code"] == "answer_not_found"
+        url = f"/v1/answers/{answer_id}"
+        assert http.get(url, headers=served.auth("widget_a")).status_code == 404
+        assert http.get(url, headers=served.auth("audit_svc")).status_code == 404
+        assert http.get(url, headers=served.auth("audit_oscar")).status_code == 200
+        assert http.get(url, headers=bearer(make_token("oscar"))).status_code == 200
+        assert http.get(url, headers=served.auth("ops")).status_code == 403
 
 
-def test_an_api_key_owns_what_it_asks_for_itself(client: TestClient, keys: Keys) -> None:
-    answer_id = _ask(client, keys.auth("chat"))["answer_id"]
-    assert client.get(f"/v1/answers/{answer_id}", headers=keys.auth("chat")).status_code == 200
-    assert client.get(f"/v1/answers/{answer_id}", headers=keys.auth("act_as")).status_code == 404
+def test_an_api_key_owns_what_it_asks_for_itself(served: ServedApp) -> None:
+    with served.client() as http:
+        answer_id = _ask(http, served.auth("widget_a"))["answer_id"]
+        url = f"/v1/answers/{answer_id}"
+        assert http.get(url, headers=served.auth("widget_a")).status_code == 200
+        assert http.get(url, headers=served.auth("widget_b")).status_code == 404
 
 
-def test_feedback_by_the_asker(harness: Harness) -> None:
-    client = harness.http
+def test_feedback_by_the_asker(served: ServedApp) -> None:
     bob = bearer(make_token("bob"))
-    answer_id = str(_ask(client, bob)["answer_id"])
-    r = client.post(
-        f"/v1/answers/{answer_id}/feedback",
-        json={"rating": -1, "comment": "The room list is outdated."},
-        headers=bob,
-    )
-    assert r.status_code == 201, r.text
-    body = r.json()
-    assert body["answer_id"] == answer_id and body["rating"] == -1
-    assert body["comment"] == "The room list is outdated."
-    stored = harness.answers.for_answer(answer_id)
-    assert [(f.rating, f.asker) for f in stored] == [(-1, "user:bob")]
-    r = client.post(f"/v1/answers/{answer_id}/feedback", json={"rating": 1}, headers=bob)
-    assert r.status_code == 201 and r.json()["comment"] is None
+    with served.client() as http:
+        answer_id = str(_ask(http, bob)["answer_id"])
+        r = http.post(
+            f"/v1/answers/{answer_id}/feedback",
+            json={"rating": -1, "comment": "The locker list is outdated."},
+            headers=bob,
+        )
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert body["answer_id"] == answer_id and body["rating"] == -1
+        assert body["comment"] == "The locker list is outdated."
+        feedback = served.services.feedback
+        assert isinstance(feedback, AuditedFeedback)
+        stored = feedback.for_answer(answer_id)
+        assert [(f.rating, f.asker) for f in stored] == [(-1, "user:bob")]
+        r = http.post(f"/v1/answers/{answer_id}/feedback", json={"rating": 1}, headers=bob)
+        assert r.status_code == 201 and r.json()["comment"] is None
 
 
-def test_feedback_by_anyone_else_is_404(client: TestClient, keys: Keys) -> None:
-    answer_id = _ask(client, bearer(make_token("bob")))["answer_id"]
-    for headers in (bearer(make_token("alice")), keys.auth("chat")):
-        r = client.post(f"/v1/answers/{answer_id}/feedback", json={"rating": 1}, headers=headers)
+def test_feedback_by_anyone_else_is_404(served: ServedApp) -> None:
+    with served.client() as http:
+        answer_id = _ask(http, bearer(make_token("bob")))["answer_id"]
+        url = f"/v1/answers/{answer_id}/feedback"
+        for headers in (bearer(make_token("alice")), served.auth("widget_a")):
+            assert http.post(url, json={"rating": 1}, headers=headers).status_code == 404
+        # An auditor reads it, but does not rate it.
+        oscar = bearer(make_token("oscar"))
+        assert http.post(url, json={"rating": 1}, headers=oscar).status_code == 404
+        r = http.post(
+            "/v1/answers/nope/feedback", json={"rating": 1}, headers=served.auth("widget_a")
+        )
         assert r.status_code == 404
-    r = client.post("/v1/answers/nope/feedback", json={"rating": 1}, headers=keys.auth("chat"))
-    assert r.status_code == 404
 
 
-def test_invalid_feedback_is_422(client: TestClient) -> None:
+def test_invalid_feedback_is_422(served: ServedApp) -> None:
     bob = bearer(make_token("bob"))
-    answer_id = _ask(client, bob)["answer_id"]
-    for body in ({"rating": 0}, {"rating": 5}, {}, {"rating": 1, "comment": "x" * 2001}):
-        r = client.post(f"/v1/answers/{answer_id}/feedback", json=body, headers=bob)
-        assert r.status_code == 422, body
-        assert r.json()["error"]["type"] == "invalid_request_error"
-    assert client.get("/v1/answers/bad%20id", headers=bob).status_code == 422
+    with served.client() as http:
+        answer_id = _ask(http, bob)["answer_id"]
+        for body in ({"rating": 0}, {"rating": 5}, {}, {"rating": 1, "comment": "x" * 2001}):
+            r = http.post(f"/v1/answers/{answer_id}/feedback", json=body, headers=bob)
+            assert r.status_code == 422, body
+            assert r.json()["error"]["type"] == "invalid_request_error"
+        assert http.get("/v1/answers/bad%20id", headers=bob).status_code == 422

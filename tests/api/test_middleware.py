@@ -70,7 +70,12 @@ def test_a_callers_request_id_is_kept_when_it_is_safe(client: TestClient) -> Non
 
 class ExplodingChat:
     def answer(
-        self, question: str, *, principal: Principal, conversation_id: str | None = None
+        self,
+        question: str,
+        *,
+        principal: Principal,
+        conversation_id: str | None = None,
+        owner: str | None = None,
     ) -> Answer:
         raise RuntimeError("boom: secret internal detail")
 

@@ -25,8 +25,10 @@ from tests.kb_index import KbIndex
 
 
 def test_list_sources(client: TestClient, keys: Keys) -> None:
-    for name in ("admin", "audit"):
-        r = client.get("/v1/sources", headers=keys.auth(name))
+    # The audit key's user is no auditor: the scope alone does not open the audit surface.
+    assert client.get("/v1/sources", headers=keys.auth("audit")).status_code == 403
+    for headers in (keys.auth("admin"), bearer(make_token("oscar"))):
+        r = client.get("/v1/sources", headers=headers)
         assert r.status_code == 200
         assert [s["id"] for s in r.json()["sources"]] == ["demo-kb"]
         assert set(r.json()["sources"][0]) == {"id", "kind", "description", "enabled", "schedule"}
@@ -74,7 +76,7 @@ def test_a_source_already_syncing_is_409(harness: Harness, sync_index: SyncIndex
 
 
 def test_jobs_listing_and_unknown_job(client: TestClient, keys: Keys) -> None:
-    r = client.get("/v1/jobs", headers=keys.auth("audit"))
+    r = client.get("/v1/jobs", headers=bearer(make_token("oscar")))  # an auditor
     assert r.status_code == 200 and isinstance(r.json()["jobs"], list)
     r = client.get("/v1/jobs/00000000-0000-0000-0000-000000000000", headers=keys.auth("admin"))
     assert r.status_code == 404 and r.json()["error"]["code"] == "job_not_found"
