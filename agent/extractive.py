@@ -357,7 +357,18 @@ def _shape(
             for j in references[i] or ()
             if usable[j] and j not in placed and j not in ordered
         ]
-    return list(dict.fromkeys(ordered))
+    ordered = list(dict.fromkeys(ordered))
+    return [i for p, i in enumerate(ordered) if _resolved(ordered, p, references[i] or ())]
+
+
+def _resolved(ordered: list[int], position: int, referent: tuple[int, ...]) -> bool:
+    """Whether what the sentence at `position` refers to is shown: text it announces ("as
+    follows:") after it, text it points back to ("the rules above") anywhere."""
+    if not referent:
+        return True
+    if referent[0] > ordered[position]:
+        return referent[0] in ordered[position + 1 :]
+    return referent[0] in ordered
 
 
 def _same_text(pool: SentencePool, chosen: list[int], candidate: int) -> bool:
