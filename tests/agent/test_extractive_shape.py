@@ -173,7 +173,7 @@ def test_references_resolve_within_the_pool_or_not_at_all(embedder: Embedder) ->
     step = texts.index("Choose a new password that follows the rules above.")
     referent = resolve_reference(pool, step)
     assert referent is not None
-    assert [texts[i] for i in referent][0] == "At least 14 characters."
+    assert texts[referent[0]] == "At least 14 characters."
     assert resolve_reference(pool, texts.index("Enter your Northwind email address.")) == ()
     alone = SentenceIndex(embedder=embedder).pool(_evidence(STEPS_CHUNK))
     texts = [u.display for u in alone.sentences]
