@@ -18,11 +18,22 @@ naming none of the numbers and codes the question names ("L7", "2026-014"), and 
 `injection_penalty`) a chunk flagged as possible prompt injection at ingest. Paragraphs that
 read as instructions to an assistant are not candidates at all (`SentenceIndex`).
 
-Composition: the best sentence leads; supporting sentences follow when they score within
-`supporting_margin` of the lead (chosen MMR-style, near-duplicates skipped), or when they cover
-a part of the question nothing chosen covers yet (a two-part question) within
-`complement_margin`. Sentences of the lead's chunk keep their document order (steps stay in
-order); other chunks follow. Each sentence carries the exact span it was taken from.
+Composition (`agent.answer_shape` classifies the sentences):
+- Never quoted: a question line (a sentence ending in "?", an FAQ entry's heading), a sentence
+  that only describes the page ("This page explains …"), and a sentence whose reference ("the
+  rules above", "see below", "as follows:") points to nothing in the evidence.
+- The lead is the sentence that answers: the most relevant of those left or, with an
+  `answer_scores` callable (a reader: the probability that each text states the answer), the
+  one it scores highest among the candidates within `_LEAD_MARGIN` of the most relevant.
+- Supporting sentences follow when they score within `supporting_margin` of the lead (chosen
+  MMR-style, near-duplicates skipped), or when they cover a part of the question nothing chosen
+  covers yet (a two-part question) within `complement_margin`.
+- A question asking how ("How do I …") gets the whole procedure of the lead (its run of list
+  items, in order), and of a supporting step while the answer stays within `_MAX_UNITS`.
+- A sentence whose reference resolves is followed by the text it points to (the rules "above").
+- Order: the lead's group (its procedure, or the lead and what follows it in its paragraph)
+  first; then the other sentences, the lead's chunk first, each chunk in document order.
+Each sentence carries the exact span it was taken from.
 
 Nothing in the evidence is ever executed or followed: text is only compared and quoted.
 """
@@ -31,20 +42,35 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+from agent.answer_shape import (
+    asks_how,
+    is_page_description,
+    is_question_line,
+    procedure_runs,
+    resolve_reference,
+)
 from agent.evidence import SentenceIndex, SentencePool
 from agent.settings import AgentSettings
 from agent.types import ComposedSentence, ComposeRequest, Composition
 from retrieval.embedder import Embedder
 from retrieval.sentences import content_terms
 
-__all__ = ["ExtractiveComposer", "QueryVectors", "answer_cue", "relevance_scores"]
+__all__ = [
+    "AnswerScores",
+    "ExtractiveComposer",
+    "QueryVectors",
+    "answer_cue",
+    "relevance_scores",
+]
 
 QueryVectors = Callable[[str], npt.NDArray[np.float32]]
+# (question, texts) -> the probability that each text states the answer (a reader's `score`).
+AnswerScores = Callable[[str, Sequence[str]], Sequence[float]]
 Scores = npt.NDArray[np.float64]
 
 _QUESTION_PENALTY = 0.15
@@ -52,6 +78,9 @@ _RESTATEMENT_PENALTY = 0.5
 _POINTER_PENALTY = 0.2
 _CUE_PENALTY = 0.05
 _KEY_PENALTY = 0.05
+_LEAD_MARGIN = 0.1  # candidates this close to the most relevant may lead, by answer score
+_MAX_SCORED = 8  # at most this many candidates are given to `answer_scores`
+_MAX_UNITS = 16  # a procedure of a supporting step is added while the answer stays this short
 
 _POINTER = re.compile(
     r"^(?:for\b[^.;:]{0,80},\s*)?(?:please\s+)?see\b|\b(?:has|have)\s+(?:been\s+)?moved\s+to\b",
@@ -157,12 +186,14 @@ class ExtractiveComposer:
         sentences: SentenceIndex | None = None,
         query_vector: QueryVectors | None = None,
         settings: AgentSettings | None = None,
+        answer_scores: AnswerScores | None = None,
     ) -> None:
         self._settings = settings or AgentSettings()
         self._sentences = sentences or SentenceIndex(
             embedder=embedder, cache_chunks=self._settings.sentence_cache_chunks
         )
         self._query_vector = query_vector or embedder.embed_query
+        self._answer_scores = answer_scores
 
     @property
     def name(self) -> str:
@@ -172,17 +203,29 @@ class ExtractiveComposer:
         if not request.evidence:
             return Composition(sentences=[], composer=self.name, notes=("no evidence",))
         pool = self._sentences.pool(request.evidence)
-        if not len(pool):
+        references = [resolve_reference(pool, i) for i in range(len(pool))]
+        usable = [
+            not is_question_line(pool, i)
+            and not is_page_description(pool.sentences[i].display)
+            and references[i] is not None
+            for i in range(len(pool))
+        ]
+        if not any(usable):
             return Composition(sentences=[], composer=self.name, notes=("no candidate sentence",))
         relevance = self.scores(pool, request.question)
-        chosen = self._choose(pool, relevance, request.question)
+        lead = self._lead(pool, relevance, usable, request.question)
+        chosen = self._choose(pool, relevance, usable, lead, request.question)
+        how = asks_how(request.question)
+        if how:
+            chosen = self._with_procedure(pool, relevance, chosen)
+        shaped = _shape(pool, chosen, usable, references, how)
         sentences = [
             ComposedSentence(
                 text=pool.sentences[i].display,
                 evidence_number=pool.evidence_of(i).number,
                 span=(pool.sentences[i].start, pool.sentences[i].end),
             )
-            for i in self._order(pool, chosen)
+            for i in shaped
         ]
         return Composition(
             sentences=sentences,
@@ -195,15 +238,32 @@ class ExtractiveComposer:
             pool, question, self._query_vector(question), settings=self._settings
         )
 
-    def _choose(self, pool: SentencePool, relevance: Scores, question: str) -> list[int]:
+    def _lead(
+        self, pool: SentencePool, relevance: Scores, usable: list[bool], question: str
+    ) -> int:
+        """The most relevant usable sentence or, with `answer_scores`, the one it scores highest
+        among the usable ones within `_LEAD_MARGIN` of the most relevant."""
+        ranked = sorted((i for i in range(len(pool)) if usable[i]), key=lambda i: -relevance[i])
+        if self._answer_scores is None:
+            return ranked[0]
+        close = [i for i in ranked if relevance[i] >= relevance[ranked[0]] - _LEAD_MARGIN]
+        close = close[:_MAX_SCORED]
+        answers = list(self._answer_scores(question, [pool.sentences[i].display for i in close]))
+        if len(answers) != len(close):
+            raise ValueError(f"answer_scores gave {len(answers)} scores for {len(close)} texts")
+        return close[max(range(len(close)), key=lambda k: (answers[k], relevance[close[k]]))]
+
+    def _choose(
+        self, pool: SentencePool, relevance: Scores, usable: list[bool], lead: int, question: str
+    ) -> list[int]:
         s = self._settings
-        lead = int(np.argmax(relevance))
         chosen = [lead]
         # The sentence after the lead in the same paragraph or list item often completes it
         # ("...: lower the MTU. Go to Settings → Advanced → MTU and set it to 1280.").
         following = lead + 1
         if (
             following < len(pool)
+            and usable[following]
             and pool.owners[following] == pool.owners[lead]
             and pool.sentences[following].block == pool.sentences[lead].block != -1
             and relevance[following] >= relevance[lead] - s.continuation_margin
@@ -211,7 +271,9 @@ class ExtractiveComposer:
             chosen.append(following)
         # Supporting sentences close to the lead, MMR-style.
         floor = max(float(relevance[lead]) - s.supporting_margin, s.supporting_min_relevance)
-        candidates = [i for i in range(len(pool)) if i not in chosen and relevance[i] >= floor]
+        candidates = [
+            i for i in range(len(pool)) if usable[i] and i not in chosen and relevance[i] >= floor
+        ]
         while candidates and len(chosen) < s.max_answer_sentences:
             redundancy = (pool.vectors[candidates] @ pool.vectors[chosen].T).max(axis=1)
             mmr = s.mmr_lambda * relevance[candidates] - (1 - s.mmr_lambda) * redundancy
@@ -229,7 +291,11 @@ class ExtractiveComposer:
             if not uncovered or len(chosen) >= s.max_answer_sentences or relevance[i] < floor:
                 break
             gain = pool.terms[i] & uncovered
-            if i in chosen or sum(weights[t] for t in gain) < s.complement_min_gain * total:
+            if (
+                not usable[i]
+                or i in chosen
+                or sum(weights[t] for t in gain) < (s.complement_min_gain * total)
+            ):
                 continue
             redundant = float((pool.vectors[chosen] @ pool.vectors[i]).max()) >= s.max_redundancy
             if not redundant and not _same_text(pool, chosen, i):
@@ -237,14 +303,72 @@ class ExtractiveComposer:
                 uncovered -= gain
         return chosen
 
-    @staticmethod
-    def _order(pool: SentencePool, chosen: list[int]) -> list[int]:
-        """The lead's chunk first, in document order; then the others by evidence and offset."""
-        lead_owner = pool.owners[chosen[0]]
-        return sorted(
-            chosen,
-            key=lambda i: (pool.owners[i] != lead_owner, pool.owners[i], pool.sentences[i].start),
-        )
+    def _with_procedure(
+        self, pool: SentencePool, relevance: Scores, chosen: list[int]
+    ) -> list[int]:
+        """`chosen` with, second, the most relevant list item of the pool when it is within
+        `complement_margin` of the lead: its procedure is what a "how" question asks for,
+        even when that step itself cannot be quoted (its "rules above" are not in the
+        evidence) and a plain sentence leads."""
+        items = [i for i in range(len(pool)) if pool.sentences[i].kind == "item"]
+        if not items:
+            return chosen
+        best = max(items, key=lambda i: relevance[i])
+        if (
+            best in chosen
+            or relevance[best] < relevance[chosen[0]] - self._settings.complement_margin
+        ):
+            return chosen
+        return [chosen[0], best, *(i for i in chosen[1:] if i != best)]
+
+
+def _shape(
+    pool: SentencePool,
+    chosen: list[int],
+    usable: list[bool],
+    references: list[tuple[int, ...] | None],
+    how: bool,
+) -> list[int]:
+    """The chosen sentences in answer order, procedures completed and references resolved."""
+    runs = procedure_runs(pool) if how else {}
+    lead = chosen[0]
+    groups = [[i for i in runs.get(lead, (lead,)) if usable[i]]]
+    lead_owner = pool.owners[lead]
+    document = pool.evidence_of(lead).chunk.document_id
+    rest = chosen[1:]
+    if how and len(rest) and pool.sentences[rest[0]].kind == "item":  # the procedure
+        groups.append([i for i in runs.get(rest[0], ()) if usable[i] and i not in groups[0]])
+    for i in sorted(rest, key=lambda j: (pool.owners[j] != lead_owner, pool.owners[j], j)):
+        if not usable[i] or any(i in g for g in groups):
+            continue
+        run = [j for j in runs.get(i, (i,)) if usable[j] and not any(j in g for g in groups)]
+        size = sum(map(len, groups))
+        same_document = pool.evidence_of(i).chunk.document_id == document
+        groups.append(run if same_document and size + len(run) <= _MAX_UNITS else [i])
+    groups = [g for g in groups if g]
+    # What a sentence refers to ("the rules above") follows its group.
+    placed = {i for g in groups for i in g}
+    ordered: list[int] = []
+    for group in groups:
+        ordered += sorted(group)
+        ordered += [
+            j
+            for i in sorted(group)
+            for j in references[i] or ()
+            if usable[j] and j not in placed and j not in ordered
+        ]
+    ordered = list(dict.fromkeys(ordered))
+    return [i for p, i in enumerate(ordered) if _resolved(ordered, p, references[i] or ())]
+
+
+def _resolved(ordered: list[int], position: int, referent: tuple[int, ...]) -> bool:
+    """Whether what the sentence at `position` refers to is shown: text it announces ("as
+    follows:") after it, text it points back to ("the rules above") anywhere."""
+    if not referent:
+        return True
+    if referent[0] > ordered[position]:
+        return referent[0] in ordered[position + 1 :]
+    return referent[0] in ordered
 
 
 def _same_text(pool: SentencePool, chosen: list[int], candidate: int) -> bool:

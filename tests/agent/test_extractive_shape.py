@@ -1,0 +1,232 @@
+"""The extractive composer's answer shape, on small documents built like the sample KB's pages.
+
+Reproduces the shipped demo's password-reset answer ("Choose a new password that follows the
+rules above. [1] I forgot my password. [2] Reset it yourself at … [3] This page explains the
+password rules … [4]"): a step out of context, an FAQ's question line, the answer third and a
+sentence about the page. Real embedding model, real sentence cutting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from agent.answer_shape import (
+    asks_how,
+    is_page_description,
+    procedure_runs,
+    resolve_reference,
+)
+from agent.evidence import SentenceIndex
+from agent.extractive import ExtractiveComposer
+from agent.types import ComposeRequest, Evidence
+from retrieval.embedder import Embedder
+from retrieval.records import ChunkRecord
+
+TITLE = "Password reset and account lockout"
+INTRO = (
+    "Your Northwind account signs you in to your laptop, Microsoft 365 and every other single "
+    "sign-on application. This page explains the password rules, how to reset a forgotten "
+    "password and what to do if your account is locked.\n"
+)
+RULES = (
+    "## Password rules\n\n"
+    "- At least **14 characters**. We recommend a passphrase of four or more unrelated words.\n"
+    "- You cannot reuse any of your last **12** passwords.\n"
+)
+STEPS = (
+    "## Resetting a forgotten password (self-service)\n\n"
+    "1. Go to `https://password.northwind-labs.example` from any browser.\n"
+    "2. Enter your Northwind email address.\n"
+    "3. Confirm your identity with multi-factor authentication: approve the Okta Verify push.\n"
+    "4. Choose a new password that follows the rules above.\n"
+    "5. On a Mac, sign out and back in to use the new password.\n"
+)
+FAQ = (
+    "I forgot my password. What do I do?\n\n"
+    "Reset it yourself at https://password.northwind-labs.example using your MFA method. "
+    "Passwords need at least 14 characters.\n"
+)
+QUESTION = "How do I reset my password?"
+
+
+def _chunk(
+    text: str, *, chunk_id: str, document: str, headings: tuple[str, ...], start: int
+) -> ChunkRecord:
+    return ChunkRecord(
+        chunk_id=chunk_id,
+        document_id=document,
+        source_id="it-kb",
+        title=headings[0],
+        heading_path=headings,
+        uri=f"file:///{document}",
+        start=start,
+        end=start + len(text),
+        text=text,
+        content_hash=chunk_id,
+        document_version="v1",
+        read=("group:all-staff",),
+        deny=(),
+        doc_type="md",
+        ordinal=start,
+    )
+
+
+PAGE = "it-kb:password-reset-and-account-lockout.md"
+INTRO_CHUNK = _chunk(INTRO, chunk_id="intro", document=PAGE, headings=(TITLE,), start=0)
+RULES_CHUNK = _chunk(
+    RULES, chunk_id="rules", document=PAGE, headings=(TITLE, "Password rules"), start=400
+)
+STEPS_CHUNK = _chunk(
+    STEPS,
+    chunk_id="steps",
+    document=PAGE,
+    headings=(TITLE, "Resetting a forgotten password (self-service)"),
+    start=800,
+)
+FAQ_CHUNK = _chunk(
+    FAQ,
+    chunk_id="faq",
+    document="it-kb:it-faq.html",
+    headings=("IT frequently asked questions", "I forgot my password. What do I do?"),
+    start=0,
+)
+
+
+def _evidence(*chunks: ChunkRecord) -> list[Evidence]:
+    return [Evidence(number=n, chunk=c, score=0.7) for n, c in enumerate(chunks, 1)]
+
+
+@pytest.fixture(scope="module")
+def composer(embedder: Embedder) -> ExtractiveComposer:
+    return ExtractiveComposer(embedder=embedder, sentences=SentenceIndex(embedder=embedder))
+
+
+def _answer(composer: ExtractiveComposer, question: str, *chunks: ChunkRecord) -> list[str]:
+    request = ComposeRequest(question=question, evidence=_evidence(*chunks), user_key="u")
+    return [s.text for s in composer.compose(request).sentences]
+
+
+def test_the_password_reset_answer_leads_with_the_reset_and_keeps_the_steps_in_order(
+    composer: ExtractiveComposer,
+) -> None:
+    answer = _answer(composer, QUESTION, STEPS_CHUNK, FAQ_CHUNK, INTRO_CHUNK)
+    # It leads with the reset: the FAQ's answer or the procedure's first step (the reset page).
+    assert "https://password.northwind-labs.example" in answer[0]
+    # No question line, no sentence about the page.
+    assert not any(s.startswith("I forgot my password") or s.endswith("?") for s in answer)
+    assert not any(s.startswith("This page") for s in answer)
+    # "the rules above" cannot be resolved here (the rules are not in the evidence): dropped.
+    assert not any("rules above" in s for s in answer)
+    # Every other step, once each, in document order.
+    steps = [
+        "Go to https://password.northwind-labs.example from any browser.",
+        "Enter your Northwind email address.",
+        "Confirm your identity with multi-factor authentication: approve the Okta Verify push.",
+        "On a Mac, sign out and back in to use the new password.",
+    ]
+    assert [s for s in answer if s in steps] == steps
+
+
+def test_a_step_pointing_to_the_rules_above_comes_with_the_rules(
+    composer: ExtractiveComposer,
+) -> None:
+    answer = _answer(composer, QUESTION, STEPS_CHUNK, RULES_CHUNK, FAQ_CHUNK)
+    step = "Choose a new password that follows the rules above."
+    assert step in answer
+    after = answer[answer.index(step) + 1 :]
+    assert "At least 14 characters." in after
+    assert "You cannot reuse any of your last 12 passwords." in after
+    assert answer.index("Enter your Northwind email address.") < answer.index(step)
+
+
+def test_sentences_that_describe_the_page_are_never_quoted(
+    composer: ExtractiveComposer,
+) -> None:
+    answer = _answer(composer, "What does the password page explain?", INTRO_CHUNK, RULES_CHUNK)
+    assert answer and not any(is_page_description(s) for s in answer)
+    assert is_page_description("This document describes how to request a laptop.")
+    assert not is_page_description("This laptop describes a full circle when opened.")
+
+
+def test_a_sentence_announcing_text_that_is_not_there_is_dropped(
+    composer: ExtractiveComposer,
+) -> None:
+    text = (
+        "Approvals are routed automatically in ProcureDesk, as follows:\n\n"
+        "Purchases over $10,000 need the department head's approval in ProcureDesk.\n"
+    )
+    cut = _chunk(text[:63], chunk_id="cut", document="fin:po.md", headings=("POs",), start=0)
+    answer = _answer(composer, "Who approves purchase orders in ProcureDesk?", cut, FAQ_CHUNK)
+    assert not any(s.endswith("as follows:") for s in answer)
+    whole = _chunk(text, chunk_id="whole", document="fin:po.md", headings=("POs",), start=0)
+    answer = _answer(composer, "Who approves purchase orders in ProcureDesk?", whole)
+    announcing = "Approvals are routed automatically in ProcureDesk, as follows:"
+    if announcing in answer:  # kept only with what it announces, right after it
+        assert answer[answer.index(announcing) + 1].startswith("Purchases over $10,000")
+
+
+def test_references_resolve_within_the_pool_or_not_at_all(embedder: Embedder) -> None:
+    pool = SentenceIndex(embedder=embedder).pool(_evidence(STEPS_CHUNK, RULES_CHUNK))
+    texts = [u.display for u in pool.sentences]
+    step = texts.index("Choose a new password that follows the rules above.")
+    referent = resolve_reference(pool, step)
+    assert referent is not None
+    assert texts[referent[0]] == "At least 14 characters."
+    assert resolve_reference(pool, texts.index("Enter your Northwind email address.")) == ()
+    alone = SentenceIndex(embedder=embedder).pool(_evidence(STEPS_CHUNK))
+    texts = [u.display for u in alone.sentences]
+    assert resolve_reference(alone, texts.index(pool.sentences[step].display)) is None
+
+
+def test_a_label_line_or_a_list_starting_again_ends_a_procedure(embedder: Embedder) -> None:
+    text = (
+        "**Windows**\n\n1. Open Software Center from the Start menu.\n"
+        "2. Search for NW Connect and click Install.\n\n**macOS**\n\n"
+        "1. Open Self Service from the Applications folder.\n"
+        "2. Find NW Connect under Featured and click Install.\n"
+    )
+    chunk = _chunk(text, chunk_id="vpn", document="it:vpn.md", headings=("VPN",), start=0)
+    pool = SentenceIndex(embedder=embedder).pool(_evidence(chunk))
+    runs = set(procedure_runs(pool).values())
+    assert runs == {(0, 1), (2, 3)}
+
+
+@pytest.mark.parametrize(
+    ("question", "how"),
+    [
+        ("How do I reset my password?", True),
+        ("What are the steps to fail over a VPN gateway?", True),
+        ("I lost my badge. What should I do?", True),
+        ("How long are backups kept?", False),
+        ("How many days of leave do I get?", False),
+    ],
+)
+def test_questions_asking_how(question: str, how: bool) -> None:
+    assert asks_how(question) is how
+
+
+def test_answer_scores_choose_the_lead_among_comparably_relevant_sentences(
+    embedder: Embedder,
+) -> None:
+    asked: list[Sequence[str]] = []
+
+    def reader(question: str, texts: Sequence[str]) -> list[float]:
+        """Prefers the second most relevant candidate (they come most relevant first)."""
+        asked.append(texts)
+        return [0.9 if i == 1 else 0.1 for i in range(len(texts))]
+
+    sentences = SentenceIndex(embedder=embedder)
+    request = ComposeRequest(
+        question="Where can I reset my password?",
+        evidence=_evidence(FAQ_CHUNK, STEPS_CHUNK),
+        user_key="u",
+    )
+    plain = ExtractiveComposer(embedder=embedder, sentences=sentences).compose(request)
+    read = ExtractiveComposer(embedder=embedder, sentences=sentences, answer_scores=reader).compose(
+        request
+    )
+    assert len(asked) == 1 and 2 <= len(asked[0]) <= 8
+    assert plain.sentences[0].text == asked[0][0]
+    assert read.sentences[0].text == asked[0][1]
