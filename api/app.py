@@ -34,7 +34,8 @@ an answer cites the exact passage it rests on, or the answer is a refusal.
 
 Authenticate with `Authorization: Bearer <API key or JWT>`; each operation says what it needs.
 An API key with the `act_as` scope names the end user of a chat request with `X-Proofdesk-User`
-/ `X-Proofdesk-Groups` (on `/v1/chat/completions`, the OpenAI `user` field works too). Every error has the body
+/ `X-Proofdesk-Groups` (on `/v1/chat/completions`, the OpenAI `user` field works too). Every
+error has the body
 `{"error": {"type", "code", "message"}}`; every response carries `X-Request-ID`.
 """
 
@@ -105,9 +106,8 @@ def create_app(
     install_error_handlers(app)
     install_middleware(app, settings=api, metrics=metrics)
     for module in (health, chat, answers, sources):
-        app.include_router(module.router)
+        app.include_router(describe_access(module.router))
     if services is None or services.reviews is not None:  # the citation audit, when offered
-        app.include_router(audit_api.router)
+        app.include_router(describe_access(audit_api.router))
         app.include_router(audit_web.router)
-    describe_access(app)
     return app

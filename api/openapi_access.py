@@ -1,7 +1,7 @@
 """What each operation needs, said in the OpenAPI document operation by operation.
 
-The identity dependencies (`api.deps`, `api.audit_api`) are tagged with `needs(...)`; after the
-routes are in, `describe_access` finds each operation's tagged dependency and appends a
+The identity dependencies (`api.deps`, `api.audit_api`) are tagged with `needs(...)`; before a
+router is included, `describe_access` finds each operation's tagged dependency and appends a
 "**Needs:**" line to its description, so the text follows the code that enforces it. The one
 bearer scheme then only says how to authenticate.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -60,12 +60,14 @@ def _needs(dependant: Dependant) -> str | None:
     return None
 
 
-def describe_access(app: FastAPI) -> None:
-    """Append each authenticated operation's requirement to its OpenAPI description."""
-    for route in app.routes:
+def describe_access(router: APIRouter) -> APIRouter:
+    """Append each authenticated operation's requirement to its OpenAPI description (call it
+    before the router is included: an app copies its routes' descriptions then)."""
+    for route in router.routes:
         if not isinstance(route, APIRoute):
             continue
         text = _needs(route.dependant)
         if text is None or "**Needs:**" in route.description:
             continue
         route.description = f"{route.description}\n\n**Needs:** {text}.".strip()
+    return router
