@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
+from agent.answer_cache import AnswerCache
 from agent.conversation import (
     Condenser,
     ConversationStore,
@@ -31,10 +32,19 @@ from agent.decision import Decision, decide, handoff_summary, status_text
 from agent.evidence import SentenceIndex, on_topic, select_evidence
 from agent.extractive import ExtractiveComposer
 from agent.gateway_errors import LLMError
+from agent.prompt_templates import PromptTemplate
 from agent.screening import QuestionScreen, check_conversation_id
 from agent.settings import AgentSettings
-from agent.tracing_port import NoopTracer, SpanHandle, Tracer
-from agent.types import Answer, Citation, Composer, ComposeRequest, Composition, Evidence
+from agent.tracing_port import NoopTracer, SpanHandle, TraceHandle, Tracer
+from agent.types import (
+    Answer,
+    Citation,
+    Composer,
+    ComposeRequest,
+    Composition,
+    Evidence,
+    TokenUsage,
+)
 from agent.verification import CitationVerifier, Verification, VerifiedSentence
 from policies.access import AccessFilter
 from policies.engine import PolicyEngine
@@ -94,6 +104,7 @@ class AnswerService:
         conversations: ConversationStore | None = None,
         condenser: Condenser | None = None,
         sentence_vectors: SentenceVectors | None = None,
+        cache: AnswerCache | None = None,
     ) -> None:
         s = settings or AgentSettings()
         self._settings = s
@@ -111,6 +122,9 @@ class AnswerService:
         if not any(isinstance(c, ExtractiveComposer) for c in chain):
             chain.append(self._extractive)  # the composer that cannot fail comes last
         self._composers = tuple(chain)
+        self._cache = cache
+        # The composers' part of a cache key: a prompt edit starts a fresh key space.
+        self._prompt_version = "|".join(_composer_version(c) for c in self._composers)
         self._verifier = verifier or CitationVerifier(
             embedder=embedder, sentences=sentences, query_vector=retrieval.embed_query, settings=s
         )
@@ -164,8 +178,19 @@ class AnswerService:
                 if standalone != screened.text:
                     run.flag("follow_up_condensed")
                 span.set(history_turns=len(history), condensed=standalone != screened.text)
+            cache_scope, cached = self._lookup(run, principal, standalone, screened.human_requested)
+            if cached is not None:
+                answer = _from_cache(cached, cid=cid, question=screened.text, run=run, root=root)
+                return self._finish_cached(
+                    run,
+                    answer=answer,
+                    principal=principal,
+                    asker=asker,
+                    standalone=standalone,
+                    started=started,
+                )
             with self._step(run, "retrieve") as span:
-                access = self._policy.access_filter(principal)
+                access = self._access(principal) if cache_scope is None else cache_scope.access
                 result = self._retrieval.retrieve_with(
                     RetrievalRequest(
                         query=standalone,
@@ -225,18 +250,83 @@ class AnswerService:
                 run=run,
                 trace_id=root.trace_id or None,
             )
-            with self._step(run, "record"):
-                self._conversations.append(
-                    asker,
-                    cid,
-                    [Turn("user", screened.text, standalone), Turn("assistant", answer.answer)],
-                )
-                # The record carries the timings of every step before this one.
-                self._recorder.record(_with_timings(answer, run.timings), principal)
+            self._record(run, answer, principal, asker, standalone)
+            if cache_scope is not None:
+                self._store_in_cache(cache_scope, answer, run)
             run.timings["total"] = (time.perf_counter() - started) * 1000
             root.set_output({"status": answer.status, "citations": len(answer.citations)})
             root.score("answer_score", round(verification.answer_score, 4))
         return _with_timings(answer, run.timings)
+
+    def _access(self, principal: Principal) -> AccessFilter:
+        """The principal's access under the current policy (a policy edit applies at once: a
+        cached answer is never served under the policy version it was not made for)."""
+        self._policy.maybe_reload()
+        return self._policy.access_filter(principal)
+
+    def _lookup(
+        self, run: _Run, principal: Principal, question: str, human_requested: bool
+    ) -> tuple[_CacheScope | None, Answer | None]:
+        """The cache step: this request's key scope, and the answer cached under it, if any.
+        No scope when there is no cache or the asker wants a human (a hand-off is never cached).
+        """
+        if self._cache is None or human_requested:
+            return None, None
+        with self._step(run, "cache") as span:
+            scope = _CacheScope(question, self._access(principal), self._index_version())
+            cached = self._cache.get(
+                question=question,
+                access=scope.access,
+                index_version=scope.index_version,
+                prompt_version=self._prompt_version,
+            )
+            span.set(hit=cached is not None)
+        return scope, cached
+
+    def _finish_cached(
+        self,
+        run: _Run,
+        *,
+        answer: Answer,
+        principal: Principal,
+        asker: str,
+        standalone: str,
+        started: float,
+    ) -> Answer:
+        self._record(run, answer, principal, asker, standalone)
+        run.timings["total"] = (time.perf_counter() - started) * 1000
+        return _with_timings(answer, run.timings)
+
+    def _record(
+        self, run: _Run, answer: Answer, principal: Principal, asker: str, standalone: str
+    ) -> None:
+        with self._step(run, "record"):
+            self._conversations.append(
+                asker,
+                answer.conversation_id,
+                [Turn("user", answer.question, standalone), Turn("assistant", answer.answer)],
+            )
+            # The record carries the timings of every step before this one.
+            self._recorder.record(_with_timings(answer, run.timings), principal)
+
+    def _store_in_cache(self, scope: _CacheScope, answer: Answer, run: _Run) -> None:
+        """Keep an answer another request with the same question and access may reuse: not a
+        hand-off (its summary is this request's), not one made by a fallback composer, and not
+        one made while the index changed under it."""
+        assert self._cache is not None
+        if (
+            answer.status == "escalated"
+            or "composer_fallback" in run.flags
+            or answer.index_version != scope.index_version
+        ):
+            return
+        self._cache.put(
+            question=scope.question,
+            access=scope.access,
+            index_version=scope.index_version,
+            prompt_version=self._prompt_version,
+            answer=answer,
+        )
 
     @contextmanager
     def _step(self, run: _Run, name: str) -> Iterator[SpanHandle]:
@@ -361,6 +451,47 @@ class AnswerService:
             flags=tuple(run.flags),
             trace_id=trace_id,
         )
+
+
+@dataclass(frozen=True)
+class _CacheScope:
+    """What an answer-cache key of one request is made of (besides the prompt version)."""
+
+    question: str  # the standalone question
+    access: AccessFilter
+    index_version: str
+
+
+# Flags that describe the request rather than the answer: a cache hit takes them from its own.
+_REQUEST_FLAGS = frozenset(
+    {"follow_up_condensed", "question_injection_suspected", "human_requested"}
+)
+CACHE_HIT_FLAG = "cache_hit"
+
+
+def _from_cache(cached: Answer, *, cid: str, question: str, run: _Run, root: TraceHandle) -> Answer:
+    """A cached answer as this request's: its own id, conversation, question, trace and flags;
+    no tokens spent."""
+    for flag in cached.flags:
+        if flag not in _REQUEST_FLAGS:
+            run.flag(flag)
+    run.flag(CACHE_HIT_FLAG)
+    root.set_output({"status": cached.status, "citations": len(cached.citations)})
+    return replace(
+        cached,
+        answer_id=uuid.uuid4().hex,
+        conversation_id=cid,
+        question=question,
+        trace_id=root.trace_id or None,
+        usage=TokenUsage(),
+        flags=tuple(run.flags),
+        handoff_summary=None,
+    )
+
+
+def _composer_version(composer: Composer) -> str:
+    prompt = getattr(composer, "prompt", None)
+    return prompt.cache_version if isinstance(prompt, PromptTemplate) else composer.name
 
 
 def _citation(marker: int, sentence: VerifiedSentence) -> Citation:

@@ -16,12 +16,15 @@ from api.api_settings import ApiSettings
 from api.audit_api import AUDIT_STATE_KEY, AuditApp
 from api.chat import ChatApi
 from api.deps import AppState
+from api.docs_pages import install_docs
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
 from api.middleware import install_middleware
+from api.openapi_access import describe_access
 from api.routes import answers, chat, health, policy, sources
 from api.services import ApiServices, ChatFactory, build_services, default_chat_factory
 from api.settings import Settings
+from api.version import proofdesk_version
 
 __all__ = ["create_app"]
 
@@ -29,8 +32,10 @@ _DESCRIPTION = """
 Answers helpdesk questions **only** from approved, permission-checked sources. Every sentence of
 an answer cites the exact passage it rests on, or the answer is a refusal.
 
-Authenticate with `Authorization: Bearer <API key or JWT>`. An API key with the `act_as` scope
-may name the end user with `X-Proofdesk-User` / `X-Proofdesk-Groups`. Every error has the body
+Authenticate with `Authorization: Bearer <API key or JWT>`; each operation says what it needs.
+An API key with the `act_as` scope names the end user of a chat request with `X-Proofdesk-User`
+/ `X-Proofdesk-Groups` (on `/v1/chat/completions`, the OpenAI `user` field works too). Every
+error has the body
 `{"error": {"type", "code", "message"}}`; every response carries `X-Request-ID`.
 """
 
@@ -68,6 +73,7 @@ def create_app(
                 chat=built.chat,
                 answers=built.answers,
                 metrics=built.metrics,
+                authenticator=built.authenticator,
                 max_question_chars=api.max_question_chars,
                 max_messages=api.max_messages,
             ),
@@ -89,19 +95,21 @@ def create_app(
 
     app = FastAPI(
         title="Proofdesk",
-        version="0.1.0",
+        version=proofdesk_version(),
         summary="Cited answers from approved, permission-checked sources",
         description=_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if api.docs else None,
+        docs_url=None,  # `install_docs`: the UI's assets come from this app, not a CDN
         redoc_url=None,
         openapi_url="/openapi.json" if api.docs else None,
     )
+    if api.docs:
+        install_docs(app, openapi_url="/openapi.json")
     install_error_handlers(app)
     install_middleware(app, settings=api, metrics=metrics)
     for module in (health, chat, answers, sources, policy):
-        app.include_router(module.router)
+        app.include_router(describe_access(module.router))
     if services is None or services.reviews is not None:  # the citation audit, when offered
-        app.include_router(audit_api.router)
+        app.include_router(describe_access(audit_api.router))
         app.include_router(audit_web.router)
     return app

@@ -42,6 +42,7 @@ from api.errors import (
     PermissionDeniedError,
     error_responses,
 )
+from api.openapi_access import BEARER_DESCRIPTION, BEARER_SCHEME, needs, scopes_text
 from api.ratelimit import RateLimiter
 
 __all__ = [
@@ -105,9 +106,10 @@ def translated_errors() -> Iterator[None]:
         raise InvalidRequestError(str(exc), code="invalid_review") from exc
 
 
-_bearer = HTTPBearer(auto_error=False, description="An API key or a JWT with the audit scope")
+_bearer = HTTPBearer(auto_error=False, scheme_name=BEARER_SCHEME, description=BEARER_DESCRIPTION)
 
 
+@needs(scopes_text("audit"))
 def _auditor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

@@ -22,7 +22,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from api.api_settings import JwtSettings
-from api.errors import AuthenticationError, InvalidRequestError, PermissionDeniedError
+from api.errors import (
+    AuthenticationError,
+    EndUserRequiredError,
+    PermissionDeniedError,
+)
 from policies.engine import PolicyEngine, holds_auditor_role
 from policies.principal import InvalidPrincipalError, Principal, user_ref
 
@@ -174,6 +178,12 @@ def _read(path: Path, what: str) -> str:
         raise ValueError(f"cannot read the {what} file {path}: {exc}") from exc
 
 
+END_USER_REQUIRED = (
+    "this key acts for end users (scope act_as): name the user in the X-Proofdesk-User header "
+    "(for /v1/chat/completions, the OpenAI `user` field works too)"
+)
+
+
 @dataclass(frozen=True)
 class Identity:
     """The caller of one request.
@@ -192,6 +202,13 @@ class Identity:
         """Who owns what this request creates: the end user, or the key itself."""
         uid = self.principal.user_id
         return f"user:{uid}" if uid is not None else self.client
+
+    def end_user(self) -> Identity:
+        """This identity, for a request that runs as an end user (chat): an `act_as` key must
+        name the one it acts for, never run as itself."""
+        if "act_as" in self.scopes and not self.acting:
+            raise EndUserRequiredError(END_USER_REQUIRED)
+        return self
 
     def require(self, scope: Scope) -> None:
         if scope not in self.scopes:
@@ -232,7 +249,7 @@ class Authenticator:
             identity = self._from_token(self._jwt.verify(bearer))
         if act_user is None and act_groups is None:
             return identity
-        return self._acting(identity, act_user, act_groups)
+        return self.act_for(identity, act_user, act_groups)
 
     def is_auditor(self, identity: Identity) -> bool:
         """Whether the identity runs as a principal the policy makes an auditor."""
@@ -262,10 +279,12 @@ class Authenticator:
             scopes.add("audit")
         return Identity(client=f"jwt:{user}", principal=principal, scopes=frozenset(scopes))
 
-    def _acting(self, identity: Identity, user: str | None, groups: str | None) -> Identity:
+    def act_for(self, identity: Identity, user: str | None, groups: str | None = None) -> Identity:
+        """`identity` (an `act_as` key) acting for the end user `user` with the comma-separated
+        `groups` from the identity provider, expanded by the policy."""
         identity.require("act_as")
         if not user:
-            raise InvalidRequestError("X-Proofdesk-User is required to act for a user")
+            raise EndUserRequiredError(END_USER_REQUIRED)
         names = [g.strip() for g in (groups or "").split(",") if g.strip()]
         principal = self._policy.principal_for(user, names)  # InvalidPrincipalError → 422
         return Identity(

@@ -17,7 +17,7 @@ import anyio.to_thread
 from fastapi.sse import format_sse_event
 
 from agent.types import Answer
-from api.auth import Identity
+from api.auth import Authenticator, Identity
 from api.errors import InvalidRequestError
 from api.metrics import ApiMetrics
 from api.openai_compat import (
@@ -60,10 +60,12 @@ class ChatApi:
         chat: ChatService,
         answers: AnswerStore,
         metrics: ApiMetrics,
+        authenticator: Authenticator,
         max_question_chars: int,
         max_messages: int,
     ) -> None:
         self._chat = chat
+        self._authenticator = authenticator
         self._answers = answers
         self._metrics = metrics
         self._max_chars = max_question_chars
@@ -97,7 +99,7 @@ class ChatApi:
         self, request: ChatCompletionRequest, identity: Identity
     ) -> ChatCompletionResponse:
         question, conversation_id = split_question(request, max_messages=self._max_messages)
-        answer = await self._answer(question, identity, conversation_id)
+        answer = await self._answer(question, self._openai_user(request, identity), conversation_id)
         return completion_of(answer, model=request.model)
 
     async def complete_streaming(
@@ -105,8 +107,15 @@ class ChatApi:
     ) -> Iterator[bytes]:
         """OpenAI-style `chat.completion.chunk` events, then `data: [DONE]`."""
         question, conversation_id = split_question(request, max_messages=self._max_messages)
-        answer = await self._answer(question, identity, conversation_id)
+        answer = await self._answer(question, self._openai_user(request, identity), conversation_id)
         return self._chunks(answer, request.model)
+
+    def _openai_user(self, request: ChatCompletionRequest, identity: Identity) -> Identity:
+        """For an `act_as` key that named no user in X-Proofdesk-User, the OpenAI `user` field
+        names the end user (OpenAI clients can set it; most cannot add headers per request)."""
+        if request.user and "act_as" in identity.scopes and not identity.acting:
+            return self._authenticator.act_for(identity, request.user)
+        return identity
 
     def _chunks(self, answer: Answer, model: str) -> Iterator[bytes]:
         head = {
@@ -133,6 +142,7 @@ class ChatApi:
     async def _answer(
         self, question: str, identity: Identity, conversation_id: str | None
     ) -> Answer:
+        identity = identity.end_user()  # an act_as key must name its end user
         text = question.strip()
         if not text:
             raise InvalidRequestError("the question is empty", code="empty_question")

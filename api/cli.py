@@ -761,11 +761,21 @@ def api_key_new(
         str | None, typer.Option(help="User id the key acts as when it names no end user.")
     ] = None,
     groups: GroupsOption = None,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            "--write",
+            help="Append the entry to this API keys file (created if missing, mode 0600; "
+            "a duplicate id is refused). Point api.api_keys_file at it.",
+        ),
+    ] = None,
 ) -> None:
-    """Create an API key: prints the key once, and the entry for the API keys file."""
+    """Create an API key: prints the key once, and the entry for the API keys file (or, with
+    --write FILE, adds the entry to that file)."""
     import yaml
 
-    from api.auth import generate_api_key, hash_api_key
+    from api.auth import ApiKeysFileError, generate_api_key, hash_api_key
+    from api.keys_file import append_key_entry
 
     known = {"chat", "act_as", "admin", "audit"}
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
@@ -777,6 +787,14 @@ def api_key_new(
         entry["user_id"] = user
     if groups:
         entry["groups"] = _groups(groups)
+    if write is not None:
+        try:
+            append_key_entry(write, entry)
+        except ApiKeysFileError as exc:
+            _fail(str(exc))
+        err.print(f"[bold]API key[/] {key_id!r} added to {write} (the key is shown once):")
+        print(key)
+        return
     err.print("[bold]API key[/] (shown once; store it in the calling tool):")
     print(key)
     err.print("Add this entry under `keys:` in the file named by api.api_keys_file:")

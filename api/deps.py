@@ -18,6 +18,7 @@ from api.auth import Identity, Scope
 from api.chat import ChatApi
 from api.errors import NotReadyError, PermissionDeniedError
 from api.metrics import ApiMetrics
+from api.openapi_access import BEARER_DESCRIPTION, BEARER_SCHEME, needs, scopes_text
 from api.ports import PolicyAdmin, ReadinessProbe, SourceAdmin
 from api.services import ApiServices
 
@@ -48,10 +49,7 @@ def _state(request: Request) -> AppState:
     return cast(AppState, request.state.proofdesk)
 
 
-_bearer = HTTPBearer(
-    auto_error=False,
-    description="An API key (`pdk_…`) or a JWT from the identity provider",
-)
+_bearer = HTTPBearer(auto_error=False, scheme_name=BEARER_SCHEME, description=BEARER_DESCRIPTION)
 
 
 async def _identity(
@@ -77,6 +75,11 @@ CurrentIdentity = Annotated[Identity, Depends(_identity)]
 def _scoped(*scopes: Scope) -> Callable[[Request, Identity], Identity]:
     """An identity holding any of `scopes`, counted against its rate limits."""
 
+    text = scopes_text(*scopes)
+    if "chat" in scopes:
+        text += " (an `act_as` key also names the end user: `X-Proofdesk-User`)"
+
+    @needs(text)
     def dependency(request: Request, identity: CurrentIdentity) -> Identity:
         if not any(s in identity.scopes for s in scopes):
             raise PermissionDeniedError(f"this operation needs the '{'/'.join(scopes)}' scope")

@@ -28,6 +28,7 @@ from retrieval.store import StoreError, StoreLockedError
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "EndUserRequiredError",
     "ErrorDetail",
     "ErrorInfo",
     "ErrorResponse",
@@ -95,6 +96,12 @@ class InvalidRequestError(ApiError):
     code = "invalid_request"
 
 
+class EndUserRequiredError(InvalidRequestError):
+    """A key with the `act_as` scope asked without naming the end user it acts for (400)."""
+
+    code = "end_user_required"
+
+
 class RequestTooLargeError(ApiError):
     code = "request_too_large"
 
@@ -138,6 +145,7 @@ _TABLE: tuple[tuple[type[Exception], int, ErrorType, str | None, str | None], ..
     (UnknownSourceError, 404, "not_found_error", "unknown_source", None),
     (SourceBusyError, 409, "conflict_error", "source_busy", None),
     (RequestTooLargeError, 413, "request_too_large", None, None),
+    (EndUserRequiredError, 400, "invalid_request_error", None, None),
     (InvalidRequestError, 422, "invalid_request_error", None, None),
     (InvalidQuestionError, 422, "invalid_request_error", None, None),
     (

@@ -3,6 +3,10 @@
 Labels are closed sets only: method, route *template* (never the raw path), status, answer
 status, limit kind, state table, maintenance task. Nothing a user typed or owns ever becomes a
 label.
+
+The same registry holds the answer pipeline's and ingestion's metrics (`agent.metrics`: tokens,
+cost, step latencies, cache lookups, documents by outcome), the process's (`process_*`, Linux
+only) and the interpreter's (`python_*`), and `proofdesk_build_info{version}`.
 """
 
 from __future__ import annotations
@@ -10,11 +14,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+)
 from prometheus_client.exposition import generate_latest
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
 
 from agent.audit_outbox import AuditHealth
+from agent.metrics import AgentMetrics
 from api.retention import RetentionReport
+from api.version import proofdesk_version
 from ingest.state_prune import PruneReport
 
 __all__ = ["CONTENT_TYPE_LATEST", "ApiMetrics"]
@@ -26,6 +42,13 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 class ApiMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        Info("proofdesk_build", "The running Proofdesk", registry=self.registry).info(
+            {"version": proofdesk_version()}
+        )
+        self.agent = AgentMetrics(registry=self.registry)
         self.request_seconds = Histogram(
             "proofdesk_http_request_duration_seconds",
             "HTTP request latency by route template and status",

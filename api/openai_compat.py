@@ -23,12 +23,16 @@ __all__ = [
     "ChatCompletionRequest",
     "ChatCompletionResponse",
     "ChatMessage",
+    "ModelCard",
+    "ModelList",
     "completion_of",
     "content_with_links",
     "link_footer",
+    "model_list",
     "split_question",
 ]
 
+MODEL_ID = "proofdesk"
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
 
@@ -73,10 +77,14 @@ class ChatCompletionRequest(BaseModel):
         },
     )
 
-    model: str = Field(default="proofdesk", max_length=128)
+    model: str = Field(default=MODEL_ID, max_length=128)
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
-    user: str | None = Field(default=None, description="accepted for compatibility; unused")
+    user: str | None = Field(
+        default=None,
+        description="for a key with the act_as scope and no X-Proofdesk-User header: the end "
+        "user the answer is for (the header wins when both are sent); ignored for other keys",
+    )
     conversation_id: ConversationId | None = Field(
         default=None, description="Proofdesk extension: continue a conversation"
     )
@@ -129,6 +137,25 @@ class ChatCompletionResponse(BaseModel):
     choices: list[Choice]
     usage: Usage
     proofdesk: ChatResponse = Field(description="the full Proofdesk answer, with citations")
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "proofdesk"
+
+
+class ModelList(BaseModel):
+    """`GET /v1/models`: many OpenAI-compatible clients list the models before they chat."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+def model_list() -> ModelList:
+    """The one model: every completion is a Proofdesk answer, whatever `model` a client sends."""
+    return ModelList(data=[ModelCard(id=MODEL_ID, created=int(time.time()))])
 
 
 def link_footer(answer: Answer) -> str:

@@ -72,7 +72,8 @@ class ChatRequest(BaseModel):
         },
     )
 
-    question: str = Field(min_length=1, description="the helpdesk question (length-limited)")
+    # Not `min_length`: an empty or blank question is one error, `empty_question`, either way.
+    question: str = Field(description="the helpdesk question (not empty; length-limited)")
     conversation_id: ConversationId | None = Field(
         default=None, description="continue a conversation (from a previous answer)"
     )

@@ -16,6 +16,7 @@ from typing import Literal
 
 from agent.audit_review import ReviewService
 from agent.audit_store import UnknownAnswerError
+from agent.metrics import AgentMetrics
 from agent.review_store import ReviewStore
 from api.answer_store import SqlAnswerStore
 from api.api_settings import ApiSettings
@@ -107,6 +108,7 @@ class ChatParts:
     embedder: Embedder
     redactor: PresidioRedactor
     sentences: SentenceVectors
+    metrics: AgentMetrics | None = None  # where the pipeline counts its answers
 
 
 ChatFactory = Callable[[ChatParts], ChatService]
@@ -179,6 +181,7 @@ def build_services(
         sync_lock=sync_lock,
         on_start=metrics.sync_jobs.inc,
         on_prune=metrics.observe_prune,
+        on_report=metrics.agent.observe_ingest,
     )
     return ApiServices(
         authenticator=authenticator,
@@ -270,7 +273,15 @@ def _build_engines(
         retrieval = build_retrieval(settings, store=ctx.store, embedder=embedder, policy=policy)
         chat = chat_factory(
             ChatParts(
-                settings, retrieval, policy, ctx.state, ctx.store, embedder, redactor, ctx.sentences
+                settings,
+                retrieval,
+                policy,
+                ctx.state,
+                ctx.store,
+                embedder,
+                redactor,
+                ctx.sentences,
+                metrics=metrics.agent if metrics is not None else None,
             )
         )
         close = getattr(chat, "close", None)
@@ -299,7 +310,10 @@ def _build_engines(
 
         def run_source(source_id: str) -> object:
             with lock:
-                return runner.run(source_id, trigger="schedule")
+                result = runner.run(source_id, trigger="schedule")
+            if metrics is not None:
+                metrics.agent.observe_ingest(result.report)
+            return result
 
         scheduler = Scheduler(
             registry=runner.service.registry,
@@ -344,4 +358,5 @@ def default_chat_factory(parts: ChatParts) -> ChatService:
         index_version=parts.state.index_version,
         redactor=parts.redactor,
         sentences=parts.sentences,
+        metrics=parts.metrics,
     )

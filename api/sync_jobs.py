@@ -17,6 +17,7 @@ from contextlib import ExitStack
 
 from api.errors import NotFoundError, NotReadyError
 from ingest.jobs import JobHandle, JobRecord, JobStore, SourceBusyError
+from ingest.report import SourceReport
 from ingest.runner import SyncRunner
 from ingest.sources import SourceConfig, SourceRegistry
 from ingest.state_prune import PruneReport, StatePruner
@@ -39,6 +40,7 @@ class SyncJobs:
         pruner: Callable[[], StatePruner] | None = None,
         on_start: Callable[[], None] = lambda: None,
         on_prune: Callable[[PruneReport], None] = lambda _report: None,
+        on_report: Callable[[SourceReport], None] = lambda _report: None,
     ) -> None:
         self._registry = registry
         self._jobs = jobs
@@ -47,6 +49,7 @@ class SyncJobs:
         self._lock = sync_lock
         self._on_start = on_start
         self._on_prune = on_prune
+        self._on_report = on_report  # each finished sync's report (the ingest metrics)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="proofdesk-sync")
         self._started: dict[str, tuple[Future[None], JobHandle, ExitStack]] = {}
         self._guard = threading.Lock()  # over `_started`: requests arrive on many threads
@@ -79,6 +82,7 @@ class SyncJobs:
             handle.report = report.as_dict()
             handle.status = report.status
             handle.error = report.error
+        self._on_report(report)
         log.info("api sync %s (job %s) finished: %s", source_id, handle.job_id, report.status)
 
     def prune(self, *, dry_run: bool = False) -> PruneReport:

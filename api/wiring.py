@@ -18,6 +18,7 @@ from api.settings import Settings
 if TYPE_CHECKING:
     from agent.audit_store import AuditStore
     from agent.masking import PiiGuard
+    from agent.metrics import AgentMetrics
     from agent.pipeline import AnswerService
     from agent.types import Answer
     from policies.principal import Principal
@@ -237,9 +238,11 @@ class ManagedAnswerService:
         closers: list[Callable[[], object]],
         audit: AuditStore,
         guard: PiiGuard,
+        metrics: AgentMetrics | None = None,
     ) -> None:
         self._service = service
         self._closers = closers
+        self._metrics = metrics
         self.audit = audit  # the audit record this pipeline writes (reviews read it)
         self.guard = guard  # the request-scoped masking both share
 
@@ -251,9 +254,12 @@ class ManagedAnswerService:
         conversation_id: str | None = None,
         owner: str | None = None,
     ) -> Answer:
-        return self._service.answer(
+        answer = self._service.answer(
             question, principal=principal, conversation_id=conversation_id, owner=owner
         )
+        if self._metrics is not None:
+            self._metrics.observe_answer(answer)
+        return answer
 
     def close(self) -> None:
         for close in reversed(self._closers):
@@ -269,11 +275,15 @@ def build_answer_service(
     index_version: Callable[[], str],
     redactor: PresidioRedactor | None = None,
     sentences: SentenceVectors | None = None,
+    metrics: AgentMetrics | None = None,
 ) -> ManagedAnswerService:
-    """The answer pipeline with masking, tracing, the audit record and, when enabled, the LLM.
+    """The answer pipeline with masking, tracing, the audit record and, when enabled, the LLM
+    and the answer cache (`answer_cache.*`). `metrics`: where every answer is counted (tokens,
+    cost, step latencies, cache hits).
     `redactor`: one the caller already loaded (spaCy is loaded once per process that way).
     `sentences`: the evidence sentence vectors ingestion stored (default: the state database's).
     """
+    from agent.answer_cache import build_answer_cache
     from agent.audit_store import AuditStore
     from agent.gateway import LLMGateway
     from agent.llm_composer import LLMComposer
@@ -317,5 +327,8 @@ def build_answer_service(
         recorder=audit,
         guard=guard,
         sentence_vectors=sentences,
+        cache=build_answer_cache(settings.answer_cache),
     )
-    return ManagedAnswerService(service=service, closers=closers, audit=audit, guard=guard)
+    return ManagedAnswerService(
+        service=service, closers=closers, audit=audit, guard=guard, metrics=metrics
+    )

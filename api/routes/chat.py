@@ -9,7 +9,12 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import ChatApiDep, ChatIdentity
 from api.errors import error_responses
-from api.openai_compat import ChatCompletionRequest, ChatCompletionResponse
+from api.openai_compat import (
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ModelList,
+    model_list,
+)
 from api.schemas import ChatRequest, ChatResponse
 
 __all__ = ["router"]
@@ -89,3 +94,12 @@ async def chat_completions(
     if body.stream:
         return EventStream(await service.complete_streaming(body, identity))
     return await service.complete(body, identity)
+
+
+@router.get(
+    "/models",
+    summary="OpenAI-compatible model list: the one model, `proofdesk`",
+    responses=error_responses(401, 403, 429),
+)
+async def models(_identity: ChatIdentity) -> ModelList:
+    return model_list()

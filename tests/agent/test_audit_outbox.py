@@ -153,7 +153,12 @@ def _runtime_building(
 
 class _NoChat:
     def answer(
-        self, question: str, *, principal: Principal, conversation_id: str | None = None
+        self,
+        question: str,
+        *,
+        principal: Principal,
+        conversation_id: str | None = None,
+        owner: str | None = None,
     ) -> Answer:
         raise AssertionError("not called")
 

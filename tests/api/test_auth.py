@@ -123,7 +123,7 @@ def test_act_as_needs_the_scope_and_a_valid_user(client: TestClient, keys: Keys)
     r = client.post(
         "/v1/chat", json=CHAT, headers={**keys.auth("act_as"), "X-Proofdesk-Groups": "hr"}
     )
-    assert r.status_code == 422
+    assert r.status_code == 400 and _error(r)["code"] == "end_user_required"
     r = client.post(
         "/v1/chat", json=CHAT, headers={**bearer(make_token("bob")), "X-Proofdesk-User": "x"}
     )
