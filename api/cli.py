@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -51,6 +53,19 @@ ApiKeyOption = Annotated[
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BUSY = 3
+
+
+# C0/C1 controls and the bidirectional overrides: a file name holding them could recolour the
+# terminal, forge report lines or reverse what follows.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(text: object) -> str:
+    """`text` for the terminal: control characters as escapes (`\\x1b`, `\\n`), Rich markup
+    inert. For what comes from outside (file names, parser errors)."""
+    return escape(
+        _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
+    )
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -296,11 +311,13 @@ def _print_reports(reports: list[dict[str, Any]]) -> None:
     out.print(table)
     for r in reports:
         for f in r["failures"]:
-            out.print(f"  [yellow]{f['kind']}[/] {r['source_id']}:{f['key']}: {f['reason']}")
+            key, reason = _shown(f["key"]), _shown(f["reason"])
+            out.print(f"  [yellow]{f['kind']}[/] {r['source_id']}:{key}: {reason}")
         if r["deletions_skipped"]:
-            out.print(f"  [yellow]deletions skipped[/] {r['source_id']}: {r['deletions_skipped']}")
+            skipped = _shown(r["deletions_skipped"])
+            out.print(f"  [yellow]deletions skipped[/] {r['source_id']}: {skipped}")
         if r["error"]:
-            out.print(f"  [red]error[/] {r['source_id']}: {r['error']}")
+            out.print(f"  [red]error[/] {r['source_id']}: {_shown(r['error'])}")
 
 
 @app.command()
@@ -337,7 +354,7 @@ def jobs(
             r.status,
             r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
             r.finished_at.strftime("%H:%M:%S") if r.finished_at else "-",
-            summary,
+            _shown(summary),
         )
     out.print(table)
 
