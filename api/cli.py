@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -74,19 +73,19 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def _settings(config: Path | None) -> Settings:
-    from api.middleware import install_request_id_logging
+    """The settings, and the command's logging: masked, on stderr (see api.logging_setup)."""
+    from api.logging_setup import configure_logging, masking_guard
 
-    install_request_id_logging()
     try:
         settings = load_settings(config)
     except ConfigFileError as exc:
         _fail(str(exc))
     except ValueError as exc:  # pydantic ValidationError is a ValueError
         _fail(f"invalid settings: {exc}")
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
-        stream=sys.stderr,
+    configure_logging(
+        level=settings.log_level,
+        settings=settings.logging,
+        guard=lambda: masking_guard(settings.redaction),
     )
     for noisy in ("presidio-analyzer", "presidio-anonymizer", "httpx", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -539,20 +538,29 @@ def serve(
     from api.api_settings import InsecureSettingsError
     from api.app import create_app
     from api.auth import ApiKeysFileError
+    from api.logging_setup import configure_logging, masking_guard
     from api.services import build_services, default_chat_factory
     from policies.engine import PolicyLoadError
 
     settings = _settings(config)
+    # Log records wait for the services' redactor (spaCy loads once), or for a guard of their
+    # own when the services cannot be built.
+    masking = configure_logging(level=settings.log_level, settings=settings.logging, guard=None)
     try:
         with _translated_errors():
             services = build_services(settings, settings.api, chat_factory=default_chat_factory)
-    except (InsecureSettingsError, ApiKeysFileError, PolicyLoadError) as exc:
-        _fail(str(exc))
+    except BaseException as exc:
+        masking.use(masking_guard(settings.redaction))
+        if isinstance(exc, InsecureSettingsError | ApiKeysFileError | PolicyLoadError):
+            _fail(str(exc))
+        raise
+    masking.use(services.guard or masking_guard(settings.redaction))
     uvicorn.run(
         create_app(settings, services=services),
         host=host or settings.api.host,
         port=settings.api.port if port is None else port,
-        log_config=None,
+        log_config=None,  # the root logger's masked handler (api.logging_setup) writes
+        access_log=False,  # the API's own access line (route template, no query) replaces it
         timeout_graceful_shutdown=30,
     )
 
