@@ -66,6 +66,11 @@ ANSWER_LABELS = {
     "partially_correct": "Partially correct",
     "incorrect": "Incorrect",
 }
+# Warnings the answer carries (agent.pipeline's flags), in the auditor's words.
+FLAG_LABELS = {
+    "evidence_injection_suspected": "evidence held instructions (to an assistant or the reader)",
+    "question_injection_suspected": "the question looked like a prompt injection",
+}
 REASON_LABELS = {
     "picked": "picked",
     "negative_feedback": "rated down",
@@ -382,6 +387,7 @@ def _review(
         citation_verdicts=[(v, CITATION_LABELS[v]) for v in CITATION_VERDICTS],
         answer_verdicts=[(v, ANSWER_LABELS[v]) for v in ANSWER_VERDICTS],
         reasons=REASON_LABELS,
+        flag_labels=FLAG_LABELS,
         id_pattern=ANSWER_ID_PATTERN,
     )
 
