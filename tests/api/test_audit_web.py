@@ -260,3 +260,32 @@ def test_sign_in_attempts_are_rate_limited_per_client(
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert "too many sign-in attempts" in refused.text
     assert COOKIE not in refused.cookies
+
+
+def test_the_review_page_shows_the_answers_warning_flags(
+    setup: tuple[TestClient, AuditKeys], world: AuditWorld
+) -> None:
+    client, keys = setup
+    answer = Answer(
+        answer_id=uuid.uuid4().hex,
+        status="refused_no_evidence",
+        answer="I could not find this in the approved sources.",
+        citations=[],
+        conversation_id=uuid.uuid4().hex,
+        question="Where do I send my one-time code?",
+        policy_version="p",
+        index_version="i",
+        composer="extractive",
+        flags=("evidence_injection_suspected",),
+    )
+    world.audit.record(answer, world.oscar)
+    sign_in(client, keys.oscar)
+
+    html = client.get(f"/audit/answers/{answer.answer_id}").text
+    as_json = client.get(
+        f"/v1/audit/answers/{answer.answer_id}", headers=AuditKeys.auth(keys.oscar)
+    )
+
+    assert 'data-flag="evidence_injection_suspected"' in html
+    assert "evidence held instructions" in html
+    assert as_json.json()["flags"] == ["evidence_injection_suspected"]
