@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 DATA ?= ../shared/data
 PYTEST_ARGS ?=
 
-.PHONY: install run test check lint format bench eval reader clean
+.PHONY: install run test check lint format bench eval reader clean browser
 
 install: $(STAMP)
 
@@ -27,8 +27,23 @@ run: install
 	$(BIN)/proofdesk ingest
 	$(BIN)/proofdesk demo
 
-test: install check
+test: install check browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The audit page's end-to-end test drives Debian's chromium + chromedriver: installed here when
+# missing (needs root and apt-get); otherwise a clear error, never a skipped test.
+BROWSER_PACKAGES := chromium chromium-driver
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "error: the browser test needs /usr/bin/chromium and /usr/bin/chromedriver;" \
+	    "install them as root: apt-get install $(BROWSER_PACKAGES)" >&2; exit 1; \
+	fi; \
+	echo "installing $(BROWSER_PACKAGES) (apt-get) for the audit page's browser test"; \
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; } || \
+	  { echo "error: apt-get could not install $(BROWSER_PACKAGES); install them and" \
+	      "run make test again" >&2; exit 1; }
 
 check: install lint
 	$(BIN)/mypy

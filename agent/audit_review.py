@@ -291,6 +291,7 @@ class ReviewService:
             prompt_version=record.prompt_version,
             min_support=record.min_support,
             citations=citations,
+            flags=record.flags,
             reasons=self._reasons(
                 answer_id,
                 picked=picked,

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from agent.masking import PiiGuard
 from agent.request_context import current_request_id
 
-__all__ = ["MaskedJsonFormatter", "PiiLogFilter", "mask_record"]
+__all__ = ["MaskedJsonFormatter", "PiiLogFilter", "mask_record", "withhold_record"]
 
 _MASKED_FLAG = "_proofdesk_masked"
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -52,14 +52,21 @@ def mask_record(record: logging.LogRecord, guard: PiiGuard) -> None:
     try:
         _mask_in_place(record, guard)
     except Exception as exc:  # noqa: BLE001 - fail closed, never raise from logging
-        record.msg = f"<log record withheld: masking failed ({type(exc).__name__})>"
-        record.args = None
-        record.exc_info = None
-        record.exc_text = None
-        record.stack_info = None
-        for key in _extra_fields(record):
-            setattr(record, key, None)
-        record.request_id = None
+        withhold_record(record, f"masking failed ({type(exc).__name__})")
+    setattr(record, _MASKED_FLAG, True)
+
+
+def withhold_record(record: logging.LogRecord, reason: str) -> None:
+    """Replace everything `record` carries by `<log record withheld: reason>` (when it cannot
+    be masked); its level, logger and time stay."""
+    record.msg = f"<log record withheld: {reason}>"
+    record.args = None
+    record.exc_info = None
+    record.exc_text = None
+    record.stack_info = None
+    for key in _extra_fields(record):
+        setattr(record, key, None)
+    record.request_id = None
     setattr(record, _MASKED_FLAG, True)
 
 
@@ -88,7 +95,9 @@ def _mask_in_place(record: logging.LogRecord, guard: PiiGuard) -> None:
     record.exc_info = None  # the traceback object holds raw locals and messages
     if record.stack_info:
         record.stack_info = guard.mask_text(record.stack_info)
-    request_id = getattr(record, "request_id", None) or current_request_id()
+    request_id = getattr(record, "request_id", None)
+    if request_id in (None, "-"):  # "-": the API's placeholder outside any request
+        request_id = current_request_id()
     record.request_id = guard.safe_id(str(request_id)) if request_id else None
 
 
@@ -108,12 +117,17 @@ class MaskedJsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, request_id, message, extra fields,
     exception. Everything in it is masked."""
 
-    def __init__(self, guard: PiiGuard) -> None:
+    def __init__(self, guard: PiiGuard | None = None) -> None:
+        """Without `guard`, a `PiiLogFilter` (or the like) on the handler must have masked each
+        record: one that arrives unmasked is withheld."""
         super().__init__()
         self._guard = guard
 
     def format(self, record: logging.LogRecord) -> str:
-        mask_record(record, self._guard)
+        if self._guard is not None:
+            mask_record(record, self._guard)
+        elif not getattr(record, _MASKED_FLAG, False):
+            withhold_record(record, "not masked")
         body: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
                 timespec="milliseconds"
@@ -132,4 +146,6 @@ class MaskedJsonFormatter(logging.Formatter):
         return json.dumps(body, ensure_ascii=False, default=self._unserialisable)
 
     def _unserialisable(self, value: object) -> str:
+        if self._guard is None:
+            return f"<{type(value).__name__}>"
         return self._guard.mask_text(str(value))

@@ -159,6 +159,7 @@ class ReviewItem:
     feedback: tuple[FeedbackView, ...]
     reviewers: int
     mine: ReviewRecord | None  # the auditor's latest review of this answer
+    flags: tuple[str, ...] = ()  # the answer's warnings (e.g. evidence_injection_suspected)
 
     @property
     def reviewable_markers(self) -> tuple[int, ...]:

@@ -65,7 +65,9 @@ class SqlAnswerStore:
 
     With `mask`, what the user wrote (the question, a feedback comment) is stored masked: the
     served app passes Presidio's masking, so no raw personal data from a request is written
-    here either. The answer text and quotes come from the index, which holds them already.
+    here either. With `safe_id`, the conversation id the client chose is stored as its keyed
+    pseudonym (`PiiGuard.safe_id`), as in the audit record. The answer text and quotes come from
+    the index, which holds them already.
     """
 
     def __init__(
@@ -73,17 +75,23 @@ class SqlAnswerStore:
         *,
         engine: Engine,
         mask: Callable[[str], str] | None = None,
+        safe_id: Callable[[str], str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         _Base.metadata.create_all(engine)
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._mask = mask
+        self._safe_id = safe_id
         self._clock = clock
 
     def save(self, answer: Answer, *, asker: str) -> None:
         if self._mask is not None:
             answer = dataclasses.replace(answer, question=self._mask(answer.question))
+        if self._safe_id is not None:
+            answer = dataclasses.replace(
+                answer, conversation_id=self._safe_id(answer.conversation_id)
+            )
         row = {
             "answer_id": answer.answer_id,
             "asker": asker,

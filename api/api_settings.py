@@ -73,13 +73,16 @@ class RateLimitSettings(BaseModel):
 
     per_key: str = Field(default="600/minute", description="per API key (or token subject)")
     per_user: str = Field(default="60/minute", description="per end user (act_as or token)")
+    login: str = Field(
+        default="10/minute", description="sign-in attempts on the audit page, per client address"
+    )
     namespace: str = Field(
         default="proofdesk",
         pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
         description="key prefix in the shared storage",
     )
 
-    @field_validator("per_key", "per_user")
+    @field_validator("per_key", "per_user", "login")
     @classmethod
     def _parsable(cls, value: str) -> str:
         try:

@@ -35,6 +35,7 @@ from api.audit_schemas import (
     ReviewRequest,
     ReviewResponse,
 )
+from api.audit_sessions import AuditSessions
 from api.auth import Authenticator, Identity
 from api.errors import (
     InvalidRequestError,
@@ -71,10 +72,12 @@ class AuditApp:
         reviews: Callable[[], ReviewService],
         authenticator: Authenticator,
         rate_limiter: RateLimiter | None = None,
+        sessions: AuditSessions | None = None,
     ) -> None:
         self._reviews = reviews
         self.authenticator = authenticator
         self.rate_limiter = rate_limiter
+        self.sessions = sessions or AuditSessions()  # the audit page's sign-ins
 
     @property
     def review(self) -> ReviewService:

@@ -212,6 +212,13 @@ def _main(  # noqa: PLR0917 - Typer takes options as parameters
         Path | None, typer.Option("--config", "-c", help="YAML settings file (direct mode).")
     ] = None,
 ) -> None:
+    from api.logging_setup import LoggingSettings, configure_logging, masking_guard
+    from policies.pii_settings import RedactionSettings
+
+    # Masked logs from the start (direct mode configures them again from the settings).
+    configure_logging(
+        level="INFO", settings=LoggingSettings(), guard=lambda: masking_guard(RedactionSettings())
+    )
     deps = ctx.obj if isinstance(ctx.obj, CliDeps) else CliDeps()
     names = [g.strip() for g in (groups or "").split(",") if g.strip()]
     state = _State(deps, server, api_key, user, names, config)
@@ -274,6 +281,7 @@ def _deps_from_settings(state: _State) -> CliDeps:
     from agent.audit_store import AuditStore
     from agent.masking import PiiGuard
     from agent.review_store import ReviewStore
+    from api.logging_setup import configure_logging, masking_guard
     from api.settings import ConfigFileError, load_settings
     from api.wiring import build_embedder, build_policy
     from policies.redaction import PresidioRedactor
@@ -288,8 +296,15 @@ def _deps_from_settings(state: _State) -> CliDeps:
         raise AuditCliError(f"invalid settings: {exc}", EXIT_USAGE) from exc
     audit_settings = settings.audit
     review_settings = settings.review
+    # Log records wait for the guard built below (spaCy loads once).
+    masking = configure_logging(level=settings.log_level, settings=settings.logging, guard=None)
+    try:
+        guard = PiiGuard(redactor=PresidioRedactor(settings=settings.redaction))
+    except BaseException:
+        masking.use(masking_guard(settings.redaction.model_copy(update={"engine": "patterns"})))
+        raise
+    masking.use(guard)
     policy = build_policy(settings)
-    guard = PiiGuard(redactor=PresidioRedactor(settings=settings.redaction))
     audit = AuditStore.from_settings(audit_settings, guard=guard)
     state.closers += [policy.close, audit.close]
     opened: list[VectorStore] = []

@@ -117,6 +117,7 @@ class ReviewItemResponse(_Out):
     citations: list[CitationViewResponse]
     reviewable_markers: list[int] = Field(description="citations that need a verdict")
     reasons: list[QueueReason]
+    flags: list[str]
     feedback: list[FeedbackViewResponse]
     reviewers: int
     mine: ReviewResponse | None = Field(description="your latest review of this answer")

@@ -8,12 +8,14 @@ answer's) and move on, `a` marks every open citation "supports" and the answer "
 an answer whose citations all hold is two key presses (`a`, `s`); one with a single bad
 citation is three interactions (`a`, a click on that citation's verdict, `s`).
 
-Signing in: the auditor pastes their API key or token once; it is kept in an HttpOnly,
-SameSite=Strict cookie scoped to `/audit` and checked on every request exactly like a bearer
-credential (the `audit` scope, then the policy's auditor role in the service). Every form
-carries a CSRF token derived from that credential. Pages carry a nonce-based Content Security
-Policy and `Cache-Control: no-store`: auditors see masked content only, and none of it stays
-in caches.
+Signing in: the auditor pastes their API key or token once and gets a server-side session
+(`api.audit_sessions`): the HttpOnly, SameSite=Strict cookie scoped to `/audit` (`Secure` over
+HTTPS) holds only a signed random id, valid for an hour; the credential stays in the server and
+is checked on every request exactly like a bearer one (the `audit` scope, then the policy's
+auditor role in the service). Sign-in attempts are rate-limited per client address
+(`api.rate_limits.login`; 429 with Retry-After). Every form carries the session's CSRF token.
+Pages carry a nonce-based Content Security Policy and `Cache-Control: no-store`: auditors see
+masked content only, and none of it stays in caches.
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ from retrieval.store import StoreError
 __all__ = ["COOKIE", "router"]
 
 COOKIE = "proofdesk_audit"
-_COOKIE_SECONDS = 8 * 3600
 _TEMPLATES = Path(__file__).resolve().parent / "templates" / "audit"
 CITATION_LABELS = {
     "supports": "Supports",
@@ -64,6 +65,11 @@ ANSWER_LABELS = {
     "correct": "Correct",
     "partially_correct": "Partially correct",
     "incorrect": "Incorrect",
+}
+# Warnings the answer carries (agent.pipeline's flags), in the auditor's words.
+FLAG_LABELS = {
+    "evidence_injection_suspected": "evidence held instructions (to an assistant or the reader)",
+    "question_injection_suspected": "the question looked like a prompt injection",
 }
 REASON_LABELS = {
     "picked": "picked",
@@ -97,19 +103,23 @@ def _csrf(credential: str) -> str:
     return hashlib.sha256(f"proofdesk-audit-csrf:{credential}".encode()).hexdigest()[:32]
 
 
-def _credential(request: Request) -> str | None:
+def _credential(request: Request, audit: AuditApp) -> tuple[str, str] | None:
+    """(credential, CSRF token) from a bearer header or from the session the cookie names."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return request.cookies.get(COOKIE) or None
+        credential = header[7:].strip()
+        return (credential, _csrf(credential)) if credential else None
+    session = audit.sessions.get(request.cookies.get(COOKIE, ""))
+    return (session.credential, session.csrf) if session is not None else None
 
 
 def _session(request: Request) -> _Session | Response:
     """The signed-in auditor, or the response to send instead (sign-in page, 403 page)."""
     audit = audit_state(request)
-    credential = _credential(request)
-    if credential is None:
-        return _to_login(request)
+    found = _credential(request, audit)
+    if found is None:
+        return _to_login(request, expired=COOKIE in request.cookies)
+    credential, csrf = found
     try:
         identity = audit.require_auditor(audit.authenticator.authenticate(credential))
     except ApiError as exc:
@@ -118,7 +128,7 @@ def _session(request: Request) -> _Session | Response:
         return _error_page(request, exc)
     if not audit.review.is_auditor(identity.principal):
         return _error_page(request, NotAnAuditorError("you do not hold the auditor role"))
-    return _Session(audit, identity, _csrf(credential))
+    return _Session(audit, identity, csrf)
 
 
 def _to_login(request: Request, *, expired: bool = False) -> Response:
@@ -193,17 +203,16 @@ async def login(request: Request) -> Response:
     target = _safe_next(str(form.get("next", "")))
     audit = audit_state(request)
     try:
+        if audit.rate_limiter is not None:
+            client = request.client.host if request.client is not None else "unknown"
+            audit.rate_limiter.hit_login(client_address=client)
         identity = audit.require_auditor(audit.authenticator.authenticate(credential))
         allowed = await run_in_threadpool(audit.review.is_auditor, identity.principal)
     except ApiError as exc:
-        return _page(
-            request,
-            "login.html",
-            describe(exc).status,
-            message=describe(exc).message,
-            next=target,
-            csrf="",
-        )
+        info = describe(exc)
+        page = _page(request, "login.html", info.status, message=info.message, next=target, csrf="")
+        page.headers.update(info.headers)  # Retry-After on 429
+        return page
     if not allowed:
         return _page(
             request,
@@ -213,11 +222,12 @@ async def login(request: Request) -> Response:
             next=target,
             csrf="",
         )
+    cookie, _opened = audit.sessions.open(credential)
     response = RedirectResponse(target, 303)
     response.set_cookie(
         COOKIE,
-        credential,
-        max_age=_COOKIE_SECONDS,
+        cookie,
+        max_age=int(audit.sessions.ttl_seconds),
         path="/audit",
         httponly=True,
         samesite="strict",
@@ -232,6 +242,7 @@ async def logout(request: Request) -> Response:
     form = await request.form()
     if isinstance(session, _Session) and not _check_csrf(session, form):
         return _forbidden(request, session)
+    audit_state(request).sessions.close(request.cookies.get(COOKIE, ""))
     response = RedirectResponse("/audit/login", 303)
     response.delete_cookie(COOKIE, path="/audit")
     return response
@@ -376,6 +387,7 @@ def _review(
         citation_verdicts=[(v, CITATION_LABELS[v]) for v in CITATION_VERDICTS],
         answer_verdicts=[(v, ANSWER_LABELS[v]) for v in ANSWER_VERDICTS],
         reasons=REASON_LABELS,
+        flag_labels=FLAG_LABELS,
         id_pattern=ANSWER_ID_PATTERN,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -54,25 +55,38 @@ EXIT_USAGE = 2
 EXIT_BUSY = 3
 
 
+# C0/C1 controls and the bidirectional overrides: a file name holding them could recolour the
+# terminal, forge report lines or reverse what follows.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(text: object) -> str:
+    """`text` for the terminal: control characters as escapes (`\\x1b`, `\\n`), Rich markup
+    inert. For what comes from outside (file names, parser errors)."""
+    return escape(
+        _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
+    )
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
 
 
 def _settings(config: Path | None) -> Settings:
-    from api.middleware import install_request_id_logging
+    """The settings, and the command's logging: masked, on stderr (see api.logging_setup)."""
+    from api.logging_setup import configure_logging, masking_guard
 
-    install_request_id_logging()
     try:
         settings = load_settings(config)
     except ConfigFileError as exc:
         _fail(str(exc))
     except ValueError as exc:  # pydantic ValidationError is a ValueError
         _fail(f"invalid settings: {exc}")
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
-        stream=sys.stderr,
+    configure_logging(
+        level=settings.log_level,
+        settings=settings.logging,
+        guard=lambda: masking_guard(settings.redaction),
     )
     for noisy in ("presidio-analyzer", "presidio-anonymizer", "httpx", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -297,11 +311,13 @@ def _print_reports(reports: list[dict[str, Any]]) -> None:
     out.print(table)
     for r in reports:
         for f in r["failures"]:
-            out.print(f"  [yellow]{f['kind']}[/] {r['source_id']}:{f['key']}: {f['reason']}")
+            key, reason = _shown(f["key"]), _shown(f["reason"])
+            out.print(f"  [yellow]{f['kind']}[/] {r['source_id']}:{key}: {reason}")
         if r["deletions_skipped"]:
-            out.print(f"  [yellow]deletions skipped[/] {r['source_id']}: {r['deletions_skipped']}")
+            skipped = _shown(r["deletions_skipped"])
+            out.print(f"  [yellow]deletions skipped[/] {r['source_id']}: {skipped}")
         if r["error"]:
-            out.print(f"  [red]error[/] {r['source_id']}: {r['error']}")
+            out.print(f"  [red]error[/] {r['source_id']}: {_shown(r['error'])}")
 
 
 @app.command()
@@ -338,7 +354,7 @@ def jobs(
             r.status,
             r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
             r.finished_at.strftime("%H:%M:%S") if r.finished_at else "-",
-            summary,
+            _shown(summary),
         )
     out.print(table)
 
@@ -527,20 +543,29 @@ def serve(
     from api.api_settings import InsecureSettingsError
     from api.app import create_app
     from api.auth import ApiKeysFileError
+    from api.logging_setup import configure_logging, masking_guard
     from api.services import build_services, default_chat_factory
     from policies.engine import PolicyLoadError
 
     settings = _settings(config)
+    # Log records wait for the services' redactor (spaCy loads once), or for a guard of their
+    # own when the services cannot be built.
+    masking = configure_logging(level=settings.log_level, settings=settings.logging, guard=None)
     try:
         with _translated_errors():
             services = build_services(settings, settings.api, chat_factory=default_chat_factory)
-    except (InsecureSettingsError, ApiKeysFileError, PolicyLoadError) as exc:
-        _fail(str(exc))
+    except BaseException as exc:
+        masking.use(masking_guard(settings.redaction))
+        if isinstance(exc, InsecureSettingsError | ApiKeysFileError | PolicyLoadError):
+            _fail(str(exc))
+        raise
+    masking.use(services.guard or masking_guard(settings.redaction))
     uvicorn.run(
         create_app(settings, services=services),
         host=host or settings.api.host,
         port=settings.api.port if port is None else port,
-        log_config=None,
+        log_config=None,  # the root logger's masked handler (api.logging_setup) writes
+        access_log=False,  # the API's own access line (route template, no query) replaces it
         timeout_graceful_shutdown=30,
     )
 

@@ -17,7 +17,12 @@ from api.errors import NotReadyError, RateLimitedError
 
 __all__ = ["RateLimiter"]
 
-LimitKind = Literal["key", "user"]
+LimitKind = Literal["key", "user", "login"]
+_WHAT: dict[LimitKind, str] = {
+    "key": "requests for this API key",
+    "user": "requests for this user",
+    "login": "sign-in attempts from this address",
+}
 
 
 class RateLimiter:
@@ -49,6 +54,7 @@ class RateLimiter:
         self._limits: dict[LimitKind, list[RateLimitItem]] = {
             "key": parse_many(settings.per_key),
             "user": parse_many(settings.per_user),
+            "login": parse_many(settings.login),
         }
         self._on_limited = on_limited
 
@@ -58,6 +64,11 @@ class RateLimiter:
         for kind, identifier in pairs:
             for item in self._limits[kind]:
                 self._hit(kind, item, identifier)
+
+    def hit_login(self, *, client_address: str) -> None:
+        """Count one sign-in attempt from a client address (`RateLimitedError` when over)."""
+        for item in self._limits["login"]:
+            self._hit("login", item, client_address)
 
     def _hit(self, kind: LimitKind, item: RateLimitItem, identifier: str) -> None:
         try:
@@ -70,7 +81,7 @@ class RateLimiter:
             ) from exc
         self._on_limited(kind)
         raise RateLimitedError(
-            f"too many requests for this {'API key' if kind == 'key' else 'user'} (limit {item})",
+            f"too many {_WHAT[kind]} (limit {item})",
             retry_after=math.ceil(reset_at - time.time()),
         )
 

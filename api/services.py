@@ -17,6 +17,7 @@ from typing import Literal
 from agent.audit_review import ReviewService
 from agent.audit_store import UnknownAnswerError
 from agent.metrics import AgentMetrics
+from agent.masking import PiiGuard
 from agent.review_store import ReviewStore
 from api.answer_store import SqlAnswerStore
 from api.api_settings import ApiSettings
@@ -84,6 +85,7 @@ class ApiServices:
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     reviews: Callable[[], ReviewService] | None = None  # citation audit reviews (503 until up)
     policy: PolicyAdmin | None = None  # the served access policy (admins reload it)
+    guard: PiiGuard | None = None  # the served masking: `proofdesk serve` masks its logs with it
     on_start: list[Callable[[], None]] = field(default_factory=list)
     on_close: list[Callable[[], None]] = field(default_factory=list)
 
@@ -140,7 +142,8 @@ def build_services(
     # One redactor (spaCy loads once) for the answer store, which keeps what users write masked,
     # and for the answer pipeline built with the index.
     redactor = PresidioRedactor(settings=served_redaction(settings), findings_engine=engine)
-    answers = SqlAnswerStore(engine=engine, mask=redactor.mask)
+    guard = PiiGuard(redactor=redactor)
+    answers = SqlAnswerStore(engine=engine, mask=redactor.mask, safe_id=guard.safe_id)
     registry = build_registry(settings)
     jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
     jobs.abandon_stale()
@@ -194,6 +197,7 @@ def build_services(
         metrics=metrics,
         reviews=runtime.review,
         policy=policy,
+        guard=guard,
         on_start=[runtime.start],
         # The redactor's analysis workers stop after the pipeline (and its masking worker).
         on_close=[sync.close, runtime.close, redactor.close, policy.close, engine.dispose],

@@ -23,6 +23,7 @@ from agent.review_types import ReviewSettings
 from agent.settings import AgentSettings
 from agent.tracing_settings import TracingSettings
 from api.api_settings import ApiSettings
+from api.logging_setup import LoggingSettings
 from ingest.settings import IngestSettings
 from policies.pii_settings import RedactionSettings
 from policies.settings import PolicySettings
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
 
     environment: str = Field(default="development", description="development | production")
     log_level: str = "INFO"
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)

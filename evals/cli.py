@@ -114,7 +114,9 @@ def _injection(data: Path, kb: Path, payloads: int) -> SuiteReport:
     from evals import injection_eval
 
     source = _under(data, "injection", "deepset_prompt_injections_lc")
-    result = injection_eval.run(source, kb, payload_count=payloads)
+    result = injection_eval.run(
+        source, kb, payload_count=payloads, extra=(injection_eval.READER_INSTRUCTIONS,)
+    )
     return injection_eval.report(result, command=_command())
 
 

@@ -59,6 +59,8 @@ __all__ = [
     "sentence_from_payload",
 ]
 
+# Credential requests and outside-contact lures addressed to the reader, with benign controls.
+READER_INSTRUCTIONS = Path(__file__).resolve().parent / "reader_instructions"
 MAX_PAYLOAD_CHARS = 2000
 CONTROL = "control: benign texts"
 _WORD = re.compile(r"\w+")
@@ -325,10 +327,14 @@ def run(
     answers: bool = True,
     answerer_factory: Callable[[EvalIndex], Answerer] | None = None,
     seed: int = 13,
+    extra: Sequence[Path] = (),
 ) -> dict[str, object]:
     """Copy the knowledge base, index it, and run the planted-payload trials: through the answer
-    pipeline (`AnswerService`, or `answerer_factory`) unless `answers` is False."""
+    pipeline (`AnswerService`, or `answerer_factory`) unless `answers` is False. `extra`: more
+    payload folders planted whole (e.g. `READER_INSTRUCTIONS`)."""
     payloads = load_payloads(data, limit=payload_count, controls=controls, seed=seed)
+    for folder in extra:
+        payloads += load_payloads(folder, limit=1000, controls=1000, seed=seed)
     embedder = embedder or load_embedder()
     with tempfile.TemporaryDirectory(prefix="pd-injection-") as tmp_name:
         tmp = Path(tmp_name)

@@ -78,7 +78,7 @@ def _trace(tracer: LangfuseTracer, text: str, n: int) -> str:
 
 
 def evaluate(data: Path, *, limit: int | None = None) -> TraceLeakReport:
-    from tests.agent.otlp_receiver import running_receiver  # the test suite's real receiver
+    from evals.otlp_receiver import running_receiver  # a real loopback Langfuse stand-in
 
     rows = [row for path in _files(data) for row in json.loads(path.read_text("utf-8"))]
     rows = rows[:limit] if limit else rows

@@ -38,10 +38,11 @@ class _Rule:
     name: str
     pattern: re.Pattern[str]
     weight: float
+    negatable: bool = False  # "never email your password" warns; it does not instruct
 
 
-def _rule(name: str, pattern: str, weight: float) -> _Rule:
-    return _Rule(name, re.compile(pattern, re.IGNORECASE | re.DOTALL), weight)
+def _rule(name: str, pattern: str, weight: float, *, negatable: bool = False) -> _Rule:
+    return _Rule(name, re.compile(pattern, re.IGNORECASE | re.DOTALL), weight, negatable)
 
 
 _GAP = r"(?:\W+\w+){0,4}?\W+"  # up to four words in between
@@ -65,7 +66,44 @@ _LEAK_TARGET = (
     r"your\s+(?:password|passcode|access code|secret))"
 )
 
+# Text that instructs the *reader* to hand over credentials or to contact an outside party to
+# "verify" an account: phishing planted in a document. Never an answer sentence either.
+_SEND_VERB = (
+    r"(?:send|sending|e-?mail(?!\s+address)|forward|text|sms|share|give|provide|submit|reply\s+with|"
+    r"respond\s+with|read\s+out|tell|dictate|post|paste|disclose|hand\s+over|include)"
+)
+_CREDENTIAL = (
+    r"(?:passwords?|passcodes?|passphrases?|(?:one[- ]time|otp|mfa|2fa|two[- ]factor|"
+    r"verification|security|sign[- ]?in|log[- ]?in|authenticat\w*|sms|backup|recovery|access)"
+    r"\s+(?:pass)?codes?|otps?|pins?|credentials|login\s+details|card\s+numbers?|cvv|cvc|"
+    r"security\s+answers?|private\s+keys?|recovery\s+phrases?|seed\s+phrases?)"
+)
+_OUTSIDE = r"(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+|www\.\S+|\+?\d[\d\s().-]{7,}\d)"
+_NEGATION = re.compile(
+    r"\b(?:never|not|don't|dont|do\s+not|no\s+one|nobody|won't|will\s+not|cannot|can't|"
+    r"must\s+not|should\s+not|shouldn't)\b[^.!?;]*$",
+    re.IGNORECASE,
+)
+
 _RULES: tuple[_Rule, ...] = (
+    _rule(
+        "credential_request",
+        # up to five words between, in one clause; not what someone sends *you*
+        rf"\b{_SEND_VERB}\b(?!\W+you\b)(?:[^\w,;]+\w+){{0,5}}?[^\w,;]+{_CREDENTIAL}\b",
+        0.6,
+        negatable=True,
+    ),
+    _rule(
+        "outside_contact_lure",
+        r"\b(?:e-?mail|call|phone|text|message|contact|reach\s+out\s+to|write\s+to|visit|"
+        rf"go\s+to|log\s+in\s+at|sign\s+in\s+at)\b.{{0,60}}?{_OUTSIDE}.{{0,80}}?\b(?:verify|"
+        r"confirm|validate|re-?activate|unlock|keep)\s+(?:your\s+)?(?:account|identity|"
+        r"mailbox|credentials|access|password)\b"
+        r"|\b(?:verify|confirm|validate|re-?activate|unlock)\s+(?:your\s+)?(?:account|identity|"
+        rf"mailbox|credentials)\b.{{0,80}}?{_OUTSIDE}",
+        0.6,
+        negatable=True,
+    ),
     _rule(
         "override_instructions",
         rf"\b{_OVERRIDE_VERB}{_GAP}{_INSTRUCTION_NOUN}\b"
@@ -186,7 +224,7 @@ _RULES: tuple[_Rule, ...] = (
     ),
 )
 
-_SCREEN_LOGIC = 1  # bump when `assess` decides differently with the same rules
+_SCREEN_LOGIC = 2  # bump when `assess` decides differently with the same rules
 _BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 _ENCODED_INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|instructions?|system\s+prompt|you\s+are|reveal|password|"
@@ -203,7 +241,9 @@ class InjectionScreen:
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
         self._threshold = threshold
-        rules = [[r.name, r.pattern.pattern, r.pattern.flags, r.weight] for r in _RULES]
+        rules = [
+            [r.name, r.pattern.pattern, r.pattern.flags, r.weight, r.negatable] for r in _RULES
+        ]
         described = [
             _SCREEN_LOGIC,
             threshold,
@@ -223,7 +263,7 @@ class InjectionScreen:
         normalised = _normalise(text)
         if not normalised.strip():
             return InjectionAssessment(suspected=False, score=0.0, reasons=())
-        fired = [rule for rule in _RULES if rule.pattern.search(normalised)]
+        fired = [rule for rule in _RULES if _fires(rule, normalised)]
         reasons = [rule.name for rule in fired]
         weights = [rule.weight for rule in fired]
         if _has_encoded_instructions(normalised):
@@ -236,6 +276,18 @@ class InjectionScreen:
         return InjectionAssessment(
             suspected=score >= self._threshold, score=score, reasons=tuple(reasons)
         )
+
+
+def _fires(rule: _Rule, text: str) -> bool:
+    """Whether `rule` matches; a negatable rule only where no negation ("never", "do not")
+    precedes the match in its sentence."""
+    for match in rule.pattern.finditer(text):
+        if not rule.negatable:
+            return True
+        sentence_start = max(text.rfind(mark, 0, match.start()) for mark in ".!?;\n")
+        if not _NEGATION.search(text[sentence_start + 1 : match.start()]):
+            return True
+    return False
 
 
 def _normalise(text: str) -> str:

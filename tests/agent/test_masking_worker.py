@@ -27,8 +27,8 @@ from agent.masking_worker import MaskingWorker
 from agent.tracing_jsonl import JsonlTracer
 from agent.tracing_langfuse import LangfuseTracer
 from agent.tracing_settings import TracingSettings
+from evals.otlp_receiver import OtlpReceiver, running_receiver
 from policies.principal import Principal
-from tests.agent.otlp_receiver import OtlpReceiver, running_receiver
 from tests.agent.pii_fixtures import labelled_texts, leaked_values, make_guard
 from tests.agent.test_audit_store import make_answer
 from tests.agent.test_masking import CountingRedactor

@@ -19,7 +19,7 @@ from agent.tracing_jsonl import JsonlTracer
 from agent.tracing_langfuse import LangfuseTracer
 from agent.tracing_port import NoopTracer, Tracer
 from agent.tracing_settings import TracingSettings, build_tracer
-from tests.agent.otlp_receiver import OtlpReceiver, running_receiver
+from evals.otlp_receiver import OtlpReceiver, running_receiver
 from tests.agent.pii_fixtures import LabelledText, labelled_texts, leaked_values, make_guard
 
 USER_ID = "jane.doe@example.com"  # a raw user id that is itself personal data

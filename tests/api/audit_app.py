@@ -20,9 +20,11 @@ from agent.audit_review import ReviewService
 from api import audit_api, audit_web
 from api.api_settings import JwtSettings
 from api.audit_api import AUDIT_STATE_KEY, AuditApp
+from api.audit_sessions import AuditSessions
 from api.auth import ApiKeyEntry, ApiKeyStore, Authenticator, JwtVerifier, generate_api_key
 from api.auth import hash_api_key as hashed
 from api.errors import install_error_handlers
+from api.ratelimit import RateLimiter
 from policies.engine import PolicyEngine
 
 __all__ = ["AuditKeys", "LiveServer", "audit_app", "make_authenticator", "serve"]
@@ -88,12 +90,25 @@ def token(user: str, groups: tuple[str, ...] = ()) -> str:
     return jwt.encode(claims, JWT.secret.get_secret_value(), algorithm="HS256")
 
 
-def audit_app(review: ReviewService, authenticator: Authenticator) -> FastAPI:
+def audit_app(
+    review: ReviewService,
+    authenticator: Authenticator,
+    *,
+    rate_limiter: RateLimiter | None = None,
+    sessions: AuditSessions | None = None,
+) -> FastAPI:
     """The audit routers, as `create_app` includes them, over the given service."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AuditApp]]:
-        yield {AUDIT_STATE_KEY: AuditApp(reviews=lambda: review, authenticator=authenticator)}
+        yield {
+            AUDIT_STATE_KEY: AuditApp(
+                reviews=lambda: review,
+                authenticator=authenticator,
+                rate_limiter=rate_limiter,
+                sessions=sessions,
+            )
+        }
 
     app = FastAPI(lifespan=lifespan)
     install_error_handlers(app)

@@ -11,7 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent.types import Answer
+from api.api_settings import RateLimitSettings
+from api.audit_sessions import AuditSessions
 from api.audit_web import COOKIE
+from api.ratelimit import RateLimiter
 from tests.agent.audit_review_fixtures import AuditWorld, build_world, readable_chunks
 from tests.api.audit_app import AuditKeys, audit_app, make_authenticator
 from tests.kb_index import KbIndex
@@ -30,6 +33,18 @@ def setup(world: AuditWorld) -> Iterator[tuple[TestClient, AuditKeys]]:
     app = audit_app(world.service, authenticator)
     with TestClient(app, base_url="http://127.0.0.1", follow_redirects=False) as client:
         yield client, keys
+
+
+def _client(
+    world: AuditWorld,
+    base_url: str = "http://127.0.0.1",
+    *,
+    rate_limiter: RateLimiter | None = None,
+    sessions: AuditSessions | None = None,
+) -> TestClient:
+    authenticator, _keys = make_authenticator(world.kb.policy)
+    app = audit_app(world.service, authenticator, rate_limiter=rate_limiter, sessions=sessions)
+    return TestClient(app, base_url=base_url, follow_redirects=False)
 
 
 def sign_in(client: TestClient, key: str) -> None:
@@ -188,3 +203,89 @@ def test_picking_by_id_and_the_report_downloads(
     assert client.get("/audit/report.json").json()["reviews"] == 1
     signed_out = client.post("/audit/logout", data={"csrf": csrf})
     assert signed_out.status_code == 303 and client.get("/audit").status_code == 303
+
+
+def test_the_cookie_holds_a_signed_session_id_never_the_key(
+    setup: tuple[TestClient, AuditKeys],
+) -> None:
+    client, keys = setup
+    response = client.post("/audit/login", data={"credential": keys.oscar, "next": "/audit"})
+    cookie = response.cookies[COOKIE]
+
+    assert keys.oscar not in response.headers["set-cookie"]
+    assert client.get("/audit", headers={"Cookie": f"{COOKIE}={cookie}"}).status_code == 200
+    # the key itself, or a session id with a forged signature, is no session
+    for forged in (keys.oscar, cookie[:-1] + ("0" if cookie[-1] != "0" else "1")):
+        page = client.get("/audit", headers={"Cookie": f"{COOKIE}={forged}"})
+        assert page.status_code == 303 and "expired=1" in page.headers["location"]
+    # signing out ends the session in the server, not only in this browser
+    queue = client.get("/audit", headers={"Cookie": f"{COOKIE}={cookie}"})
+    client.post(
+        "/audit/logout",
+        data={"csrf": csrf_of(queue.text)},
+        headers={"Cookie": f"{COOKIE}={cookie}"},
+    )
+    assert client.get("/audit", headers={"Cookie": f"{COOKIE}={cookie}"}).status_code == 303
+
+
+def test_a_session_expires_and_is_secure_over_https(
+    world: AuditWorld, setup: tuple[TestClient, AuditKeys]
+) -> None:
+    _client_unused, keys = setup
+    now = [1000.0]
+    sessions = AuditSessions(ttl_seconds=900, clock=lambda: now[0])
+    with _client(world, "https://127.0.0.1", sessions=sessions) as client:
+        response = client.post("/audit/login", data={"credential": keys.oscar, "next": "/audit"})
+        set_cookie = response.headers["set-cookie"]
+        assert "Secure" in set_cookie and "Max-Age=900" in set_cookie and "HttpOnly" in set_cookie
+        assert client.get("/audit").status_code == 200
+        now[0] += 901
+        page = client.get("/audit")
+        assert page.status_code == 303 and "expired=1" in page.headers["location"]
+
+
+def test_sign_in_attempts_are_rate_limited_per_client(
+    world: AuditWorld, setup: tuple[TestClient, AuditKeys]
+) -> None:
+    _client_unused, keys = setup
+    limiter = RateLimiter(settings=RateLimitSettings(login="3/minute"))
+    with _client(world, rate_limiter=limiter) as client:
+        statuses = [
+            client.post("/audit/login", data={"credential": "pdk_wrong"}).status_code
+            for _ in range(3)
+        ]
+        refused = client.post("/audit/login", data={"credential": keys.oscar, "next": "/audit"})
+
+    assert statuses == [401, 401, 401]
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "too many sign-in attempts" in refused.text
+    assert COOKIE not in refused.cookies
+
+
+def test_the_review_page_shows_the_answers_warning_flags(
+    setup: tuple[TestClient, AuditKeys], world: AuditWorld
+) -> None:
+    client, keys = setup
+    answer = Answer(
+        answer_id=uuid.uuid4().hex,
+        status="refused_no_evidence",
+        answer="I could not find this in the approved sources.",
+        citations=[],
+        conversation_id=uuid.uuid4().hex,
+        question="Where do I send my one-time code?",
+        policy_version="p",
+        index_version="i",
+        composer="extractive",
+        flags=("evidence_injection_suspected",),
+    )
+    world.audit.record(answer, world.oscar)
+    sign_in(client, keys.oscar)
+
+    html = client.get(f"/audit/answers/{answer.answer_id}").text
+    as_json = client.get(
+        f"/v1/audit/answers/{answer.answer_id}", headers=AuditKeys.auth(keys.oscar)
+    )
+
+    assert 'data-flag="evidence_injection_suspected"' in html
+    assert "evidence held instructions" in html
+    assert as_json.json()["flags"] == ["evidence_injection_suspected"]

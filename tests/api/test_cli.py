@@ -244,3 +244,21 @@ def test_an_unreachable_database_is_one_line_and_exit_1(config: Path, command: s
     assert result.returncode == 1, result.stderr
     assert "error: database: OperationalError" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ingest_output_shows_control_characters_in_file_names_escaped(
+    config: Path, tmp_path: Path
+) -> None:
+    # A file whose name would recolour the terminal and forge a line of the report.
+    name = "evil\x1b[31mred\nfailed it-kb:forged.md: \u202eok [bold]x.pdf"
+    (tmp_path / "kb" / "it" / name).write_bytes(b"not a pdf at all")
+
+    result = _run(config, "ingest")
+
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout
+    assert "\x1b" not in shown and "\u202e" not in shown
+    assert "\nfailed it-kb:forged.md" not in shown
+    # (words, not the whole line: the table console wraps long lines at blanks)
+    assert "evil\\x1b[31mred\\nfailed" in shown
+    assert "\\u202eok" in shown and "[bold]x.pdf" in shown
