@@ -215,9 +215,12 @@ def _main(  # noqa: PLR0917 - Typer takes options as parameters
     from api.logging_setup import LoggingSettings, configure_logging, masking_guard
     from policies.pii_settings import RedactionSettings
 
-    # Masked logs from the start (direct mode configures them again from the settings).
+    # Masked logs from the start, warnings only as before (direct mode configures them again
+    # from the settings).
     configure_logging(
-        level="INFO", settings=LoggingSettings(), guard=lambda: masking_guard(RedactionSettings())
+        level="WARNING",
+        settings=LoggingSettings(),
+        guard=lambda: masking_guard(RedactionSettings()),
     )
     deps = ctx.obj if isinstance(ctx.obj, CliDeps) else CliDeps()
     names = [g.strip() for g in (groups or "").split(",") if g.strip()]
