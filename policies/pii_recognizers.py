@@ -59,6 +59,13 @@ _PHONE_CONTEXT = [
 ]  # fmt: skip
 
 
+# Words that make a bare digit run right after them a phone number (matched as whole words).
+_PHONE_LABELS = (
+    "phone", "telephone", "tel", "call", "called", "calling", "cell", "cellphone", "mobile",
+    "fax", "sms", "text", "texted", "whatsapp", "reach", "dial", "number",
+)  # fmt: skip
+
+
 class _CheckedPatternRecognizer(PatternRecognizer):
     """A pattern recognizer whose matches are dropped when `reject(match_text)` is true."""
 
@@ -244,11 +251,21 @@ def _phone_recognizer() -> EntityRecognizer:
     )
     # A bare run of digits is a phone number only next to a context word ("Fax: 9498777106").
     bare = r"(?<![\w+.\-/])\+?\d{7,13}(?![\w\-]|\.\d)"
+    # "call me back at 4155550199": a phone word shortly before a bare 10 or 11 digit run is as
+    # strong as a grouped number (Presidio's context window misses it a few words away).
+    labelled = (
+        rf"(?<=\b(?i:{'|'.join(_PHONE_LABELS)})\b[^\d\n]{{0,24}})"
+        r"(?<![\w+.\-/])\+?1?\d{10}(?![\w\-]|\.\d)"
+    )
     return _CheckedPatternRecognizer(
         reject=_not_a_phone,
         supported_entity="PHONE_NUMBER",
         name="PhoneFormatRecognizer",
-        patterns=[_pattern("grouped_digits", grouped, 0.4), _pattern("bare_digits", bare, 0.1)],
+        patterns=[
+            _pattern("grouped_digits", grouped, 0.4),
+            _pattern("bare_digits", bare, 0.1),
+            _pattern("labelled_bare_digits", labelled, 0.6),
+        ],
         context=_PHONE_CONTEXT,
         global_regex_flags=_CASE_INSENSITIVE,
     )
@@ -269,7 +286,106 @@ def _credit_card_recognizer() -> EntityRecognizer:
     any_issuer = _pattern(
         "any_issuer_luhn", r"(?<![\w\-])\d(?:[ \-]?\d){11,18}(?![\w\-]|\.\d)", 0.3
     )
-    return CreditCardRecognizer(patterns=[*CreditCardRecognizer.PATTERNS, any_issuer])
+    # "4111.1111.1111.1111": groups of four joined by dots (read as a MAC address otherwise).
+    dotted = _pattern(
+        "dotted_groups_luhn", r"(?<![\w.\-])\d{4}(?:\.\d{4}){2}\.\d{1,7}(?![\w.])", 0.3
+    )
+    return CreditCardRecognizer(
+        patterns=[*CreditCardRecognizer.PATTERNS, any_issuer, dotted],
+        replacement_pairs=[("-", ""), (" ", ""), (".", "")],  # digits only for the Luhn check
+    )
+
+
+# --- national identifiers and dates of birth ------------------------------------------------------
+
+_SSN_LABEL = r"(?i:ssn|ss\#|ss[ \t]?no\.?|social[ \t]+security(?:[ \t]+(?:number|no\.?|\#))?)"
+
+
+def _invalid_ssn(text: str) -> bool:
+    digits = "".join(ch for ch in text if ch.isdigit())
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    return (
+        len(digits) != 9
+        or area in ("000", "666")
+        or area.startswith("9")
+        or group == "00"
+        or serial == "0000"
+    )
+
+
+def _labelled_ssn_recognizer() -> EntityRecognizer:
+    # "SSN 536228471": Presidio scores an unformatted nine-digit run "very weak" (a phone
+    # reading may win or nothing is masked); after an SSN label it is an SSN.
+    return _CheckedPatternRecognizer(
+        reject=_invalid_ssn,
+        supported_entity="US_SSN",
+        name="LabelledSsnRecognizer",
+        patterns=[
+            _pattern(
+                "labelled_ssn",
+                rf"(?<=\b{_SSN_LABEL}[^\d\n]{{0,20}})(?<![\w\-])\d{{3}}([ .\-]?)\d{{2}}\1\d{{4}}"
+                r"(?![\w\-]|\.\d)",
+                0.85,
+            )
+        ],
+        context=[],
+        global_regex_flags=_CASE_SENSITIVE,
+    )
+
+
+def _uk_nino_recognizer() -> PatternRecognizer:
+    # UK National Insurance number "QQ 12 34 56 C": two letters, three pairs of digits, A-D.
+    # Looser than HMRC's allocation rules (QQ is its own example prefix): a masker errs wide.
+    return PatternRecognizer(
+        supported_entity="UK_NINO",
+        name="UkNinoRecognizer",
+        patterns=[
+            _pattern(
+                "nino",
+                r"(?<![\w\-])(?:[A-Z]{2}|[a-z]{2})"
+                r"[ \t]?\d{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?[A-Da-d](?![\w\-])",
+                0.6,
+            )
+        ],
+        context=["national", "insurance", "ni", "nino", "nic"],
+        global_regex_flags=_CASE_SENSITIVE,
+    )
+
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_BIRTH_LABEL = (
+    r"\b(?:born(?:[ \t]+on)?|date[ \t]+of[ \t]+birth|birth[ \t]?date|birthday|d\.?o\.?b\.?)"
+    r"(?:[ \t]*[:\-])?[ \t]*(?:(?:is|was|on)[ \t]+)?"
+)
+
+
+def _date_of_birth_recognizer() -> PatternRecognizer:
+    # A date is not PII, a date of birth is: only a date right after "born", "DOB", ...
+    date = (
+        rf"\d{{1,2}}[./\-]\d{{1,2}}[./\-]\d{{2,4}}|\d{{4}}[./\-]\d{{1,2}}[./\-]\d{{1,2}}"
+        rf"|\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?{_MONTH},?[ \t]+\d{{4}}"
+        rf"|{_MONTH}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?,?[ \t]+\d{{4}}"
+    )
+    return PatternRecognizer(
+        supported_entity="DATE_OF_BIRTH",
+        name="DateOfBirthRecognizer",
+        patterns=[_pattern("labelled_birth_date", rf"(?<={_BIRTH_LABEL})(?:{date})(?!\d)", 0.85)],
+        global_regex_flags=_CASE_INSENSITIVE,
+    )
+
+
+class _ShortCodeFreeLicenseRecognizer(UsLicenseRecognizer):
+    """Presidio's US driver licence patterns without the short codes they also match.
+
+    Its weak pattern takes a letter and one digit ("L5", a salary level) as a licence number;
+    no US state issues one shorter than six characters.
+    """
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        return sum(ch.isalnum() for ch in pattern_text) < 6
 
 
 # --- people and places -----------------------------------------------------------------------
@@ -369,6 +485,25 @@ def needs_part_of_speech(text: str) -> bool:
     return False
 
 
+# Before a noun phrase, words that make it a thing or a place rather than a person:
+# "the Avalara office", "her Allianz letter"; for a single word also "flew to Loeches",
+# "arrived at Khandallah", "I work for Citigroup".
+_DETERMINERS = frozenset(
+    "the a an this that these those her his their our my your its".split()  # noqa: SIM905
+)
+_PLACE_PREPOSITIONS = frozenset(
+    "at in to from for of near into via across around inside outside visit visited".split()  # noqa: SIM905
+)
+
+
+def _read_as_thing(doc: Any, start: int, length: int) -> bool:
+    """Whether the words before tokens `start`..`start+length` of `doc` make them a thing."""
+    if start == 0:
+        return False
+    before = doc[start - 1].lower_
+    return before in _DETERMINERS or (length == 1 and before in _PLACE_PREPOSITIONS)
+
+
 class NameShapeRecognizer(LocalRecognizer):
     """PERSON where en_core_web_sm misses people that the text's shape gives away.
 
@@ -398,7 +533,9 @@ class NameShapeRecognizer(LocalRecognizer):
         spans: list[tuple[int, int, float]] = [
             (ent.start_char, ent.end_char, self._score)
             for ent in nlp_artifacts.entities
-            if ent.label_ == "ORGANIZATION" and self._name_words(list(ent))
+            if ent.label_ == "ORGANIZATION"
+            and self._name_words(list(ent))
+            and not _read_as_thing(doc, ent.start, len(ent))
         ]
         for line in _LINE.finditer(text):
             start, end = line.span("body")
@@ -456,6 +593,13 @@ _IT_WORDS = frozenset(
     intranet toolbar taskbar""".split()  # noqa: SIM905
 )
 _WORDS = regex.compile(r"[\p{L}][\p{L}\-]*")
+# "PeopleHub", "ExpensePoint": a capital inside a word after four or more lower-case letters
+# joins two words into a product name; names have it after a short prefix only (McKay, DeShawn).
+_COMPOUND_WORD = regex.compile(r"\p{Lu}\p{Ll}{4,}\p{Lu}\p{Ll}")
+# "Southern Tunisia", "North Carolina": a region, not a person.
+_REGION_WORDS = frozenset(
+    "southern northern eastern western central north south east west".split()  # noqa: SIM905
+)
 
 
 def implausible_name(value: str, entity_type: str, allow_list: Sequence[str]) -> bool:
@@ -472,7 +616,9 @@ def implausible_name(value: str, entity_type: str, allow_list: Sequence[str]) ->
         return True
     if entity_type != "PERSON":
         return False
-    if any(w in _ORG_WORDS for w in words):
+    if any(w in _ORG_WORDS for w in words) or any(ch.isdigit() for ch in value):
+        return True
+    if _COMPOUND_WORD.search(value) or words[0] in _REGION_WORDS:
         return True
     letters = [ch for ch in value if ch.isalpha()]
     return all(ch.isupper() for ch in letters) and all(len(w) <= 4 for w in words)
@@ -573,8 +719,9 @@ _ADDRESS_ANCHORS = (
     ),
     # "28245 Puruntie 82", "808 Kálmán Imre u. 12." (house number, name, number)
     (
-        r"(?<![\d\-./:])\b\d{1,6}[ \t]+\p{Lu}[\p{L}'’\-]+(?:[ \t]+[\p{L}'’.\-]+){0,3}"
-        r"[ \t]+\d{1,5}\b\.?",
+        # ... but "1 April 2026" is a date, not a place
+        rf"(?<![\d\-./:])\b\d{{1,6}}[ \t]+(?!(?i:{_MONTH})(?![\p{{L}}]))"
+        r"\p{Lu}[\p{L}'’\-]+(?:[ \t]+[\p{L}'’.\-]+){0,3}[ \t]+\d{1,5}\b\.?",
         0.6,
     ),
 )
@@ -676,9 +823,12 @@ def build_recognizers(settings: RedactionSettings, *, with_ner: bool) -> list[En
         MacAddressRecognizer(),
         CryptoRecognizer(),
         UsSsnRecognizer(),
+        _labelled_ssn_recognizer(),
+        _uk_nino_recognizer(),
+        _date_of_birth_recognizer(),
         UsItinRecognizer(),
         UsPassportRecognizer(),
-        UsLicenseRecognizer(),
+        _ShortCodeFreeLicenseRecognizer(),
         UsBankRecognizer(),
         UrlRecognizer(),
         DateRecognizer(),

@@ -66,7 +66,7 @@ _WINDOW_CHARS = 100_000
 _WINDOW_OVERLAP = 5_000  # longer than a 4096-bit PEM private key
 # Score of a PERSON finding implied by another one (a repeat, a list neighbour).
 _IMPLIED_SCORE = 0.45
-_FINDINGS_FORMAT = 1  # bump when what a stored finding means changes (recognizer logic)
+_FINDINGS_FORMAT = 2  # bump when what a stored finding means changes (recognizer logic)
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")
 # Citation markers ("[2]", "[1][3]", "[1, 2]") with the punctuation after them: the seams of an
 # answer composed of cited sentences. The text between two seams is analysed, and cached, on
@@ -77,7 +77,9 @@ _CITATION_SEAM = re.compile(
     r"(?:^|(?<=[\s.,;:!?)\"'’”]))[ \t]*(?:\[\d{1,3}(?:,[ \t]*\d{1,3})*\])+[.,;:!?]?(?=\s|$)"
 )
 # Values compared without their punctuation, so "555-0100" and "555 0100" share a placeholder.
-_DIGIT_LIKE = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_BANK_NUMBER"})
+_DIGIT_LIKE = frozenset(
+    {"PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_BANK_NUMBER", "UK_NINO"}
+)
 # Types found by the NER model or name heuristics, checked by `implausible_name`.
 _NAME_LIKE = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
 _SPACY_LABELS = {
@@ -598,7 +600,7 @@ class PresidioRedactor:
             allow_list_match="regex",
             regex_flags=re.IGNORECASE,
         )
-        return [r for r in results if not self._implausible(text, r)]
+        return [_without_possessive(text, r) for r in results if not self._implausible(text, r)]
 
     def _implausible(self, text: str, result: RecognizerResult) -> bool:
         if result.entity_type not in _NAME_LIKE:
@@ -609,6 +611,14 @@ class PresidioRedactor:
         return implausible_name(
             text[result.start : result.end], result.entity_type, self._settings.allow_list
         )
+
+
+def _without_possessive(text: str, result: RecognizerResult) -> RecognizerResult:
+    """A PERSON finding without a trailing possessive: "Wisława Szczepańska" of "...'s"."""
+    possessive = text[result.end - 2 : result.end] in ("'s", "’s")
+    if result.entity_type == "PERSON" and possessive and result.end - 2 > result.start:
+        result.end -= 2
+    return result
 
 
 def _normalise(entity_type: str, value: str) -> str:

@@ -1,4 +1,5 @@
-"""PDF with pypdf: text page by page; sections start at each page and each bookmarked heading."""
+"""PDF with pypdf: text page by page, without page furniture (running headers, footers, page
+numbers); sections start at each page and each bookmarked heading."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pypdf.errors import DependencyError, PyPdfError
 from pypdf.generic import Destination
 
 from ingest.documents import ParsedDocument, ParseError, Section
+from ingest.formats.furniture import strip_page_furniture
 from ingest.formats.layout import collapse_spaces, normalise_whitespace
 
 __all__ = ["parse_pdf"]
@@ -36,7 +38,9 @@ def parse_pdf(data: bytes, *, fallback_title: str) -> ParsedDocument:
     try:
         reader = PdfReader(io.BytesIO(data))
         _unlock(reader)
-        pages = [normalise_whitespace(page.extract_text() or "") for page in reader.pages]
+        pages = strip_page_furniture(
+            [normalise_whitespace(page.extract_text() or "") for page in reader.pages]
+        )
         metadata_title = (
             collapse_spaces(str(reader.metadata.title or "")) if reader.metadata else ""
         )
