@@ -419,6 +419,7 @@ def _person_recognizer() -> PatternRecognizer:
     )
     preposition = r"\b(?i:for|to|by|with|from|cc|and)[ \t]+"
     full_name = rf"{_NAME_WORD}(?:[ \t]+{_INITIAL})?[ \t]+{_NAME_WORD}"
+    table_name = rf"{_NAME_WORD}(?:[ \t]{_INITIAL})?[ \t]{_NAME_WORD}(?:[ \t]{_NAME_WORD})?"
     lower_name = r"\p{Ll}[\p{Ll}'’\-]+(?:[ \t]+\p{Ll}[\p{Ll}'’\-]+)?(?=[ \t]*(?:[.,;!?]|$))"
     not_a_word = (
         r"(?!(?:not|invalid|wrong|incorrect|missing|required|already|the|a|an|too|still|"
@@ -432,6 +433,14 @@ def _person_recognizer() -> PatternRecognizer:
         # "reset the password for Tomasz Kowalczyk": a first and a last name after a preposition
         _pattern(
             "full_name_after_preposition", rf"(?<={preposition}){_NOT_A_NAME}{full_name}", 0.45
+        ),
+        # a cell of a fixed-width or pipe table: "  2    Oscar Lindgren       EMP-004390"
+        _pattern(
+            "table_cell_name",
+            rf"(?:(?<=[ \t]{{2}})|(?<=\|[ \t]?)){_NOT_A_NAME}{table_name}"
+            r"(?=[ \t]{2,}|[ \t]*\||[ \t]+\(|[ \t]*$)|"
+            rf"(?<=^[ \t]?){_NOT_A_NAME}{table_name}(?=[ \t]{{2,}}|[ \t]*\|)",
+            0.4,
         ),
         _pattern(
             "introduced_lowercase",

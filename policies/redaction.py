@@ -47,6 +47,7 @@ from policies.pii_recognizers import (
 )
 from policies.pii_settings import RedactionSettings
 from policies.pii_types import PiiFinding
+from policies.pii_vocabulary import CorpusVocabulary
 from policies.sql_sweep import LiveKeys, SweepCount
 
 __all__ = [
@@ -80,6 +81,8 @@ _CITATION_SEAM = re.compile(
 _DIGIT_LIKE = frozenset(
     {"PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_BANK_NUMBER", "UK_NINO"}
 )
+_VALUE_WORDS = re.compile(r"\w+")
+_ACRONYM = re.compile(r"[A-Z]{1,4}")  # "the Northwind PO": judged by its other words
 # Types found by the NER model or name heuristics, checked by `implausible_name`.
 _NAME_LIKE = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
 _SPACY_LABELS = {
@@ -327,11 +330,17 @@ class PresidioRedactor:
     """
 
     def __init__(
-        self, *, settings: RedactionSettings | None = None, findings_engine: Engine | None = None
+        self,
+        *,
+        settings: RedactionSettings | None = None,
+        findings_engine: Engine | None = None,
+        vocabulary: CorpusVocabulary | None = None,
     ) -> None:
         """`findings_engine`: the database of findings precomputed for indexed text (see
-        `precompute`); segments found there are not analysed again."""
+        `precompute`); segments found there are not analysed again. `vocabulary`: the indexed
+        corpus's own words; a name or place made only of them is not masked."""
         self._settings = settings or RedactionSettings()
+        self._vocabulary = vocabulary
         recognizers = build_recognizers(self._settings, with_ner=self._settings.engine == "spacy")
         self._registry = RecognizerRegistry(
             recognizers=recognizers, supported_languages=[_LANGUAGE]
@@ -486,7 +495,15 @@ class PresidioRedactor:
                 for s, e in expand_person_spans(text, persons, allow_list=self._settings.allow_list)
             )
         placeholders = [m.span() for m in _PLACEHOLDER.finditer(text)]
-        kept = [f for f in findings if not _inside_any(f, placeholders)]
+        vocabulary = self._vocabulary.folded() if self._vocabulary is not None else frozenset()
+        kept = [
+            f
+            for f in findings
+            if not _inside_any(f, placeholders)
+            and not (
+                f.entity_type in _NAME_LIKE and _in_vocabulary(text[f.start : f.end], vocabulary)
+            )
+        ]
         return sorted(kept, key=lambda f: (f.start, -f.end, f.entity_type))
 
     def contains_pii(self, text: str) -> bool:
@@ -625,6 +642,14 @@ def _normalise(entity_type: str, value: str) -> str:
     if entity_type in _DIGIT_LIKE:
         return "".join(ch for ch in value if ch.isalnum()).casefold()
     return " ".join(value.split()).casefold()
+
+
+def _in_vocabulary(value: str, vocabulary: frozenset[str]) -> bool:
+    """Whether `value` (a name or place found) is made only of the corpus's own words."""
+    if not vocabulary or any(ch.isdigit() for ch in value):
+        return False
+    words = [w.casefold() for w in _VALUE_WORDS.findall(value) if not _ACRONYM.fullmatch(w)]
+    return bool(words) and all(w in vocabulary for w in words)
 
 
 def _inside_any(finding: PiiFinding, spans: list[tuple[int, int]]) -> bool:
