@@ -44,7 +44,9 @@ __all__ = [
     "build_recognizers",
     "expand_person_spans",
     "implausible_name",
+    "is_region",
     "needs_part_of_speech",
+    "not_a_person_in",
 ]
 
 # Entities only a NER model finds (the `patterns` engine cannot report them).
@@ -466,7 +468,7 @@ _ORG_WORDS = frozenset(
     capital markets consulting analytics power energy finance financial trust fund gmbh ag
     sa bv oy ab center centre office team desk support store shop airlines motors industries
     enterprises studio studios records press news times weekly review journal magazine
-    incorporated""".split()  # noqa: SIM905
+    incorporated associates investments""".split()  # noqa: SIM905
 )
 # Field labels that open a line ("Phone: ...") and are not a speaker's name.
 _FIELD_LABELS = frozenset(
@@ -494,30 +496,34 @@ def needs_part_of_speech(text: str) -> bool:
     return False
 
 
-# Before a noun phrase, words that make it a thing or a place rather than a person:
+# Before a noun phrase, words that make it a thing or a place rather than a person ("a" does
+# not: "a Homero Portillo concert"):
 # "the Avalara office", "her Allianz letter"; for a single word also "flew to Loeches",
 # "arrived at Khandallah", "I work for Citigroup".
 _DETERMINERS = frozenset(
-    "the a an this that these those her his their our my your its".split()  # noqa: SIM905
+    "the this that these those her his their our my your its".split()  # noqa: SIM905
 )
 _PLACE_PREPOSITIONS = frozenset(
     "at in to from for of near into via across around inside outside visit visited".split()  # noqa: SIM905
 )
 
 
-def _read_as_thing(doc: Any, start: int, length: int) -> bool:
-    """Whether the words before tokens `start`..`start+length` of `doc` make them a thing."""
-    if start == 0:
-        return False
-    before = doc[start - 1].lower_
-    return before in _DETERMINERS or (length == 1 and before in _PLACE_PREPOSITIONS)
+def _reading(doc: Any, start: int, length: int) -> str | None:
+    """How the words before tokens `start`..`start+length` of `doc` make them read: a person,
+    a place (one word after a place preposition: still masked) or a thing (None)."""
+    before = doc[start - 1].lower_ if start > 0 else ""
+    if before in _DETERMINERS:
+        return None
+    return "LOCATION" if length == 1 and before in _PLACE_PREPOSITIONS else "PERSON"
 
 
 class NameShapeRecognizer(LocalRecognizer):
     """PERSON where en_core_web_sm misses people that the text's shape gives away.
 
     - what the model calls an organisation but is shaped like a name ("Miklós Hajdu", "Scott"):
-      one to four title-case words, none an organisation word, a stop word or allow-listed;
+      one to four title-case words, none an organisation word, a stop word or allow-listed; not
+      after "the" or a possessive ("the Avalara office"), and a place (LOCATION) when one word
+      follows a place preposition ("flew to Loeches");
     - a line holding only two to four proper nouns (signature and address blocks);
     - a chat speaker: a proper noun opening a line and followed by a colon.
 
@@ -526,7 +532,7 @@ class NameShapeRecognizer(LocalRecognizer):
     """
 
     def __init__(self, *, allow_list: Sequence[str], score: float = 0.5) -> None:
-        super().__init__(supported_entities=["PERSON"], name="NameShapeRecognizer")
+        super().__init__(supported_entities=["PERSON", "LOCATION"], name="NameShapeRecognizer")
         self._allowed = frozenset(term.casefold() for term in allow_list)
         self._score = score
 
@@ -539,29 +545,28 @@ class NameShapeRecognizer(LocalRecognizer):
         if nlp_artifacts is None or nlp_artifacts.tokens is None or "PERSON" not in entities:
             return []
         doc = nlp_artifacts.tokens
-        spans: list[tuple[int, int, float]] = [
-            (ent.start_char, ent.end_char, self._score)
-            for ent in nlp_artifacts.entities
-            if ent.label_ == "ORGANIZATION"
-            and self._name_words(list(ent))
-            and not _read_as_thing(doc, ent.start, len(ent))
-        ]
+        spans: list[tuple[int, int, float, str]] = []
+        for ent in nlp_artifacts.entities:
+            if ent.label_ == "ORGANIZATION" and self._name_words(list(ent)):
+                reading = _reading(doc, ent.start, len(ent))
+                if reading == "PERSON" or (reading is not None and reading in entities):
+                    spans.append((ent.start_char, ent.end_char, self._score, reading))
         for line in _LINE.finditer(text):
             start, end = line.span("body")
             body = line.group("body")
             if _NAME_LINE.fullmatch(body):
                 span = doc.char_span(start, end, alignment_mode="expand")
                 if span is not None and self._name_words(list(span), proper=True):
-                    spans.append((start, end, self._score - 0.1))
+                    spans.append((start, end, self._score - 0.1, "PERSON"))
             speaker = _SPEAKER.match(body)
             if speaker and speaker.group("name").casefold() not in _FIELD_LABELS:
                 s, e = start + speaker.start("name"), start + speaker.end("name")
                 span = doc.char_span(s, e, alignment_mode="expand")
                 if span is not None and self._name_words(list(span), proper=True):
-                    spans.append((s, e, self._score - 0.1))
+                    spans.append((s, e, self._score - 0.1, "PERSON"))
         return [
-            RecognizerResult(entity_type="PERSON", start=s, end=e, score=score)
-            for s, e, score in spans
+            RecognizerResult(entity_type=kind, start=s, end=e, score=score)
+            for s, e, score, kind in spans
         ]
 
     def _name_words(self, tokens: list[Any], *, proper: bool = False) -> bool:
@@ -605,10 +610,16 @@ _WORDS = regex.compile(r"[\p{L}][\p{L}\-]*")
 # "PeopleHub", "ExpensePoint": a capital inside a word after four or more lower-case letters
 # joins two words into a product name; names have it after a short prefix only (McKay, DeShawn).
 _COMPOUND_WORD = regex.compile(r"\p{Lu}\p{Ll}{4,}\p{Lu}\p{Ll}")
-# "Southern Tunisia", "North Carolina": a region, not a person.
+# "Southern Tunisia", "North Carolina": a region, not a person (see `is_region`).
 _REGION_WORDS = frozenset(
     "southern northern eastern western central north south east west".split()  # noqa: SIM905
 )
+
+
+def is_region(value: str) -> bool:
+    """Whether a name found opens with a compass word ("Southern Tunisia"): a place."""
+    words = _WORDS.findall(value)
+    return len(words) > 1 and words[0].casefold() in _REGION_WORDS
 
 
 def implausible_name(value: str, entity_type: str, allow_list: Sequence[str]) -> bool:
@@ -627,10 +638,33 @@ def implausible_name(value: str, entity_type: str, allow_list: Sequence[str]) ->
         return False
     if any(w in _ORG_WORDS for w in words) or any(ch.isdigit() for ch in value):
         return True
-    if _COMPOUND_WORD.search(value) or words[0] in _REGION_WORDS:
+    if _COMPOUND_WORD.search(value):
         return True
     letters = [ch for ch in value if ch.isalpha()]
     return all(ch.isupper() for ch in letters) and all(len(w) <= 4 for w in words)
+
+
+# After a name: more capitalised words, then an organisation word ("Rapid Cycle Solutions",
+# "Davis, Reynolds and Williamson Orchestra", "Aunt Bertha Inc").
+_BEFORE_ORG_WORD = regex.compile(
+    r"(?:(?:,|[ \t]+(?:and|&))?[ \t]+\p{Lu}[\p{L}'’\-]*){0,3}[ \t]+(?P<word>\p{Lu}[\p{L}.]*)"
+)
+# A lower-case word of prose, not part of an address or identifier ("priya.raman@...").
+_LOWER_WORD = regex.compile(r"(?<![\p{L}\d_@./\-])\p{Ll}{5,}(?![\p{L}\d_@/\-]|\.\w)")
+
+
+def not_a_person_in(text: str, start: int, end: int) -> bool:
+    """Whether `text[start:end]`, found as a person, is read otherwise in `text`: the start of
+    an organisation's name, or words the text also writes in lower case (an ordinary word:
+    "Awarded Salesperson of the Month" beside "a driven salesperson")."""
+    org = _BEFORE_ORG_WORD.match(text, end)
+    if org is not None and org.group("word").rstrip(".").casefold() in _ORG_WORDS:
+        return True
+    words = [w for w in regex.findall(r"\p{L}+", text[start:end]) if len(w) >= 5]
+    if not words or len(words) != len(regex.findall(r"\p{L}+", text[start:end])):
+        return False
+    lower = set(_LOWER_WORD.findall(text[:start] + " " + text[end:]))
+    return all(w.casefold() in lower for w in words)
 
 
 _LIST_OF_WORDS = regex.compile(

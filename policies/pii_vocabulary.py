@@ -24,7 +24,8 @@ import regex  # type: ignore[import-untyped]
 __all__ = ["CorpusVocabulary", "DocumentTerms", "corpus_vocabulary", "document_terms"]
 
 # A capitalised word holding a lower-case letter or a digit: "Northwind", "PeopleHub", "FY2027".
-_LOWER_WORD = regex.compile(r"(?<![\p{L}\d_@./-])\p{Ll}{3,}(?![\p{L}\d_@-])")
+# A lower-case word of prose, not part of an address or identifier ("heidi.brandt@...").
+_LOWER_WORD = regex.compile(r"(?<![\p{L}\d_@./-])\p{Ll}{3,}(?![\p{L}\d_@/-]|\.\w)")
 _TERM = regex.compile(r"(?<![\p{L}\d_@./-])\p{Lu}[\p{L}\d]*[\p{Ll}\d][\p{L}\d]*(?![\p{L}\d_@-])")
 _PAIR = regex.compile(
     r"(?<![\p{L}\d_@./-])(\p{Lu}[\p{L}\d]*\p{Ll}[\p{L}\d]*)[ \t]+"

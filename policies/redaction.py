@@ -43,7 +43,9 @@ from policies.pii_recognizers import (
     build_recognizers,
     expand_person_spans,
     implausible_name,
+    is_region,
     needs_part_of_speech,
+    not_a_person_in,
 )
 from policies.pii_settings import RedactionSettings
 from policies.pii_types import PiiFinding
@@ -627,11 +629,14 @@ class PresidioRedactor:
             return False
         return implausible_name(
             text[result.start : result.end], result.entity_type, self._settings.allow_list
-        )
+        ) or (result.entity_type == "PERSON" and not_a_person_in(text, result.start, result.end))
 
 
 def _without_possessive(text: str, result: RecognizerResult) -> RecognizerResult:
-    """A PERSON finding without a trailing possessive: "Wisława Szczepańska" of "...'s"."""
+    """A PERSON finding without a trailing possessive ("Wisława Szczepańska" of "...'s"), and
+    a LOCATION when it names a region ("Southern Tunisia")."""
+    if result.entity_type == "PERSON" and is_region(text[result.start : result.end]):
+        result.entity_type = "LOCATION"
     possessive = text[result.end - 2 : result.end] in ("'s", "’s")
     if result.entity_type == "PERSON" and possessive and result.end - 2 > result.start:
         result.end -= 2

@@ -36,6 +36,10 @@ def test_shape_is_masked_whole_under_its_type(
         "Submit the form by 1 April 2026.",  # a date, not an address
         "Upgrade the firmware to 4.11.2 and reboot.",
         "Born in the cloud, the service was rebuilt in 2021.",
+        # organisation and product names, ordinary words: not people (issue 18, precision)
+        "I work for Rapid Cycle Solutions now.",
+        "A driven salesperson, twice Salesperson of the Month.",
+        "Open PeopleHub, then ExpensePoint.",
     ],
 )
 def test_look_alikes_stay_readable(redactor: PresidioRedactor, text: str) -> None:

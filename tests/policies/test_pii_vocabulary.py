@@ -15,7 +15,8 @@ def test_words_of_several_documents_are_vocabulary_and_name_pairs_are_not() -> N
         "Submit it in PeopleHub. Ask Heidi Brandt in People Operations.",
         "PeopleHub shows your leave. Heidi Brandt approves it for People Operations; the "
         "operations team and its people run it.",
-        "Update PeopleHub, then email Heidi Brandt or People Operations.",
+        "Update PeopleHub, then email Heidi Brandt (heidi.brandt@example.com) or People "
+        "Operations.",
         "Nothing about them here.",
     ]
     vocabulary = corpus_vocabulary(document_terms(d) for d in docs)
