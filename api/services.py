@@ -52,6 +52,7 @@ from ingest.state import StateStore, create_state_engine
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
 from policies.pii_settings import RedactionSettings
+from policies.pii_vocabulary import CorpusVocabulary
 from policies.redaction import PresidioRedactor
 from retrieval.embedder import Embedder
 from retrieval.sentence_vectors import SentenceVectors
@@ -141,7 +142,11 @@ def build_services(
     engine = create_state_engine(settings.ingest.state_url)
     # One redactor (spaCy loads once) for the answer store, which keeps what users write masked,
     # and for the answer pipeline built with the index.
-    redactor = PresidioRedactor(settings=served_redaction(settings), findings_engine=engine)
+    # The corpus's own words (collected at ingest) are not names: evidence stays readable.
+    vocabulary = CorpusVocabulary(load=StateStore(engine=engine).corpus_vocabulary)
+    redactor = PresidioRedactor(
+        settings=served_redaction(settings), findings_engine=engine, vocabulary=vocabulary
+    )
     guard = PiiGuard(redactor=redactor)
     answers = SqlAnswerStore(engine=engine, mask=redactor.mask, safe_id=guard.safe_id)
     registry = build_registry(settings)

@@ -135,6 +135,7 @@ def _pii(data: Path, engine: str) -> SuiteReport:
         settings=RedactionSettings(engine="patterns" if engine == "patterns" else "spacy")
     )
     result = pii_eval.evaluate(files[0], redactor)
+    shapes = pii_eval.evaluate_shapes(redactor)
     rows = [
         [kind, "yes" if r["in_scope"] else "no", str(r["gold"]), str(r["predicted"])]
         + [fmt(r[k]) for k in ("precision", "recall", "f2", "masked")]
@@ -142,13 +143,17 @@ def _pii(data: Path, engine: str) -> SuiteReport:
     ]
     o = result["overall"]
     rows.append(["overall (in scope)", "", "", "", *(fmt(o[k]) for k in o)])  # type: ignore[literal-required]
+    s = shapes["overall"]
+    rows.append(["shapes Presidio misses", "", "", "", *(fmt(s[k]) for k in s)])  # type: ignore[literal-required]
     return SuiteReport(
         suite="pii",
         title=f"PII detection ({engine}): {files[0]}",
         columns=["entity", "in scope", "gold", "pred", "precision", "recall", "F2", "masked"],
         rows=rows,
-        metrics=dict(result),
+        metrics={**result, "shapes": shapes},
         notes=[
+            f"shapes Presidio misses: {shapes['samples']} texts (evals/pii_shapes.py), "
+            "every value must be masked",
             f"{result['samples']} texts, {result['kilobytes']:.1f} KB; token-level scoring as "
             f"presidio-research; mask latency {result['mask_ms_per_kb']:.1f} ms/KB",
         ],

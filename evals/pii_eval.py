@@ -11,6 +11,9 @@ GPE → LOCATION, DOMAIN_NAME → URL.
 `masked` is what a masker promises: the share of gold tokens covered by any finding, of any
 type (a value masked under the wrong type has not leaked).
 
+The shapes Presidio's own recognizers miss (`evals.pii_shapes`: unformatted phone numbers and
+SSNs, UK National Insurance numbers, dates of birth, dotted card numbers) are scored apart.
+
     python -m evals.pii_eval PATH [--engine spacy|patterns] [--json]
 """
 
@@ -25,10 +28,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TypedDict
 
+from evals.pii_shapes import SHAPES
 from policies.pii_settings import RedactionSettings
 from policies.redaction import PiiFinding, PresidioRedactor, Redactor
 
-__all__ = ["ENTITY_MAPPING", "EntityReport", "EvalReport", "OverallReport", "evaluate", "main"]
+__all__ = [
+    "ENTITY_MAPPING",
+    "EntityReport",
+    "EvalReport",
+    "OverallReport",
+    "evaluate",
+    "evaluate_samples",
+    "evaluate_shapes",
+    "main",
+]
 
 ENTITY_MAPPING = {"STREET_ADDRESS": "LOCATION", "GPE": "LOCATION", "DOMAIN_NAME": "URL"}
 _TOKEN = re.compile(r"\w+")
@@ -107,9 +120,27 @@ def _ratio(numerator: int, denominator: int) -> float:
     return numerator / denominator if denominator else 0.0
 
 
+def shape_samples() -> list[_Sample]:
+    """`evals.pii_shapes.SHAPES` as samples: the shapes Presidio alone misses."""
+    samples: list[_Sample] = []
+    for text, kind, value in SHAPES:
+        start = text.index(value)
+        samples.append({"text": text, "spans": [(start, start + len(value), kind)]})
+    return samples
+
+
+def evaluate_shapes(redactor: Redactor) -> EvalReport:
+    """`evaluate` on the shapes Presidio alone misses (every one must be masked)."""
+    return evaluate_samples(shape_samples(), redactor)
+
+
 def evaluate(path: Path, redactor: Redactor) -> EvalReport:
     """Per-entity and overall token-level precision, recall and F2 of `redactor` on `path`."""
-    samples = _load(path)
+    return evaluate_samples(_load(path), redactor)
+
+
+def evaluate_samples(samples: Sequence[_Sample], redactor: Redactor) -> EvalReport:
+    """`evaluate` on samples already loaded."""
     scope = redactor.entities
     gold_count: Counter[str] = Counter()
     pred_count: Counter[str] = Counter()
@@ -205,7 +236,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     redactor = PresidioRedactor(settings=RedactionSettings(engine=args.engine))
     report = evaluate(args.path, redactor)
-    print(json.dumps(report, indent=2) if args.json else format_table(report))
+    shapes = evaluate_shapes(redactor)
+    if args.json:
+        print(json.dumps({**report, "shapes": shapes}, indent=2))
+    else:
+        print(format_table(report))
+        print("\nShapes Presidio alone misses (evals/pii_shapes.py):")
+        print(format_table(shapes))
     return 0
 
 

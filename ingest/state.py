@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from policies.pii_vocabulary import DocumentTerms, corpus_vocabulary
 from policies.sql_sweep import LiveKeys, SweepCount, sweep
 from policies.sql_upsert import dialect_insert
 
@@ -66,6 +67,14 @@ class _EmbeddingRow(_Base):
     __tablename__ = "pd_embedding_cache"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class _DocumentTermsRow(_Base):
+    """What a document contributes to the corpus vocabulary (`policies.pii_vocabulary`)."""
+
+    __tablename__ = "pd_document_terms"
+    document_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    terms_json: Mapped[str] = mapped_column(Text)
 
 
 class _MetaRow(_Base):
@@ -185,6 +194,37 @@ class StateStore:
             return
         with self._session() as s:
             s.execute(delete(_DocumentRow).where(_DocumentRow.document_id.in_(document_ids)))
+            s.execute(
+                delete(_DocumentTermsRow).where(_DocumentTermsRow.document_id.in_(document_ids))
+            )
+
+    # corpus vocabulary ---------------------------------------------------------------------
+    def save_document_terms(self, terms: Mapping[str, DocumentTerms]) -> None:
+        """Record each document's capitalised words and pairs (replacing what it had)."""
+        with self._session() as s:
+            for document_id, found in terms.items():
+                payload = {
+                    "terms": sorted(found.terms),
+                    "pairs": sorted(found.pairs),
+                    "lowered": sorted(found.lowered),
+                }
+                s.merge(_DocumentTermsRow(document_id=document_id, terms_json=json.dumps(payload)))
+
+    def corpus_vocabulary(self) -> frozenset[str]:
+        """The indexed corpus's own words (see `policies.pii_vocabulary.corpus_vocabulary`)."""
+        with self._session() as s:
+            rows = s.execute(select(_DocumentTermsRow.terms_json)).scalars().all()
+        documents = []
+        for row in rows:
+            payload = json.loads(row)
+            documents.append(
+                DocumentTerms(
+                    terms=frozenset(payload["terms"]),
+                    pairs=frozenset((a, b) for a, b in payload["pairs"]),
+                    lowered=frozenset(payload["lowered"]),
+                )
+            )
+        return corpus_vocabulary(documents)
 
     # embedding cache -----------------------------------------------------------------------
     def cached_embeddings(self, keys: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:

@@ -37,6 +37,7 @@ from ingest.parsing import parse_document
 from ingest.report import SourceReport
 from ingest.sources import SourceConfig, SourceRegistry
 from ingest.state import DocumentState, StateStore, embedding_key
+from policies.pii_vocabulary import document_terms
 from retrieval.embedder import Embedder
 from retrieval.records import ChunkRecord, chunk_id_for
 from retrieval.sentence_vectors import SentenceVectors, shown_texts
@@ -311,6 +312,9 @@ class IngestService:
             self._store.delete_document(_doc_id(doc), keep_version=doc.version)
         self._store.flush()
         self._state.save_documents(self._state_of(doc, now) for doc in batch.documents)
+        self._state.save_document_terms(
+            {_doc_id(doc): document_terms(doc.parsed.text) for doc in batch.documents}
+        )
         report.chunks_written += len(records)
         for doc in batch.documents:
             if doc.is_new:

@@ -44,7 +44,9 @@ __all__ = [
     "build_recognizers",
     "expand_person_spans",
     "implausible_name",
+    "is_region",
     "needs_part_of_speech",
+    "not_a_person_in",
 ]
 
 # Entities only a NER model finds (the `patterns` engine cannot report them).
@@ -57,6 +59,13 @@ _PHONE_CONTEXT = [
     "phone", "telephone", "tel", "call", "cell", "mobile", "fax", "desk", "office", "number",
     "contact", "reach", "sms", "text", "whatsapp", "extension", "ext",
 ]  # fmt: skip
+
+
+# Words that make a bare digit run right after them a phone number (matched as whole words).
+_PHONE_LABELS = (
+    "phone", "telephone", "tel", "call", "called", "calling", "cell", "cellphone", "mobile",
+    "fax", "sms", "text", "texted", "whatsapp", "reach", "dial", "number",
+)  # fmt: skip
 
 
 class _CheckedPatternRecognizer(PatternRecognizer):
@@ -244,11 +253,21 @@ def _phone_recognizer() -> EntityRecognizer:
     )
     # A bare run of digits is a phone number only next to a context word ("Fax: 9498777106").
     bare = r"(?<![\w+.\-/])\+?\d{7,13}(?![\w\-]|\.\d)"
+    # "call me back at 4155550199": a phone word shortly before a bare 10 or 11 digit run is as
+    # strong as a grouped number (Presidio's context window misses it a few words away).
+    labelled = (
+        rf"(?<=\b(?i:{'|'.join(_PHONE_LABELS)})\b[^\d\n]{{0,24}})"
+        r"(?<![\w+.\-/])\+?1?\d{10}(?![\w\-]|\.\d)"
+    )
     return _CheckedPatternRecognizer(
         reject=_not_a_phone,
         supported_entity="PHONE_NUMBER",
         name="PhoneFormatRecognizer",
-        patterns=[_pattern("grouped_digits", grouped, 0.4), _pattern("bare_digits", bare, 0.1)],
+        patterns=[
+            _pattern("grouped_digits", grouped, 0.4),
+            _pattern("bare_digits", bare, 0.1),
+            _pattern("labelled_bare_digits", labelled, 0.6),
+        ],
         context=_PHONE_CONTEXT,
         global_regex_flags=_CASE_INSENSITIVE,
     )
@@ -269,7 +288,106 @@ def _credit_card_recognizer() -> EntityRecognizer:
     any_issuer = _pattern(
         "any_issuer_luhn", r"(?<![\w\-])\d(?:[ \-]?\d){11,18}(?![\w\-]|\.\d)", 0.3
     )
-    return CreditCardRecognizer(patterns=[*CreditCardRecognizer.PATTERNS, any_issuer])
+    # "4111.1111.1111.1111": groups of four joined by dots (read as a MAC address otherwise).
+    dotted = _pattern(
+        "dotted_groups_luhn", r"(?<![\w.\-])\d{4}(?:\.\d{4}){2}\.\d{1,7}(?![\w.])", 0.3
+    )
+    return CreditCardRecognizer(
+        patterns=[*CreditCardRecognizer.PATTERNS, any_issuer, dotted],
+        replacement_pairs=[("-", ""), (" ", ""), (".", "")],  # digits only for the Luhn check
+    )
+
+
+# --- national identifiers and dates of birth ------------------------------------------------------
+
+_SSN_LABEL = r"(?i:ssn|ss\#|ss[ \t]?no\.?|social[ \t]+security(?:[ \t]+(?:number|no\.?|\#))?)"
+
+
+def _invalid_ssn(text: str) -> bool:
+    digits = "".join(ch for ch in text if ch.isdigit())
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    return (
+        len(digits) != 9
+        or area in ("000", "666")
+        or area.startswith("9")
+        or group == "00"
+        or serial == "0000"
+    )
+
+
+def _labelled_ssn_recognizer() -> EntityRecognizer:
+    # "SSN 536228471": Presidio scores an unformatted nine-digit run "very weak" (a phone
+    # reading may win or nothing is masked); after an SSN label it is an SSN.
+    return _CheckedPatternRecognizer(
+        reject=_invalid_ssn,
+        supported_entity="US_SSN",
+        name="LabelledSsnRecognizer",
+        patterns=[
+            _pattern(
+                "labelled_ssn",
+                rf"(?<=\b{_SSN_LABEL}[^\d\n]{{0,20}})(?<![\w\-])\d{{3}}([ .\-]?)\d{{2}}\1\d{{4}}"
+                r"(?![\w\-]|\.\d)",
+                0.85,
+            )
+        ],
+        context=[],
+        global_regex_flags=_CASE_SENSITIVE,
+    )
+
+
+def _uk_nino_recognizer() -> PatternRecognizer:
+    # UK National Insurance number "QQ 12 34 56 C": two letters, three pairs of digits, A-D.
+    # Looser than HMRC's allocation rules (QQ is its own example prefix): a masker errs wide.
+    return PatternRecognizer(
+        supported_entity="UK_NINO",
+        name="UkNinoRecognizer",
+        patterns=[
+            _pattern(
+                "nino",
+                r"(?<![\w\-])(?:[A-Z]{2}|[a-z]{2})"
+                r"[ \t]?\d{2}[ \t]?\d{2}[ \t]?\d{2}[ \t]?[A-Da-d](?![\w\-])",
+                0.6,
+            )
+        ],
+        context=["national", "insurance", "ni", "nino", "nic"],
+        global_regex_flags=_CASE_SENSITIVE,
+    )
+
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_BIRTH_LABEL = (
+    r"\b(?:born(?:[ \t]+on)?|date[ \t]+of[ \t]+birth|birth[ \t]?date|birthday|d\.?o\.?b\.?)"
+    r"(?:[ \t]*[:\-])?[ \t]*(?:(?:is|was|on)[ \t]+)?"
+)
+
+
+def _date_of_birth_recognizer() -> PatternRecognizer:
+    # A date is not PII, a date of birth is: only a date right after "born", "DOB", ...
+    date = (
+        rf"\d{{1,2}}[./\-]\d{{1,2}}[./\-]\d{{2,4}}|\d{{4}}[./\-]\d{{1,2}}[./\-]\d{{1,2}}"
+        rf"|\d{{1,2}}(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?{_MONTH},?[ \t]+\d{{4}}"
+        rf"|{_MONTH}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?,?[ \t]+\d{{4}}"
+    )
+    return PatternRecognizer(
+        supported_entity="DATE_OF_BIRTH",
+        name="DateOfBirthRecognizer",
+        patterns=[_pattern("labelled_birth_date", rf"(?<={_BIRTH_LABEL})(?:{date})(?!\d)", 0.85)],
+        global_regex_flags=_CASE_INSENSITIVE,
+    )
+
+
+class _ShortCodeFreeLicenseRecognizer(UsLicenseRecognizer):
+    """Presidio's US driver licence patterns without the short codes they also match.
+
+    Its weak pattern takes a letter and one digit ("L5", a salary level) as a licence number;
+    no US state issues one shorter than six characters.
+    """
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        return sum(ch.isalnum() for ch in pattern_text) < 6
 
 
 # --- people and places -----------------------------------------------------------------------
@@ -303,6 +421,7 @@ def _person_recognizer() -> PatternRecognizer:
     )
     preposition = r"\b(?i:for|to|by|with|from|cc|and)[ \t]+"
     full_name = rf"{_NAME_WORD}(?:[ \t]+{_INITIAL})?[ \t]+{_NAME_WORD}"
+    table_name = rf"{_NAME_WORD}(?:[ \t]{_INITIAL})?[ \t]{_NAME_WORD}(?:[ \t]{_NAME_WORD})?"
     lower_name = r"\p{Ll}[\p{Ll}'’\-]+(?:[ \t]+\p{Ll}[\p{Ll}'’\-]+)?(?=[ \t]*(?:[.,;!?]|$))"
     not_a_word = (
         r"(?!(?:not|invalid|wrong|incorrect|missing|required|already|the|a|an|too|still|"
@@ -316,6 +435,14 @@ def _person_recognizer() -> PatternRecognizer:
         # "reset the password for Tomasz Kowalczyk": a first and a last name after a preposition
         _pattern(
             "full_name_after_preposition", rf"(?<={preposition}){_NOT_A_NAME}{full_name}", 0.45
+        ),
+        # a cell of a fixed-width or pipe table: "  2    Oscar Lindgren       EMP-004390"
+        _pattern(
+            "table_cell_name",
+            rf"(?:(?<=[ \t]{{2}})|(?<=\|[ \t]?)){_NOT_A_NAME}{table_name}"
+            r"(?=[ \t]{2,}|[ \t]*\||[ \t]+\(|[ \t]*$)|"
+            rf"(?<=^[ \t]?){_NOT_A_NAME}{table_name}(?=[ \t]{{2,}}|[ \t]*\|)",
+            0.4,
         ),
         _pattern(
             "introduced_lowercase",
@@ -341,7 +468,7 @@ _ORG_WORDS = frozenset(
     capital markets consulting analytics power energy finance financial trust fund gmbh ag
     sa bv oy ab center centre office team desk support store shop airlines motors industries
     enterprises studio studios records press news times weekly review journal magazine
-    incorporated""".split()  # noqa: SIM905
+    incorporated associates investments""".split()  # noqa: SIM905
 )
 # Field labels that open a line ("Phone: ...") and are not a speaker's name.
 _FIELD_LABELS = frozenset(
@@ -369,11 +496,34 @@ def needs_part_of_speech(text: str) -> bool:
     return False
 
 
+# Before a noun phrase, words that make it a thing or a place rather than a person ("a" does
+# not: "a Homero Portillo concert"):
+# "the Avalara office", "her Allianz letter"; for a single word also "flew to Loeches",
+# "arrived at Khandallah", "I work for Citigroup".
+_DETERMINERS = frozenset(
+    "the this that these those her his their our my your its".split()  # noqa: SIM905
+)
+_PLACE_PREPOSITIONS = frozenset(
+    "at in to from for of near into via across around inside outside visit visited".split()  # noqa: SIM905
+)
+
+
+def _reading(doc: Any, start: int, length: int) -> str | None:
+    """How the words before tokens `start`..`start+length` of `doc` make them read: a person,
+    a place (one word after a place preposition: still masked) or a thing (None)."""
+    before = doc[start - 1].lower_ if start > 0 else ""
+    if before in _DETERMINERS:
+        return None
+    return "LOCATION" if length == 1 and before in _PLACE_PREPOSITIONS else "PERSON"
+
+
 class NameShapeRecognizer(LocalRecognizer):
     """PERSON where en_core_web_sm misses people that the text's shape gives away.
 
     - what the model calls an organisation but is shaped like a name ("Miklós Hajdu", "Scott"):
-      one to four title-case words, none an organisation word, a stop word or allow-listed;
+      one to four title-case words, none an organisation word, a stop word or allow-listed; not
+      after "the" or a possessive ("the Avalara office"), and a place (LOCATION) when one word
+      follows a place preposition ("flew to Loeches");
     - a line holding only two to four proper nouns (signature and address blocks);
     - a chat speaker: a proper noun opening a line and followed by a colon.
 
@@ -382,7 +532,7 @@ class NameShapeRecognizer(LocalRecognizer):
     """
 
     def __init__(self, *, allow_list: Sequence[str], score: float = 0.5) -> None:
-        super().__init__(supported_entities=["PERSON"], name="NameShapeRecognizer")
+        super().__init__(supported_entities=["PERSON", "LOCATION"], name="NameShapeRecognizer")
         self._allowed = frozenset(term.casefold() for term in allow_list)
         self._score = score
 
@@ -395,27 +545,28 @@ class NameShapeRecognizer(LocalRecognizer):
         if nlp_artifacts is None or nlp_artifacts.tokens is None or "PERSON" not in entities:
             return []
         doc = nlp_artifacts.tokens
-        spans: list[tuple[int, int, float]] = [
-            (ent.start_char, ent.end_char, self._score)
-            for ent in nlp_artifacts.entities
-            if ent.label_ == "ORGANIZATION" and self._name_words(list(ent))
-        ]
+        spans: list[tuple[int, int, float, str]] = []
+        for ent in nlp_artifacts.entities:
+            if ent.label_ == "ORGANIZATION" and self._name_words(list(ent)):
+                reading = _reading(doc, ent.start, len(ent))
+                if reading == "PERSON" or (reading is not None and reading in entities):
+                    spans.append((ent.start_char, ent.end_char, self._score, reading))
         for line in _LINE.finditer(text):
             start, end = line.span("body")
             body = line.group("body")
             if _NAME_LINE.fullmatch(body):
                 span = doc.char_span(start, end, alignment_mode="expand")
                 if span is not None and self._name_words(list(span), proper=True):
-                    spans.append((start, end, self._score - 0.1))
+                    spans.append((start, end, self._score - 0.1, "PERSON"))
             speaker = _SPEAKER.match(body)
             if speaker and speaker.group("name").casefold() not in _FIELD_LABELS:
                 s, e = start + speaker.start("name"), start + speaker.end("name")
                 span = doc.char_span(s, e, alignment_mode="expand")
                 if span is not None and self._name_words(list(span), proper=True):
-                    spans.append((s, e, self._score - 0.1))
+                    spans.append((s, e, self._score - 0.1, "PERSON"))
         return [
-            RecognizerResult(entity_type="PERSON", start=s, end=e, score=score)
-            for s, e, score in spans
+            RecognizerResult(entity_type=kind, start=s, end=e, score=score)
+            for s, e, score, kind in spans
         ]
 
     def _name_words(self, tokens: list[Any], *, proper: bool = False) -> bool:
@@ -456,6 +607,19 @@ _IT_WORDS = frozenset(
     intranet toolbar taskbar""".split()  # noqa: SIM905
 )
 _WORDS = regex.compile(r"[\p{L}][\p{L}\-]*")
+# "PeopleHub", "ExpensePoint": a capital inside a word after four or more lower-case letters
+# joins two words into a product name; names have it after a short prefix only (McKay, DeShawn).
+_COMPOUND_WORD = regex.compile(r"\p{Lu}\p{Ll}{4,}\p{Lu}\p{Ll}")
+# "Southern Tunisia", "North Carolina": a region, not a person (see `is_region`).
+_REGION_WORDS = frozenset(
+    "southern northern eastern western central north south east west".split()  # noqa: SIM905
+)
+
+
+def is_region(value: str) -> bool:
+    """Whether a name found opens with a compass word ("Southern Tunisia"): a place."""
+    words = _WORDS.findall(value)
+    return len(words) > 1 and words[0].casefold() in _REGION_WORDS
 
 
 def implausible_name(value: str, entity_type: str, allow_list: Sequence[str]) -> bool:
@@ -472,10 +636,35 @@ def implausible_name(value: str, entity_type: str, allow_list: Sequence[str]) ->
         return True
     if entity_type != "PERSON":
         return False
-    if any(w in _ORG_WORDS for w in words):
+    if any(w in _ORG_WORDS for w in words) or any(ch.isdigit() for ch in value):
+        return True
+    if _COMPOUND_WORD.search(value):
         return True
     letters = [ch for ch in value if ch.isalpha()]
     return all(ch.isupper() for ch in letters) and all(len(w) <= 4 for w in words)
+
+
+# After a name: more capitalised words, then an organisation word ("Rapid Cycle Solutions",
+# "Davis, Reynolds and Williamson Orchestra", "Aunt Bertha Inc").
+_BEFORE_ORG_WORD = regex.compile(
+    r"(?:(?:,|[ \t]+(?:and|&))?[ \t]+\p{Lu}[\p{L}'’\-]*){0,3}[ \t]+(?P<word>\p{Lu}[\p{L}.]*)"
+)
+# A lower-case word of prose, not part of an address or identifier ("priya.raman@...").
+_LOWER_WORD = regex.compile(r"(?<![\p{L}\d_@./\-])\p{Ll}{5,}(?![\p{L}\d_@/\-]|\.\w)")
+
+
+def not_a_person_in(text: str, start: int, end: int) -> bool:
+    """Whether `text[start:end]`, found as a person, is read otherwise in `text`: the start of
+    an organisation's name, or words the text also writes in lower case (an ordinary word:
+    "Awarded Salesperson of the Month" beside "a driven salesperson")."""
+    org = _BEFORE_ORG_WORD.match(text, end)
+    if org is not None and org.group("word").rstrip(".").casefold() in _ORG_WORDS:
+        return True
+    words = [w for w in regex.findall(r"\p{L}+", text[start:end]) if len(w) >= 5]
+    if not words or len(words) != len(regex.findall(r"\p{L}+", text[start:end])):
+        return False
+    lower = set(_LOWER_WORD.findall(text[:start] + " " + text[end:]))
+    return all(w.casefold() in lower for w in words)
 
 
 _LIST_OF_WORDS = regex.compile(
@@ -573,8 +762,9 @@ _ADDRESS_ANCHORS = (
     ),
     # "28245 Puruntie 82", "808 Kálmán Imre u. 12." (house number, name, number)
     (
-        r"(?<![\d\-./:])\b\d{1,6}[ \t]+\p{Lu}[\p{L}'’\-]+(?:[ \t]+[\p{L}'’.\-]+){0,3}"
-        r"[ \t]+\d{1,5}\b\.?",
+        # ... but "1 April 2026" is a date, not a place
+        rf"(?<![\d\-./:])\b\d{{1,6}}[ \t]+(?!(?i:{_MONTH})(?![\p{{L}}]))"
+        r"\p{Lu}[\p{L}'’\-]+(?:[ \t]+[\p{L}'’.\-]+){0,3}[ \t]+\d{1,5}\b\.?",
         0.6,
     ),
 )
@@ -676,9 +866,12 @@ def build_recognizers(settings: RedactionSettings, *, with_ner: bool) -> list[En
         MacAddressRecognizer(),
         CryptoRecognizer(),
         UsSsnRecognizer(),
+        _labelled_ssn_recognizer(),
+        _uk_nino_recognizer(),
+        _date_of_birth_recognizer(),
         UsItinRecognizer(),
         UsPassportRecognizer(),
-        UsLicenseRecognizer(),
+        _ShortCodeFreeLicenseRecognizer(),
         UsBankRecognizer(),
         UrlRecognizer(),
         DateRecognizer(),

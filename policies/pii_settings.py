@@ -25,6 +25,8 @@ DEFAULT_ENTITIES: tuple[str, ...] = (
     "CREDIT_CARD",
     "IBAN_CODE",
     "US_SSN",
+    "UK_NINO",
+    "DATE_OF_BIRTH",
     "US_ITIN",
     "US_PASSPORT",
     "US_DRIVER_LICENSE",

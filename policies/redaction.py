@@ -43,10 +43,13 @@ from policies.pii_recognizers import (
     build_recognizers,
     expand_person_spans,
     implausible_name,
+    is_region,
     needs_part_of_speech,
+    not_a_person_in,
 )
 from policies.pii_settings import RedactionSettings
 from policies.pii_types import PiiFinding
+from policies.pii_vocabulary import CorpusVocabulary
 from policies.sql_sweep import LiveKeys, SweepCount
 
 __all__ = [
@@ -66,7 +69,7 @@ _WINDOW_CHARS = 100_000
 _WINDOW_OVERLAP = 5_000  # longer than a 4096-bit PEM private key
 # Score of a PERSON finding implied by another one (a repeat, a list neighbour).
 _IMPLIED_SCORE = 0.45
-_FINDINGS_FORMAT = 1  # bump when what a stored finding means changes (recognizer logic)
+_FINDINGS_FORMAT = 2  # bump when what a stored finding means changes (recognizer logic)
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")
 # Citation markers ("[2]", "[1][3]", "[1, 2]") with the punctuation after them: the seams of an
 # answer composed of cited sentences. The text between two seams is analysed, and cached, on
@@ -77,7 +80,11 @@ _CITATION_SEAM = re.compile(
     r"(?:^|(?<=[\s.,;:!?)\"'’”]))[ \t]*(?:\[\d{1,3}(?:,[ \t]*\d{1,3})*\])+[.,;:!?]?(?=\s|$)"
 )
 # Values compared without their punctuation, so "555-0100" and "555 0100" share a placeholder.
-_DIGIT_LIKE = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_BANK_NUMBER"})
+_DIGIT_LIKE = frozenset(
+    {"PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_BANK_NUMBER", "UK_NINO"}
+)
+_VALUE_WORDS = re.compile(r"\w+")
+_ACRONYM = re.compile(r"[A-Z]{1,4}")  # "the Northwind PO": judged by its other words
 # Types found by the NER model or name heuristics, checked by `implausible_name`.
 _NAME_LIKE = frozenset({"PERSON", "LOCATION", "NRP", "ORGANIZATION"})
 _SPACY_LABELS = {
@@ -325,11 +332,17 @@ class PresidioRedactor:
     """
 
     def __init__(
-        self, *, settings: RedactionSettings | None = None, findings_engine: Engine | None = None
+        self,
+        *,
+        settings: RedactionSettings | None = None,
+        findings_engine: Engine | None = None,
+        vocabulary: CorpusVocabulary | None = None,
     ) -> None:
         """`findings_engine`: the database of findings precomputed for indexed text (see
-        `precompute`); segments found there are not analysed again."""
+        `precompute`); segments found there are not analysed again. `vocabulary`: the indexed
+        corpus's own words; a name or place made only of them is not masked."""
         self._settings = settings or RedactionSettings()
+        self._vocabulary = vocabulary
         recognizers = build_recognizers(self._settings, with_ner=self._settings.engine == "spacy")
         self._registry = RecognizerRegistry(
             recognizers=recognizers, supported_languages=[_LANGUAGE]
@@ -484,7 +497,15 @@ class PresidioRedactor:
                 for s, e in expand_person_spans(text, persons, allow_list=self._settings.allow_list)
             )
         placeholders = [m.span() for m in _PLACEHOLDER.finditer(text)]
-        kept = [f for f in findings if not _inside_any(f, placeholders)]
+        vocabulary = self._vocabulary.folded() if self._vocabulary is not None else frozenset()
+        kept = [
+            f
+            for f in findings
+            if not _inside_any(f, placeholders)
+            and not (
+                f.entity_type in _NAME_LIKE and _in_vocabulary(text[f.start : f.end], vocabulary)
+            )
+        ]
         return sorted(kept, key=lambda f: (f.start, -f.end, f.entity_type))
 
     def contains_pii(self, text: str) -> bool:
@@ -598,7 +619,7 @@ class PresidioRedactor:
             allow_list_match="regex",
             regex_flags=re.IGNORECASE,
         )
-        return [r for r in results if not self._implausible(text, r)]
+        return [_without_possessive(text, r) for r in results if not self._implausible(text, r)]
 
     def _implausible(self, text: str, result: RecognizerResult) -> bool:
         if result.entity_type not in _NAME_LIKE:
@@ -608,13 +629,32 @@ class PresidioRedactor:
             return False
         return implausible_name(
             text[result.start : result.end], result.entity_type, self._settings.allow_list
-        )
+        ) or (result.entity_type == "PERSON" and not_a_person_in(text, result.start, result.end))
+
+
+def _without_possessive(text: str, result: RecognizerResult) -> RecognizerResult:
+    """A PERSON finding without a trailing possessive ("Wisława Szczepańska" of "...'s"), and
+    a LOCATION when it names a region ("Southern Tunisia")."""
+    if result.entity_type == "PERSON" and is_region(text[result.start : result.end]):
+        result.entity_type = "LOCATION"
+    possessive = text[result.end - 2 : result.end] in ("'s", "’s")
+    if result.entity_type == "PERSON" and possessive and result.end - 2 > result.start:
+        result.end -= 2
+    return result
 
 
 def _normalise(entity_type: str, value: str) -> str:
     if entity_type in _DIGIT_LIKE:
         return "".join(ch for ch in value if ch.isalnum()).casefold()
     return " ".join(value.split()).casefold()
+
+
+def _in_vocabulary(value: str, vocabulary: frozenset[str]) -> bool:
+    """Whether `value` (a name or place found) is made only of the corpus's own words."""
+    if not vocabulary or any(ch.isdigit() for ch in value):
+        return False
+    words = [w.casefold() for w in _VALUE_WORDS.findall(value) if not _ACRONYM.fullmatch(w)]
+    return bool(words) and all(w in vocabulary for w in words)
 
 
 def _inside_any(finding: PiiFinding, spans: list[tuple[int, int]]) -> bool:

@@ -1,4 +1,5 @@
-"""PDF with pypdf: text page by page; sections start at each page and each bookmarked heading."""
+"""PDF with pypdf: text page by page, without page furniture (running headers, footers, page
+numbers); sections start at each page and each bookmarked heading."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pypdf.errors import DependencyError, LimitReachedError, PyPdfError
 from pypdf.generic import Destination
 
 from ingest.documents import ParsedDocument, ParseError, Section
+from ingest.formats.furniture import strip_page_furniture
 from ingest.formats.layout import collapse_spaces, normalise_whitespace
 from ingest.formats.limits import ParseBudget, ParseLimitError, ParseLimits
 
@@ -51,7 +53,7 @@ def parse_pdf(
         ):
             reader = PdfReader(io.BytesIO(data))
             _unlock(reader)
-            pages = _page_texts(reader, budget)
+            pages = strip_page_furniture(_page_texts(reader, budget))
             metadata_title = (
                 collapse_spaces(str(reader.metadata.title or "")) if reader.metadata else ""
             )
