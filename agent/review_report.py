@@ -26,9 +26,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Final, Literal, get_args
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
-from agent.review_store import AnswerFacts, StoredReview
+if TYPE_CHECKING:  # the store's SQLAlchemy tables are not needed to name verdicts (CLI start-up)
+    from agent.review_store import AnswerFacts, StoredReview
 
 __all__ = [
     "ANSWER_VERDICTS",

@@ -8,12 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.audit_review import (
-    AnswerVerdict,
-    CitationState,
-    CitationVerdict,
-    QueueReason,
-)
+from agent.review_report import AnswerVerdict, CitationVerdict
+from agent.review_types import CitationState, QueueReason
 
 __all__ = [
     "AgreementResponse",

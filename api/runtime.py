@@ -62,6 +62,7 @@ class ServiceRuntime:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._reported: tuple[bool, tuple[tuple[str, str], ...]] | None = None
 
     # -- life cycle
 
@@ -153,7 +154,21 @@ class ServiceRuntime:
         for name, check in self._checks.items():
             checks[name] = check()
         ready = self._engines is not None and all(v == "ok" for v in checks.values())
+        self._log_change(ready, checks)
         return Readiness(ready=ready, checks=checks)
+
+    def _log_change(self, ready: bool, checks: Mapping[str, str]) -> None:
+        """Readiness is polled every few seconds: log when it changes, not each poll."""
+        state = (ready, tuple(sorted((k, v) for k, v in checks.items() if v != "ok")))
+        with self._lock:
+            changed, self._reported = state != self._reported, state
+        if not changed:
+            return
+        if ready:
+            log.info("readiness: ready")
+        else:
+            reasons = "; ".join(f"{k}: {v}" for k, v in state[1]) or "starting"
+            log.warning("readiness: not ready: %s", reasons)
 
     def _reasons(self) -> str:
         checks = self.readiness().checks
