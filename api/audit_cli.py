@@ -40,6 +40,7 @@ from api.audit_schemas import (
     ReviewItemResponse,
     ReviewRequest,
     ReviewResponse,
+    SkipResponse,
 )
 from api.cli_console import console
 from policies.engine import PolicyEngine, PolicyError
@@ -113,6 +114,7 @@ class Backend(Protocol):
     def pick(self, answer_id: str) -> PickResponse: ...
     def item(self, answer_id: str) -> ReviewItemResponse: ...
     def review(self, answer_id: str, request: ReviewRequest) -> ReviewResponse: ...
+    def skip(self, answer_id: str, reason: str) -> SkipResponse: ...
     def report(self, since: datetime | None, until: datetime | None) -> ReportResponse: ...
     def report_csv(self, since: datetime | None, until: datetime | None) -> str: ...
 
@@ -164,6 +166,11 @@ class DirectBackend:
         )
         return ReviewResponse.model_validate(stored)
 
+    def skip(self, answer_id: str, reason: str) -> SkipResponse:
+        return SkipResponse.model_validate(
+            self._service.skip(answer_id, self._auditor, reason=reason)
+        )
+
     def report(self, since: datetime | None, until: datetime | None) -> ReportResponse:
         built = self._service.report(self._auditor, since=since, until=until)
         return ReportResponse.model_validate(built)
@@ -212,6 +219,10 @@ class HttpBackend:
         body = request.model_dump(mode="json", exclude_none=True)
         url = f"/v1/audit/answers/{answer_id}/reviews"
         return self._model(ReviewResponse, "POST", url, json=body)
+
+    def skip(self, answer_id: str, reason: str) -> SkipResponse:
+        url = f"/v1/audit/answers/{answer_id}/skip"
+        return self._model(SkipResponse, "POST", url, json={"reason": reason})
 
     def report(self, since: datetime | None, until: datetime | None) -> ReportResponse:
         return self._model(ReportResponse, "GET", "/v1/audit/report", params=_bounds(since, until))
@@ -410,6 +421,11 @@ def show(ctx: typer.Context, answer_id: AnswerArg, as_json: JsonOption = False) 
     out.print(f"[bold]answer {item.answer_id}[/] · {item.status} · {escape(item.composer)}")
     out.print(f"[bold]Q:[/] {escape(item.question)}")
     out.print(f"[bold]A:[/] {escape(item.answer)}")
+    if item.all_restricted:
+        out.print(
+            "[yellow]every citation is restricted for you:[/] nothing to judge; "
+            f"proofdesk audit skip {item.answer_id} --reason TEXT passes it on"
+        )
     for c in item.citations:
         head = f"\n[bold][{c.marker}][/] {c.source_id} · support {c.support:.2f}"
         state = "" if c.state == "current" else f" · [yellow]document {c.state}[/]"
@@ -467,6 +483,19 @@ def review(  # noqa: PLR0917 - Typer takes options as parameters
         _print_json(stored)
         return
     out.print(f"review {stored.review_id} of {stored.answer_id} recorded: {stored.answer_verdict}")
+
+
+@app.command()
+def skip(
+    ctx: typer.Context,
+    answer_id: AnswerArg,
+    reason: Annotated[str, typer.Option(help="Why (masked before it is stored).")],
+) -> None:
+    """Pass an answer on with a reason, e.g. when every citation is restricted for you: it
+    leaves your queue and goes to an auditor who may read it."""
+    with _backend(ctx) as backend:
+        skipped = backend.skip(answer_id, reason)
+    out.print(f"skipped {skipped.answer_id}: {escape(skipped.reason)}")
 
 
 def _verdict(value: str) -> str:

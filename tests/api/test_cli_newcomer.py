@@ -9,12 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from rich.progress import Progress
 
 from api.cli_console import CountColumn
+from tests.api.conftest import Keys, build_harness, serve, stop
 from tests.ingest.sync_fixtures import write_source_tree, write_sources_file
+from tests.kb_index import KbIndex
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = (
@@ -209,3 +212,35 @@ def test_audit_options_may_follow_the_subcommand(config: Path) -> None:
     not_auditor = _run(config, "audit", "queue", "--as=erin")
     assert not_auditor.returncode == 1
     assert "(check --as)" in not_auditor.stderr
+
+
+def test_ask_through_a_running_server(kb_index: KbIndex, keys: Keys, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from api import cli
+
+    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path)
+    server = serve(h.app)
+
+    def ask(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli.app, ["ask", "How do I set up the VPN client?", *args])
+        return result.exit_code, result.output
+
+    try:
+        assert h.runtime.wait_ready(30)
+        code, output = ask("--server", server.url, "--api-key", keys.act_as, "-u", "bob", "--json")
+        assert code == 0, output
+        answer = json.loads(output)
+        assert answer["status"] == "answered" and answer["citations"], answer
+        stored = httpx.get(
+            f"{server.url}/v1/answers/{answer['answer_id']}", headers=keys.auth("audit")
+        )
+        assert stored.status_code == 200  # the server answered it and recorded it
+        code, output = ask("--server", server.url, "--api-key", keys.audit, "-u", "bob")
+        assert code == 1 and "server refused the question (403)" in output, output
+        code, output = ask("--server", server.url)
+        assert code == 2 and "--server needs an API key" in output
+    finally:
+        stop(server)
+    code, output = ask("--server", server.url, "--api-key", keys.act_as)
+    assert code == 1 and "cannot reach" in output
