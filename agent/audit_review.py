@@ -40,6 +40,7 @@ from agent.review_citations import CitationInspector
 from agent.review_report import (
     ANSWER_VERDICTS,
     CITATION_VERDICTS,
+    SKIPPED,
     AnswerVerdict,
     CitationVerdict,
     ReviewReport,
@@ -60,6 +61,7 @@ from agent.review_types import (
     ReviewItem,
     ReviewRecord,
     ReviewSettings,
+    SkipRecord,
 )
 from agent.types import Answer
 from policies.engine import PolicyEngine, holds_auditor_role
@@ -86,6 +88,7 @@ __all__ = [
     "ReviewReport",
     "ReviewService",
     "ReviewSettings",
+    "SkipRecord",
     "UnknownAnswerError",
 ]
 
@@ -205,9 +208,12 @@ class ReviewService:
         reviewer: str,
         picked_at: datetime | None,
     ) -> bool:
+        if any(r.reviewer == reviewer for r in reviews if r.answer_verdict == SKIPPED):
+            return False  # passed on by this auditor: it waits for another one
+        counted = [r for r in reviews if r.answer_verdict != SKIPPED]
         if picked_at is not None:
-            return not any(r.created_at >= picked_at for r in reviews)
-        reviewers = {r.reviewer for r in reviews}
+            return not any(r.created_at >= picked_at for r in counted)
+        reviewers = {r.reviewer for r in counted}
         return reviewer not in reviewers and len(reviewers) < self._wanted(answer_id)
 
     def _items(
@@ -238,7 +244,13 @@ class ReviewService:
                         min_support=summary.min_support,
                         cited=summary.citation_count > 0,
                     ),
-                    reviewers=len({r.reviewer for r in history.get(answer_id, [])}),
+                    reviewers=len(
+                        {
+                            r.reviewer
+                            for r in history.get(answer_id, [])
+                            if r.answer_verdict != SKIPPED
+                        }
+                    ),
                     wanted_reviewers=self._wanted(answer_id),
                 )
             )
@@ -275,7 +287,11 @@ class ReviewService:
         record = self._record(answer_id)
         citations = tuple(self._citations.view(a) for a in self._citations.access(record, auditor))
         segments = _segments(record.answer, {c.marker for c in citations if c.restricted})
-        latest = latest_per_reviewer(self._reviews.reviews_for([answer_id]))
+        latest = [
+            r
+            for r in latest_per_reviewer(self._reviews.reviews_for([answer_id]))
+            if r.answer_verdict != SKIPPED
+        ]
         mine = next((r for r in latest if r.reviewer == reviewer), None)
         picked = answer_id in self._reviews.latest_picks([answer_id])
         negative = answer_id in self._reviews.negative_among([answer_id])
@@ -358,6 +374,11 @@ class ReviewService:
         readable = {a.citation.marker for a in access if a.readable}
         restricted = {a.citation.marker for a in access if not a.readable}
         given = dict(citation_verdicts)
+        if restricted and not readable:
+            raise InvalidReviewError(
+                "every citation of this answer is restricted for you, so there is nothing to "
+                "judge: skip it with a reason and it goes to an auditor who may read them"
+            )
         problems = []
         if unknown := sorted(set(given) - readable - restricted):
             problems.append(f"the answer has no citation {_markers(unknown)}")
@@ -389,11 +410,43 @@ class ReviewService:
         )
         return _record_of(stored)
 
+    def skip(self, answer_id: str, auditor: Principal, *, reason: str) -> SkipRecord:
+        """Pass an answer on with a reason (masked before it is stored), e.g. when every
+        citation is restricted for this auditor: it leaves their queue and stays in the
+        others' (it counts as nobody's review), so an auditor who may read it gets it."""
+        reviewer = self._reviewer(auditor)
+        self._record(answer_id)
+        text = reason.strip()
+        if not text:
+            raise InvalidReviewError("a skip needs a reason")
+        if len(text) > self._settings.note_max_chars:
+            raise InvalidReviewError(
+                f"the reason is longer than {self._settings.note_max_chars} characters"
+            )
+        with self._guard.scope():
+            text = self._guard.mask_text(text)
+        stored = self._reviews.add_review(
+            answer_id=answer_id,
+            reviewer=reviewer,
+            at=self._clock(),
+            answer_verdict=SKIPPED,
+            note=text,
+            verdicts={},
+        )
+        return SkipRecord(
+            answer_id=answer_id,
+            reviewer=reviewer,
+            created_at=stored.created_at,
+            reason=stored.note or text,
+        )
+
     def history(self, answer_id: str, auditor: Principal) -> list[ReviewRecord]:
-        """Every review of an answer, oldest first (earlier reviews of a reviewer included)."""
+        """Every review of an answer, oldest first (earlier reviews of a reviewer included;
+        skips are not reviews)."""
         self._reviewer(auditor)
         self._record(answer_id)
-        return [_record_of(r) for r in self._reviews.reviews_for([answer_id])]
+        reviews = self._reviews.reviews_for([answer_id])
+        return [_record_of(r) for r in reviews if r.answer_verdict != SKIPPED]
 
     def reviewer_of(self, auditor: Principal) -> str:
         """The pseudonym this auditor's reviews are stored under."""
@@ -410,7 +463,8 @@ class ReviewService:
     ) -> ReviewReport:
         """Precision and agreement over reviews of the answers given in [since, until)."""
         self._reviewer(auditor)
-        latest = latest_per_reviewer(self._reviews.reviews_of_answers_between(since, until))
+        reviews = self._reviews.reviews_of_answers_between(since, until)
+        latest = latest_per_reviewer(r for r in reviews if r.answer_verdict != SKIPPED)
         facts = self._reviews.answer_facts({r.answer_id for r in latest})
         return build_report(
             latest,

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
@@ -63,13 +63,15 @@ from agent.audit_models import (
     RetentionResult,
 )
 from agent.audit_outbox import AuditHealth, AuditOutbox, OutboxDelivery
-from agent.masking import PiiGuard, RequestScope
-from agent.masking_worker import MaskingWorker
 from agent.migrations import check_schema_name, upgrade_audit_db
 from agent.review_store import review_deletes
 from agent.types import Answer, AnswerStatus
 from policies.cron import CronExpression
 from policies.principal import Principal
+
+if TYPE_CHECKING:  # the guard loads Presidio; settings and CLI start-up import this module
+    from agent.masking import PiiGuard, RequestScope
+    from agent.masking_worker import MaskingWorker
 
 __all__ = [
     "AUDIT_METADATA",

@@ -26,13 +26,15 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Final, Literal, get_args
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
-from agent.review_store import AnswerFacts, StoredReview
+if TYPE_CHECKING:  # the store's SQLAlchemy tables are not needed to name verdicts (CLI start-up)
+    from agent.review_store import AnswerFacts, StoredReview
 
 __all__ = [
     "ANSWER_VERDICTS",
     "CITATION_VERDICTS",
+    "SKIPPED",
     "VERDICT_SCORES",
     "Agreement",
     "AnswerVerdict",
@@ -49,6 +51,7 @@ CitationVerdict = Literal["supports", "partially_supports", "does_not_support", 
 CITATION_VERDICTS: Final[tuple[CitationVerdict, ...]] = get_args(CitationVerdict)
 AnswerVerdict = Literal["correct", "partially_correct", "incorrect"]
 ANSWER_VERDICTS: Final[tuple[AnswerVerdict, ...]] = get_args(AnswerVerdict)
+SKIPPED: Final = "skipped"  # the answer verdict column of a skip (`ReviewService.skip`)
 VERDICT_SCORES: Final[Mapping[str, float]] = {
     "supports": 1.0,
     "partially_supports": 0.5,
@@ -133,7 +136,7 @@ def build_report(
     worst_min_citations: int = 3,
 ) -> ReviewReport:
     """The report over `latest` (one review per reviewer and answer: `latest_per_reviewer`)."""
-    counted = [r for r in latest if r.answer_id in facts]
+    counted = [r for r in latest if r.answer_id in facts and r.answer_verdict != SKIPPED]
     raw: list[tuple[StoredReview, int, str]] = [
         (r, m, v)
         for r in counted

@@ -29,6 +29,7 @@ __all__ = [
     "ReviewItem",
     "ReviewRecord",
     "ReviewSettings",
+    "SkipRecord",
 ]
 
 QueueReason = Literal["picked", "negative_feedback", "low_support", "sampled"]
@@ -164,3 +165,19 @@ class ReviewItem:
     @property
     def reviewable_markers(self) -> tuple[int, ...]:
         return tuple(c.marker for c in self.citations if not c.restricted)
+
+    @property
+    def all_restricted(self) -> bool:
+        """Every citation is restricted for this auditor: nothing to judge, only to skip."""
+        return bool(self.citations) and not self.reviewable_markers
+
+
+@dataclass(frozen=True)
+class SkipRecord:
+    """An auditor passed an answer on (stored with the reviews, counted in no report): it
+    leaves their queue and stays in the others'."""
+
+    answer_id: str
+    reviewer: str  # pseudonym
+    created_at: datetime
+    reason: str  # masked

@@ -34,6 +34,8 @@ from api.audit_schemas import (
     ReviewItemResponse,
     ReviewRequest,
     ReviewResponse,
+    SkipRequest,
+    SkipResponse,
 )
 from api.audit_sessions import AuditSessions
 from api.auth import Authenticator, Identity
@@ -217,6 +219,21 @@ def add_review(
             note=body.note,
         )
     return ReviewResponse.model_validate(stored)
+
+
+@router.post(
+    "/answers/{answer_id}/skip",
+    status_code=201,
+    summary="Pass an answer on with a reason (e.g. every citation is restricted for you): it "
+    "leaves your queue and goes to another auditor",
+    responses=error_responses(401, 403, 404, 422, 429, 503),
+)
+def skip(
+    answer_id: AnswerIdPath, body: SkipRequest, identity: AuditorIdentity, review: ReviewServiceDep
+) -> SkipResponse:
+    with translated_errors():
+        skipped = review.skip(answer_id, identity.principal, reason=body.reason)
+    return SkipResponse.model_validate(skipped)
 
 
 @router.get(

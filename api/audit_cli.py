@@ -15,31 +15,23 @@ Both print the same shapes: the API's response models, as tables or with `--json
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol, TypeVar
 
-import httpx
 import typer
 from pydantic import BaseModel, ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
-from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
 
-from agent.audit_review import (
-    ANSWER_VERDICTS,
-    CITATION_VERDICTS,
-    InvalidReviewError,
-    NotAnAuditorError,
-    ReviewService,
-    UnknownAnswerError,
-)
-from agent.review_report import report_to_csv
+from agent.review_report import ANSWER_VERDICTS, CITATION_VERDICTS, report_to_csv
+from agent.review_types import InvalidReviewError, NotAnAuditorError
 from api.audit_schemas import (
     PickResponse,
     QueueItemResponse,
@@ -48,9 +40,16 @@ from api.audit_schemas import (
     ReviewItemResponse,
     ReviewRequest,
     ReviewResponse,
+    SkipResponse,
 )
+from api.cli_console import console
 from policies.engine import PolicyEngine, PolicyError
 from retrieval.store import StoreError, StoreLockedError
+
+if TYPE_CHECKING:  # loaded when a command runs, not for --help: the review service loads Presidio
+    import httpx
+
+    from agent.audit_review import ReviewService
 
 __all__ = ["CliDeps", "app"]
 
@@ -62,11 +61,43 @@ VERDICT_KEYS = {str(i): v for i, v in enumerate(CITATION_VERDICTS, 1)} | {
     "i": "irrelevant",
 }
 _M = TypeVar("_M", bound=BaseModel)
-out = Console()
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
+
+_SHARED_OPTIONS = frozenset({"--server", "--api-key", "--as", "--groups", "--config", "-c"})
+
+
+class _SharedOptionsGroup(TyperGroup):
+    """Takes the group's options (--as, --server, ...) after the subcommand too, as in
+    `proofdesk audit queue --as oscar`: they are moved in front of it before parsing."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's vendored click.Context
+        return super().parse_args(ctx, _hoist_shared_options(args, set(self.commands)))
+
+
+def _hoist_shared_options(args: list[str], commands: set[str]) -> list[str]:
+    i = 0
+    while i < len(args) and args[i] not in commands:
+        i += 2 if args[i] in _SHARED_OPTIONS else 1  # skip an option's value
+    if i >= len(args):
+        return args
+    head, tail, moved = args[: i + 1], [], []
+    rest = iter(args[i + 1 :])
+    for arg in rest:
+        if arg == "--":
+            tail += [arg, *rest]
+        elif arg.split("=", 1)[0] in _SHARED_OPTIONS:
+            moved.append(arg)
+            if "=" not in arg:
+                moved.extend(list(itertools.islice(rest, 1)))
+        else:
+            tail.append(arg)
+    return [*head[:-1], *moved, head[-1], *tail]
+
 
 app = typer.Typer(
     name="audit",
+    cls=_SharedOptionsGroup,
     help="Review whether answers' citations support them (auditors).",
     no_args_is_help=True,
 )
@@ -83,6 +114,7 @@ class Backend(Protocol):
     def pick(self, answer_id: str) -> PickResponse: ...
     def item(self, answer_id: str) -> ReviewItemResponse: ...
     def review(self, answer_id: str, request: ReviewRequest) -> ReviewResponse: ...
+    def skip(self, answer_id: str, reason: str) -> SkipResponse: ...
     def report(self, since: datetime | None, until: datetime | None) -> ReportResponse: ...
     def report_csv(self, since: datetime | None, until: datetime | None) -> str: ...
 
@@ -134,6 +166,11 @@ class DirectBackend:
         )
         return ReviewResponse.model_validate(stored)
 
+    def skip(self, answer_id: str, reason: str) -> SkipResponse:
+        return SkipResponse.model_validate(
+            self._service.skip(answer_id, self._auditor, reason=reason)
+        )
+
     def report(self, since: datetime | None, until: datetime | None) -> ReportResponse:
         built = self._service.report(self._auditor, since=since, until=until)
         return ReportResponse.model_validate(built)
@@ -147,6 +184,8 @@ class HttpBackend:
         self._client = client
 
     def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
         try:
             response = self._client.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
@@ -180,6 +219,10 @@ class HttpBackend:
         body = request.model_dump(mode="json", exclude_none=True)
         url = f"/v1/audit/answers/{answer_id}/reviews"
         return self._model(ReviewResponse, "POST", url, json=body)
+
+    def skip(self, answer_id: str, reason: str) -> SkipResponse:
+        url = f"/v1/audit/answers/{answer_id}/skip"
+        return self._model(SkipResponse, "POST", url, json={"reason": reason})
 
     def report(self, since: datetime | None, until: datetime | None) -> ReportResponse:
         return self._model(ReportResponse, "GET", "/v1/audit/report", params=_bounds(since, until))
@@ -237,6 +280,10 @@ def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 @contextmanager
 def _backend(ctx: typer.Context) -> Iterator[Backend]:
     """The backend for this invocation, with domain errors turned into messages."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from agent.audit_store import UnknownAnswerError
+
     state: _State = ctx.obj
     try:
         yield _open(state)
@@ -267,6 +314,8 @@ def _open(state: _State) -> Backend:
             headers["X-Proofdesk-User"] = state.user
             if state.groups:
                 headers["X-Proofdesk-Groups"] = ",".join(state.groups)
+        import httpx
+
         client = httpx.Client(base_url=state.server.rstrip("/"), headers=headers, timeout=60)
         state.closers.append(client.close)
         return HttpBackend(client)
@@ -281,6 +330,7 @@ def _open(state: _State) -> Backend:
 def _deps_from_settings(state: _State) -> CliDeps:
     """Direct mode's composition root: the audit store, the policy, the guard, and the index
     (opened only when a command shows or checks citations)."""
+    from agent.audit_review import ReviewService
     from agent.audit_store import AuditStore
     from agent.masking import PiiGuard
     from agent.review_store import ReviewStore
@@ -389,6 +439,11 @@ def show(ctx: typer.Context, answer_id: AnswerArg, as_json: JsonOption = False) 
     out.print(f"[bold]answer {item.answer_id}[/] · {item.status} · {escape(item.composer)}")
     out.print(f"[bold]Q:[/] {escape(item.question)}")
     out.print(f"[bold]A:[/] {escape(item.answer)}")
+    if item.all_restricted:
+        out.print(
+            "[yellow]every citation is restricted for you:[/] nothing to judge; "
+            f"proofdesk audit skip {item.answer_id} --reason TEXT passes it on"
+        )
     for c in item.citations:
         head = f"\n[bold][{c.marker}][/] {c.source_id} · support {c.support:.2f}"
         state = "" if c.state == "current" else f" · [yellow]document {c.state}[/]"
@@ -446,6 +501,19 @@ def review(  # noqa: PLR0917 - Typer takes options as parameters
         _print_json(stored)
         return
     out.print(f"review {stored.review_id} of {stored.answer_id} recorded: {stored.answer_verdict}")
+
+
+@app.command()
+def skip(
+    ctx: typer.Context,
+    answer_id: AnswerArg,
+    reason: Annotated[str, typer.Option(help="Why (masked before it is stored).")],
+) -> None:
+    """Pass an answer on with a reason, e.g. when every citation is restricted for you: it
+    leaves your queue and goes to an auditor who may read it."""
+    with _backend(ctx) as backend:
+        skipped = backend.skip(answer_id, reason)
+    out.print(f"skipped {skipped.answer_id}: {escape(skipped.reason)}")
 
 
 def _verdict(value: str) -> str:

@@ -8,12 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.audit_review import (
-    AnswerVerdict,
-    CitationState,
-    CitationVerdict,
-    QueueReason,
-)
+from agent.review_report import AnswerVerdict, CitationVerdict
+from agent.review_types import CitationState, QueueReason
 
 __all__ = [
     "AgreementResponse",
@@ -30,6 +26,8 @@ __all__ = [
     "ReviewItemResponse",
     "ReviewRequest",
     "ReviewResponse",
+    "SkipRequest",
+    "SkipResponse",
 ]
 
 ANSWER_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
@@ -66,6 +64,21 @@ class PickRequest(BaseModel):
 class PickResponse(BaseModel):
     answer_id: str
     picked_at: datetime
+
+
+class SkipRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "every citation is restricted for me"}]},
+    )
+    reason: str = Field(min_length=1, max_length=2000, description="masked before storage")
+
+
+class SkipResponse(_Out):
+    answer_id: str
+    reviewer: str = Field(description="your pseudonym")
+    created_at: datetime
+    reason: str = Field(description="masked")
 
 
 class CitationViewResponse(_Out):
@@ -116,6 +129,9 @@ class ReviewItemResponse(_Out):
     min_support: float | None
     citations: list[CitationViewResponse]
     reviewable_markers: list[int] = Field(description="citations that need a verdict")
+    all_restricted: bool = Field(
+        description="every citation is restricted for you: skip it (POST .../skip) with a reason"
+    )
     reasons: list[QueueReason]
     flags: list[str]
     feedback: list[FeedbackViewResponse]

@@ -358,6 +358,28 @@ async def submit_review(request: Request, answer_id: str) -> Response:
     return RedirectResponse(f"/audit/next?after={target}&saved={target}", 303)
 
 
+@router.post("/answers/{answer_id}/skip")
+async def submit_skip(request: Request, answer_id: str) -> Response:
+    """Pass an answer on with a reason (all its citations are restricted for this auditor)."""
+    session = _session(request)
+    if not isinstance(session, _Session):
+        return session
+    form = await request.form()
+    if not _check_csrf(session, form):
+        return _forbidden(request, session)
+    review, principal = session.audit.review, session.identity.principal
+    reason = str(form.get("reason", ""))
+    try:
+        await run_in_threadpool(lambda: review.skip(answer_id, principal, reason=reason))
+    except InvalidReviewError as exc:
+        item = await run_in_threadpool(review.item, answer_id, principal)
+        return _review(request, session, item, status=422, message=str(exc))
+    except (UnknownAnswerError, NotAnAuditorError, ApiError, StoreError) as exc:
+        return _error_page(request, exc, session.csrf)
+    target = quote(answer_id, safe="")
+    return RedirectResponse(f"/audit/next?after={target}&saved={target}", 303)
+
+
 def _review(
     request: Request,
     session: _Session,

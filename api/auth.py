@@ -9,9 +9,7 @@ gives the user those roles: Casbin stays the one decision point.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from api.errors import (
     EndUserRequiredError,
     PermissionDeniedError,
 )
+from api.key_hashing import KEY_PREFIX, generate_api_key, hash_api_key
 from policies.engine import PolicyEngine, holds_auditor_role
 from policies.principal import InvalidPrincipalError, Principal, user_ref
 
@@ -44,18 +43,6 @@ __all__ = [
 
 Scope = Literal["chat", "act_as", "admin", "audit"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
-KEY_PREFIX = "pdk_"
-_HASH_PREFIX = "sha256:"
-
-
-def generate_api_key() -> str:
-    """A new random API key (show it once; store only `hash_api_key(key)`)."""
-    return KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_api_key(key: str) -> str:
-    """The stored form of an API key: `sha256:<hex>`."""
-    return _HASH_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 class ApiKeysFileError(ValueError):

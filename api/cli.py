@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api import audit_cli
-from api.settings import ConfigFileError, Settings, load_settings
+from api.cli_console import CountColumn, console
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # start-up imports only what --help needs; each command imports the rest
     from agent.audit_store import AuditStore
     from api.answer_store import SqlAnswerStore
+    from api.settings import Settings
     from ingest.jobs import JobStore
 
 app = typer.Typer(
@@ -31,8 +31,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines (greppable)
-out = Console()
+err = console(stderr=True, soft_wrap=True)  # messages stay whole lines (greppable)
+out = console()
 
 ConfigOption = Annotated[
     Path | None,
@@ -69,13 +69,14 @@ def _shown(text: object) -> str:
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")  # "[x]" in a message is no markup
     raise typer.Exit(code)
 
 
 def _settings(config: Path | None) -> Settings:
     """The settings, and the command's logging: masked, on stderr (see api.logging_setup)."""
     from api.logging_setup import configure_logging, masking_guard
+    from api.settings import ConfigFileError, load_settings
 
     try:
         settings = load_settings(config)
@@ -261,7 +262,7 @@ def _progress(source_id: str, *, enabled: bool) -> Iterator[Callable[[str, int],
         TextColumn(f"[bold]{source_id}[/]"),
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        CountColumn(),
         TimeElapsedColumn(),
         console=err,
         transient=True,
@@ -340,13 +341,7 @@ def jobs(
         return
     table = Table("job", "source", "trigger", "status", "started", "finished", "summary")
     for r in records:
-        rep = r.report or {}
-        summary = (
-            f"+{rep.get('added', 0)} ~{rep.get('updated', 0)} -{rep.get('deleted', 0)} "
-            f"embedded {rep.get('chunks_embedded', 0)}"
-            if rep
-            else (r.error or "")
-        )
+        summary = _job_summary(r.report) if r.report else (r.error or "")
         table.add_row(
             r.job_id[:8],
             r.source_id,
@@ -357,6 +352,21 @@ def jobs(
             _shown(summary),
         )
     out.print(table)
+
+
+def _job_summary(rep: dict[str, Any]) -> str:
+    """`+added ~updated -deleted`, then whatever else the run changed or met: an access-only
+    change is a change too."""
+    parts = [f"+{rep.get('added', 0)} ~{rep.get('updated', 0)} -{rep.get('deleted', 0)}"]
+    for key, label in (
+        ("acl_changed", "access changed"),
+        ("quarantined", "quarantined"),
+        ("failed", "failed"),
+    ):
+        if rep.get(key):
+            parts.append(f"{label} {rep[key]}")
+    parts.append(f"embedded {rep.get('chunks_embedded', 0)}")
+    return ", ".join(parts)
 
 
 @app.command()
@@ -499,7 +509,11 @@ def scheduler(
     config: ConfigOption = None,
 ) -> None:
     """Run every source on its cron schedule, the state prune on ingest.prune_schedule and the
-    retention job on audit.retention_schedule (this process owns the index while it runs)."""
+    retention job on audit.retention_schedule (this process owns the index while it runs).
+
+    With --once: run what is due now (and every source never run before), say what ran or that
+    nothing was due, and exit; for a system cron job or CI.
+    """
     from api.wiring import build_ingest, maintenance_tasks, retention_tasks
     from ingest.scheduler import Scheduler
 
@@ -520,7 +534,15 @@ def scheduler(
             for name, when in sorted(sched.next_runs().items()):
                 err.print(f"{name}: next run {when.isoformat()}")
             if once:
-                sched.tick()
+                ran = sched.tick()
+                if ran:
+                    err.print(f"ran: {', '.join(ran)}")
+                else:
+                    upcoming = min(sched.next_runs().items(), key=lambda kv: kv[1], default=None)
+                    after = (
+                        f"; next: {upcoming[0]} at {upcoming[1].isoformat()}" if upcoming else ""
+                    )
+                    err.print(f"nothing is due now{after}")
                 return
             stop = threading.Event()
             try:
@@ -604,6 +626,7 @@ def search(
     if mode is not None and mode not in ("hybrid", "dense", "sparse"):
         _fail(f"unknown mode {mode!r}: use hybrid, dense or sparse")
     settings = _settings(config)
+    _check_filters(settings, source or [], doc_type or [])
     with _translated_errors():
         policy = build_policy(settings)
         try:
@@ -671,6 +694,24 @@ def search(
         out.print(f"     [dim]{snippet[:200]}{'…' if len(snippet) > 200 else ''}[/]")
 
 
+def _check_filters(settings: Settings, sources: list[str], doc_types: list[str]) -> None:
+    """Unknown --source or --type values are refused (a filter on them would match nothing)."""
+    from typing import get_args
+
+    from ingest.documents import DocType
+    from ingest.sources import load_sources
+
+    known_types = get_args(DocType)
+    if bad := [t for t in doc_types if t not in known_types]:
+        _fail(f"unknown --type {', '.join(bad)}: the types are {', '.join(known_types)}")
+    if not sources:
+        return
+    with _translated_errors():
+        declared = load_sources(settings.ingest.sources_file).ids()
+    if bad := [s for s in sources if s not in declared]:
+        _fail(f"unknown --source {', '.join(bad)}: the sources are {', '.join(declared)}")
+
+
 @contextmanager
 def _answering(settings: Settings) -> Iterator[tuple[Any, Any]]:
     """(policy engine, answer service) over the local index, closed afterwards."""
@@ -717,6 +758,23 @@ def _print_answer(doc: dict[str, Any], *, who: str) -> None:
         out.print(f"  [yellow]hand-off:[/] {doc['handoff_summary']}")
 
 
+def _check_question(settings: Settings, question: str, conversation: str | None) -> None:
+    """Refuse an empty or too long question before any model is loaded (the pipeline checks
+    again, with the same screen)."""
+    from agent.screening import InvalidQuestionError, QuestionScreen, check_conversation_id
+
+    screen = QuestionScreen(
+        max_chars=settings.agent.max_question_chars,
+        escalation_phrases=settings.agent.escalation_phrases,
+    )
+    try:
+        screen.screen(question)
+        if conversation is not None:
+            check_conversation_id(conversation)
+    except InvalidQuestionError as exc:
+        _fail(str(exc))
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
@@ -725,26 +783,95 @@ def ask(
     conversation: Annotated[
         str | None, typer.Option("--conversation", help="Conversation id, for follow-ups.")
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PROOFDESK_SERVER",
+            help="Base URL of a running `proofdesk serve`: ask through its API (it owns the "
+            "index). --user needs a key with the act_as scope.",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="PROOFDESK_API_KEY", help="API key for --server.")
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Answer a question as a user: cited sentences, or a refusal (same JSON as the API)."""
+    """Answer a question as a user: cited sentences, or a refusal (same JSON as the API).
+
+    With the embedded index, a running server owns it: pass --server to ask through it.
+    """
     from agent.screening import InvalidQuestionError
     from agent.serialize import answer_to_dict
     from policies.principal import InvalidPrincipalError
+    from retrieval.store import StoreLockedError
 
     settings = _settings(config)
-    with _translated_errors(), _answering(settings) as (policy, service):
-        try:
-            principal = policy.principal_for(user, _groups(groups))
-            answer = service.answer(question, principal=principal, conversation_id=conversation)
-        except (InvalidPrincipalError, InvalidQuestionError) as exc:
-            _fail(str(exc))
-    doc = answer_to_dict(answer)
+    _check_question(settings, question, conversation)
+    if server is not None:
+        doc = _ask_via_server(server, api_key, question, user, _groups(groups), conversation)
+    else:
+        with _translated_errors():
+            try:
+                with _answering(settings) as (policy, service):
+                    try:
+                        principal = policy.principal_for(user, _groups(groups))
+                        answer = service.answer(
+                            question, principal=principal, conversation_id=conversation
+                        )
+                    except (InvalidPrincipalError, InvalidQuestionError) as exc:
+                        _fail(str(exc))
+            except StoreLockedError as exc:
+                _fail(f"{exc}. To ask through the running server: proofdesk ask --server URL", 3)
+        doc = answer_to_dict(answer)
     if as_json:
         print(json.dumps(doc, indent=2))
     else:
         _print_answer(doc, who=user or "anonymous")
+
+
+def _ask_via_server(
+    server: str,
+    api_key: str | None,
+    question: str,
+    user: str | None,
+    groups: list[str],
+    conversation: str | None,
+) -> dict[str, Any]:
+    """POST /v1/chat on a running server; the key's own user, or --user through `act_as`."""
+    import httpx
+
+    if not api_key:
+        _fail("--server needs an API key (--api-key or PROOFDESK_API_KEY)")
+    headers = {"Authorization": f"Bearer {api_key}"}
+    if user:
+        headers["X-Proofdesk-User"] = user
+        if groups:
+            headers["X-Proofdesk-Groups"] = ",".join(groups)
+    body: dict[str, str] = {"question": question}
+    if conversation:
+        body["conversation_id"] = conversation
+    try:
+        response = httpx.post(
+            f"{server.rstrip('/')}/v1/chat", json=body, headers=headers, timeout=120
+        )
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach {server}: {exc}", EXIT_FAILED)
+    if response.status_code != 200:
+        _fail(
+            f"server refused the question ({response.status_code}): {_error_message(response)}",
+            EXIT_FAILED,
+        )
+    doc: dict[str, Any] = response.json()
+    return doc
+
+
+def _error_message(response: Any) -> str:
+    """The API's `{"error": {"message"}}`, or the start of the body."""
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return str(response.text[:200])
 
 
 DEMO_QUESTIONS: tuple[tuple[str, str], ...] = (
@@ -772,7 +899,11 @@ def demo(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         print(json.dumps({"answers": results}, indent=2))
         return
     for doc in results:
-        out.rule(f"{doc['user']}: {doc['question']}")
+        title = f"{doc['user']}: {doc['question']}"
+        if out.is_terminal:
+            out.rule(title)
+        else:
+            out.print(f"\n== {title}")
         _print_answer(doc, who=str(doc["user"]))
 
 
@@ -799,7 +930,8 @@ def api_key_new(
     --write FILE, adds the entry to that file)."""
     import yaml
 
-    from api.auth import ApiKeysFileError, generate_api_key, hash_api_key
+    from api.auth import ApiKeysFileError
+    from api.key_hashing import generate_api_key, hash_api_key
     from api.keys_file import append_key_entry
 
     known = {"chat", "act_as", "admin", "audit"}

@@ -218,7 +218,7 @@ def _validation(exc: RequestValidationError) -> str:
 
 def error_response(exc: BaseException) -> JSONResponse:
     info = describe(exc)
-    if info.status >= 500:
+    if info.status >= 500 and not isinstance(exc, NotReadyError):  # the runtime logs changes
         log.warning("%s (%d %s): %s", type(exc).__name__, info.status, info.code, exc)
     return JSONResponse(info.body(), status_code=info.status, headers=dict(info.headers))
 

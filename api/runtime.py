@@ -70,6 +70,7 @@ class ServiceRuntime:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._reported: tuple[bool, tuple[tuple[str, str], ...]] | None = None
 
     # -- life cycle
 
@@ -179,7 +180,21 @@ class ServiceRuntime:
         ready = engines is not None and all(
             v == "ok" for k, v in checks.items() if k not in advisory
         )
+        self._log_change(ready, checks)
         return Readiness(ready=ready, checks=checks)
+
+    def _log_change(self, ready: bool, checks: Mapping[str, str]) -> None:
+        """Readiness is polled every few seconds: log when it changes, not each poll."""
+        state = (ready, tuple(sorted((k, v) for k, v in checks.items() if v != "ok")))
+        with self._lock:
+            changed, self._reported = state != self._reported, state
+        if not changed:
+            return
+        if ready:
+            log.info("readiness: ready")
+        else:
+            reasons = "; ".join(f"{k}: {v}" for k, v in state[1]) or "starting"
+            log.warning("readiness: not ready: %s", reasons)
 
     def _reasons(self) -> str:
         checks = self.readiness().checks

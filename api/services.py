@@ -16,8 +16,8 @@ from typing import Literal
 
 from agent.audit_review import ReviewService
 from agent.audit_store import UnknownAnswerError
-from agent.metrics import AgentMetrics
 from agent.masking import PiiGuard
+from agent.metrics import AgentMetrics
 from agent.review_store import ReviewStore
 from api.answer_store import SqlAnswerStore
 from api.api_settings import ApiSettings

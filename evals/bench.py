@@ -4,7 +4,8 @@ Rows: ingest throughput vs raw embedding of the same chunks; an unchanged re-syn
 sync; retrieval latency (query embedding + filtered hybrid search + re-check) at 10k and 100k
 chunks vs llama-index's QdrantVectorStore over qdrant-client local mode; principal expansion +
 filter compilation vs Casbin's plain enforce(); extractive answer latency, masking overhead,
-chat API throughput and the state prune where their benchmarks exist. A ratio is "ours /
+chat API throughput, the state prune and the CLI's start (`proofdesk --help` and `api-key` vs
+`python -c pass`) where their benchmarks exist. A ratio is "ours /
 baseline" for times and "ours / baseline" for throughputs, so read it with the unit.
 
     python -m evals.bench --data ../shared/data [--quick]
@@ -158,6 +159,7 @@ _LATER = {
     "bench_api": "chat API throughput",
     "bench_audit_page": "audit review page render",
     "bench_prune": "state prune",
+    "bench_cli": "CLI start (--help, api-key)",
 }
 
 

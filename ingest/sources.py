@@ -159,6 +159,18 @@ class SourceRegistry:
         return [s for s in self._sources.values() if s.enabled]
 
 
+def _where(loc: tuple[int | str, ...], raw: dict[str, object]) -> str:
+    """An error's location with the source named by its id, not its list position:
+    `sources[it-kb].kind` rather than `sources.0.kind`."""
+    listed = raw.get("sources")
+    if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
+        entry = listed[loc[1]] if isinstance(listed, list) and loc[1] < len(listed) else None
+        sid = entry.get("id") if isinstance(entry, dict) else None
+        name = f"sources[{sid}]" if isinstance(sid, str) and sid else f"sources[#{loc[1] + 1}]"
+        return ".".join([name, *(str(p) for p in loc[2:])])
+    return ".".join(str(p) for p in loc)
+
+
 def load_sources(path: Path) -> SourceRegistry:
     """Read and validate a sources file; every error names the file and what is wrong."""
     try:
@@ -172,9 +184,7 @@ def load_sources(path: Path) -> SourceRegistry:
     try:
         parsed = _SourcesFile.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{_where(err['loc'], raw)}: {err['msg']}" for err in exc.errors())
         raise SourcesFileError(f"{path}: {problems}") from exc
     base = path.parent.resolve()
     resolved = [

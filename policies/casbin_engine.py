@@ -49,6 +49,21 @@ from policies.settings import DEFAULT_MODEL_PATH, PolicySettings
 __all__ = ["CasbinPolicyEngine"]
 
 _logger = logging.getLogger(__name__)
+
+
+class _CasbinChatterAtDebug(logging.Filter):
+    """Casbin logs its whole model and every user→group link at INFO when an enforcer is built:
+    library chatter, so it becomes DEBUG (shown only where DEBUG is enabled)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+for _name in ("casbin", "casbin.policy", "casbin.role", "casbin.enforcer"):
+    logging.getLogger(_name).addFilter(_CasbinChatterAtDebug())
 _SECTIONS = ("r", "p", "g", "e", "m")
 _DENY_ALL = AccessFilter(holds=frozenset(), allowed_sources=frozenset())
 

@@ -266,15 +266,13 @@ def test_a_citation_the_auditor_may_not_read_is_restricted(world: AuditWorld) ->
     assert not any(c.restricted for c in shown.citations)
     assert all(c.quote and c.title for c in shown.citations)
     assert shown.answer == record.answer and not any(p.hidden for p in shown.segments)
-    # Verdicts on restricted citations are refused; none are needed.
-    with pytest.raises(InvalidReviewError, match=r"\[1\] is restricted"):
-        world.service.review(
-            salary, world.oscar, citation_verdicts={1: "supports"}, answer_verdict="correct"
-        )
-    done = world.service.review(
-        salary, world.oscar, citation_verdicts={}, answer_verdict="partially_correct"
-    )
-    assert done.citation_verdicts == {}
+    # Nothing to judge: no verdict is taken (not even one on the answer alone); it is skipped.
+    assert hidden.all_restricted and not shown.all_restricted
+    for verdicts in ({1: "supports"}, {}):
+        with pytest.raises(InvalidReviewError, match="every citation of this answer is restricted"):
+            world.service.review(
+                salary, world.oscar, citation_verdicts=verdicts, answer_verdict="correct"
+            )
 
 
 def test_changed_and_removed_documents_are_flagged(world: AuditWorld) -> None:

@@ -227,3 +227,43 @@ def test_the_openapi_schema_lists_the_audit_routes(client: TestClient) -> None:
         "/v1/audit/report.csv",
     } <= set(paths)
     assert not any(p.startswith("/audit") for p in paths)  # the web page stays out of it
+
+
+def test_an_answer_with_only_restricted_citations_is_skipped_and_goes_to_another_auditor(
+    client: TestClient, keys: AuditKeys, world: AuditWorld
+) -> None:
+    salary, oscar = world.answers["salary"], keys.auth(keys.oscar)
+    frank = {"Authorization": f"Bearer {token('frank', ('auditors',))}"}
+    assert client.post("/v1/audit/picks", json={"answer_id": salary}, headers=oscar).is_success
+    item = client.get(f"/v1/audit/answers/{salary}", headers=oscar).json()
+    assert item["all_restricted"] and item["reviewable_markers"] == []
+    verdict_only = client.post(
+        f"/v1/audit/answers/{salary}/reviews",
+        json={"citation_verdicts": {}, "answer_verdict": "correct"},
+        headers=oscar,
+    )  # today: 201, an overall verdict on an answer oscar could not read
+    assert verdict_only.status_code == 422
+    assert "skip it with a reason" in verdict_only.json()["error"]["message"]
+
+    no_reason = client.post(f"/v1/audit/answers/{salary}/skip", json={"reason": ""}, headers=oscar)
+    assert no_reason.status_code == 422
+    skipped = client.post(
+        f"/v1/audit/answers/{salary}/skip",
+        json={"reason": "all citations restricted for me; ask bob@example.com"},
+        headers=oscar,
+    )
+    assert skipped.status_code == 201, skipped.text
+    assert skipped.json()["answer_id"] == salary
+    assert "bob@example.com" not in skipped.json()["reason"]  # masked like a note
+
+    def queued(auth: dict[str, str]) -> list[str]:
+        items = client.get("/v1/audit/queue", headers=auth).json()["items"]
+        return [i["answer_id"] for i in items]
+
+    assert salary not in queued(oscar)
+    assert salary in queued(frank)  # frank may read HR's documents: it is his to review
+    assert not client.get(f"/v1/audit/answers/{salary}", headers=frank).json()["all_restricted"]
+    assert client.get(f"/v1/audit/answers/{salary}/reviews", headers=frank).json() == {
+        "reviews": []
+    }
+    assert client.get("/v1/audit/report", headers=oscar).json()["reviews"] == 0

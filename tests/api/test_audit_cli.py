@@ -176,3 +176,18 @@ def test_direct_mode_builds_itself_from_the_settings(
     assert (tmp_path / ".proofdesk" / "audit.db").is_file()
     result = runner.invoke(audit_cli.app, ["--as", "bob", "report"])
     assert result.exit_code == 1 and "auditor role" in result.output
+
+
+def test_an_answer_with_only_restricted_citations_is_skipped_with_a_reason(
+    world: AuditWorld,
+) -> None:
+    salary = world.answers["salary"]
+    code, output = direct(world, "show", salary)
+    assert code == 0 and "every citation is restricted for you" in output
+    code, output = direct(world, "review", salary, "--answer", "correct")
+    assert code == 2 and "skip it with a reason" in output  # today: recorded as a review
+
+    code, output = direct(world, "skip", salary, "--reason", "all restricted for me")
+
+    assert code == 0 and f"skipped {salary}" in output, output
+    assert world.service.history(salary, world.oscar) == []

@@ -289,3 +289,29 @@ def test_the_review_page_shows_the_answers_warning_flags(
     assert 'data-flag="evidence_injection_suspected"' in html
     assert "evidence held instructions" in html
     assert as_json.json()["flags"] == ["evidence_injection_suspected"]
+
+
+def test_an_answer_with_only_restricted_citations_offers_a_skip_not_a_verdict(
+    setup: tuple[TestClient, AuditKeys], world: AuditWorld
+) -> None:
+    client, keys = setup
+    sign_in(client, keys.oscar)
+    salary = world.answers["salary"]
+    page = client.get(f"/audit/answers/{salary}").text
+    assert 'id="skip-answer"' in page
+    assert 'name="answer_verdict"' not in page  # today: asks for an overall verdict
+    csrf = csrf_of(page)
+    empty = client.post(f"/audit/answers/{salary}/skip", data={"csrf": csrf, "reason": " "})
+    assert empty.status_code == 422 and "a skip needs a reason" in empty.text
+
+    done = client.post(
+        f"/audit/answers/{salary}/skip",
+        data={"csrf": csrf, "reason": "Every citation is restricted for me."},
+        follow_redirects=False,
+    )
+
+    assert done.status_code == 303
+    frank = world.kb.policy.principal_for("frank", ["auditors"])
+    world.service.pick(salary, frank)
+    assert salary not in [i.answer_id for i in world.service.queue(world.oscar)]
+    assert salary in [i.answer_id for i in world.service.queue(frank)]

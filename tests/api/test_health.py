@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.runtime import Engines, Progress, ServiceRuntime
@@ -114,3 +116,31 @@ def test_metrics_label_routes_by_template_without_user_data(client: TestClient, 
     assert 'proofdesk_answers_total{status="' in text
     for secret in ("user-secret-id-123", "alice@example.com", "078-05-1120"):
         assert secret not in text
+
+
+def test_readiness_polls_log_the_change_not_each_poll(
+    kb_index: KbIndex, keys: Keys, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    proceed = threading.Event()
+
+    def start_up(progress: Progress) -> Engines:
+        proceed.wait(30)
+        return Engines(chat=RetrievalChat(kb_index.retrieval))
+
+    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path, build=start_up)
+    caplog.set_level(logging.INFO)
+    try:
+        with running(h, wait_ready=False):
+            polls = [h.http.get("/readyz").status_code for _ in range(5)]
+            proceed.set()
+            assert h.runtime.wait_ready(30)
+            polls += [h.http.get("/readyz").status_code for _ in range(3)]
+    finally:
+        proceed.set()
+
+    assert polls == [503] * 5 + [200] * 3
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in warnings] == [
+        "readiness: not ready: index: starting; model: starting"
+    ]  # today: one WARNING per 503 poll
+    assert "readiness: ready" in [r.getMessage() for r in caplog.records]
