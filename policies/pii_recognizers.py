@@ -634,11 +634,11 @@ def implausible_name(value: str, entity_type: str, allow_list: Sequence[str]) ->
     allowed = {t.casefold() for t in allow_list}
     if any(w in allowed or w in _IT_WORDS for w in words):
         return True
+    if _COMPOUND_WORD.search(value):  # a product, neither a person nor a place
+        return True
     if entity_type != "PERSON":
         return False
     if any(w in _ORG_WORDS for w in words) or any(ch.isdigit() for ch in value):
-        return True
-    if _COMPOUND_WORD.search(value):
         return True
     letters = [ch for ch in value if ch.isalpha()]
     return all(ch.isupper() for ch in letters) and all(len(w) <= 4 for w in words)

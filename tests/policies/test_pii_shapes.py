@@ -40,6 +40,7 @@ def test_shape_is_masked_whole_under_its_type(
         "I work for Rapid Cycle Solutions now.",
         "A driven salesperson, twice Salesperson of the Month.",
         "Open PeopleHub, then ExpensePoint.",
+        "Submit the request in PeopleHub today.",
     ],
 )
 def test_look_alikes_stay_readable(redactor: PresidioRedactor, text: str) -> None:
