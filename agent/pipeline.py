@@ -40,6 +40,7 @@ from policies.access import AccessFilter
 from policies.engine import PolicyEngine
 from policies.principal import Principal
 from retrieval.embedder import Embedder
+from retrieval.reading import Reader
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalRequest, RetrievalService
 
@@ -94,6 +95,7 @@ class AnswerService:
         conversations: ConversationStore | None = None,
         condenser: Condenser | None = None,
         sentence_vectors: SentenceVectors | None = None,
+        reader: Reader | None = None,
     ) -> None:
         s = settings or AgentSettings()
         self._settings = s
@@ -112,7 +114,11 @@ class AnswerService:
             chain.append(self._extractive)  # the composer that cannot fail comes last
         self._composers = tuple(chain)
         self._verifier = verifier or CitationVerifier(
-            embedder=embedder, sentences=sentences, query_vector=retrieval.embed_query, settings=s
+            embedder=embedder,
+            sentences=sentences,
+            query_vector=retrieval.embed_query,
+            settings=s,
+            reader=reader,  # None: the decision rests on the confidence alone
         )
         self._screen = QuestionScreen(
             max_chars=s.max_question_chars, escalation_phrases=s.escalation_phrases
@@ -194,6 +200,8 @@ class AnswerService:
                     kept=len(verification.sentences),
                     dropped=verification.dropped,
                     answer_score=round(verification.answer_score, 4),
+                    confidence=verification.confidence,
+                    reader_probability=verification.reader_probability,
                     document_ids=sorted(
                         {v.evidence.chunk.document_id for v in verification.sentences}
                     ),
@@ -286,12 +294,7 @@ class AnswerService:
         readable = [v for v in verification.sentences if self._readable(v.evidence, access)]
         if len(readable) == len(verification.sentences):
             return verification
-        return Verification(
-            sentences=readable,
-            dropped=verification.dropped + len(verification.sentences) - len(readable),
-            answer_score=max((v.confidence for v in readable), default=0.0),
-            notes=(*verification.notes, "removed sentences failing the policy re-check"),
-        )
+        return verification.restricted(readable, "removed sentences failing the policy re-check")
 
     def _handoff(
         self,

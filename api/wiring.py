@@ -35,6 +35,7 @@ from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
 from policies.injection import InjectionScreen
 from retrieval.embedder import Embedder, load_embedder
+from retrieval.reading import Reader, shared_reader
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalService
 from retrieval.store import VectorStore
@@ -47,6 +48,7 @@ __all__ = [
     "build_embedder",
     "build_ingest",
     "build_policy",
+    "build_reader",
     "build_registry",
     "build_retrieval",
     "maintenance_tasks",
@@ -68,6 +70,12 @@ def build_retrieval(
 
 def build_embedder(settings: Settings) -> Embedder:
     return load_embedder(settings.embedding)
+
+
+def build_reader(settings: Settings) -> Reader | None:
+    """The reading model `reader` names (the bundled one by default), one per process; None
+    with `reader.kind: none`. Raises `ReaderModelError` when it cannot be loaded."""
+    return shared_reader(settings.reader)
 
 
 def build_registry(settings: Settings, sources_file: Path | None = None) -> SourceRegistry:
@@ -307,5 +315,6 @@ def build_answer_service(
         recorder=audit,
         guard=guard,
         sentence_vectors=sentences,
+        reader=build_reader(settings),
     )
     return ManagedAnswerService(service=service, closers=closers, audit=audit, guard=guard)
