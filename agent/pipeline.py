@@ -202,6 +202,7 @@ class AnswerService:
                     answer_score=round(verification.answer_score, 4),
                     confidence=verification.confidence,
                     reader_probability=verification.reader_probability,
+                    reader_passage=verification.reader_passage,
                     document_ids=sorted(
                         {v.evidence.chunk.document_id for v in verification.sentences}
                     ),

@@ -167,26 +167,27 @@ class AgentSettings(BaseModel):
         description="the candidate sentences (by relevance) the reader reads, with their "
         "passages, to decide whether the evidence states the answer",
     )
-    reader_calibration: tuple[float, float, float] = Field(
-        default=(-4.0, 4.0, 0.5),
-        description="(a, b, c): with a reader, the decision's score is the probability "
-        "sigmoid(a + b × confidence + c × logit(reader probability)), fitted on CLAP NQ dev "
-        "(evals/answers_eval.py, metrics.reader)",
+    reader_calibration: tuple[float, float, float, float] = Field(
+        default=(-7.426, 10.269, 0.262, 0.0),
+        description="(a, b, c, d): with a reader, the decision's score is the probability "
+        "sigmoid(a + b × confidence + c × logit(best sentence) + d × logit(best passage)), "
+        "fitted on CLAP NQ dev (evals/answers_eval.py, metrics.reader); d = 0: passages are "
+        "not read (the early reader told answerable from unanswerable passages at AUC 0.53)",
     )
     reader_answer_threshold: float = Field(
-        default=0.5,
+        default=0.27,
         ge=0.0,
         le=1.0,
         description="with a reader, balanced profile: the probability needed to answer",
     )
     reader_cautious_threshold: float = Field(
-        default=0.8,
+        default=0.6,
         ge=0.0,
         le=1.0,
         description="with a reader, cautious profile: the probability needed to answer",
     )
     reader_escalate_threshold: float = Field(
-        default=0.35,
+        default=0.2,
         ge=0.0,
         le=1.0,
         description="with a reader: below this probability the question is refused; from it "

@@ -26,13 +26,14 @@ lifts the unanswerable questions not answered from 0.61 to 0.74 at the same answ
 
 With a reading model (`retrieval.reading.Reader`), the decision rests on whether a passage
 states the answer, not on how similar it is: the reader reads the `reader_sentences` candidate
-sentences of the evidence most relevant to the question and their passages (the candidate
-sentences of each chunk: paragraphs left out as injected instructions are not read), in one
-batch each, and the answer score becomes a calibrated probability
+sentences of the evidence most relevant to the question in one batch and, when the calibration
+gives passages a weight, their passages in another (the candidate sentences of each chunk:
+paragraphs left out as injected instructions are never read), and the answer score becomes a
+calibrated probability
 
-    P = sigmoid(a + b × confidence + c × logit(best reader probability))
+    P = sigmoid(a + b × confidence + c × logit(best sentence) + d × logit(best passage))
 
-with (a, b, c) = `reader_calibration`, fitted on CLAP NQ dev. An LLM's sentence is then
+with (a, b, c, d) = `reader_calibration`, fitted on CLAP NQ dev. An LLM's sentence is then
 supported by the reader's probability that its best span states it (the number cap still
 applies); the extractive composer's quotes stay supported by construction.
 """
@@ -54,7 +55,15 @@ from retrieval.embedder import Embedder
 from retrieval.reading import PASSAGE_TOKENS, SENTENCE_TOKENS, Reader
 from retrieval.sentences import content_terms, numbers_in
 
-__all__ = ["CitationVerifier", "Verification", "VerifiedSentence"]
+__all__ = [
+    "Calibration",
+    "CitationVerifier",
+    "Verification",
+    "VerifiedSentence",
+    "combined_probability",
+]
+
+Calibration = tuple[float, float, float, float]
 
 _NUMBER_MISMATCH_CAP = 0.3
 
@@ -82,8 +91,9 @@ class Verification:
     answer_score: float  # what the decision rests on; 0.0 when no sentence is kept
     notes: tuple[str, ...] = ()
     confidence: float | None = None  # the best kept sentence's confidence (None: as the score)
-    reader_probability: float | None = None  # best reader probability; None: no reader
-    calibration: tuple[float, float, float] | None = None  # `reader_calibration` applied
+    reader_probability: float | None = None  # the reader's best sentence; None: no reader
+    reader_passage: float | None = None  # its best passage; None: passages not read
+    calibration: Calibration | None = None  # `reader_calibration` applied
 
     @property
     def calibrated(self) -> bool:
@@ -95,7 +105,9 @@ class Verification:
         confidence = max((v.confidence for v in sentences), default=0.0)
         score = confidence
         if self.reader_probability is not None and self.calibration is not None:
-            score = combined_probability(confidence, self.reader_probability, self.calibration)
+            score = combined_probability(
+                confidence, self.reader_probability, self.reader_passage, self.calibration
+            )
         return Verification(
             sentences=sentences,
             dropped=self.dropped + len(self.sentences) - len(sentences),
@@ -103,18 +115,24 @@ class Verification:
             notes=(*self.notes, note),
             confidence=confidence,
             reader_probability=self.reader_probability,
+            reader_passage=self.reader_passage,
             calibration=self.calibration,
         )
 
 
 def combined_probability(
-    confidence: float, reader_probability: float, calibration: tuple[float, float, float]
+    confidence: float, sentence: float, passage: float | None, calibration: Calibration
 ) -> float:
-    """sigmoid(a + b × confidence + c × logit(reader probability))."""
-    a, b, c = calibration
-    p = min(max(reader_probability, 1e-4), 1 - 1e-4)
-    z = a + b * confidence + c * math.log(p / (1 - p))
+    """sigmoid(a + b × confidence + c × logit(sentence) + d × logit(passage)); a passage not
+    read counts as 0.5 (logit 0)."""
+    a, b, c, d = calibration
+    z = a + b * confidence + c * _logit(sentence) + d * (_logit(passage) if passage else 0.0)
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
 
 
 class CitationVerifier:
@@ -196,33 +214,38 @@ class CitationVerifier:
         confidence = max((v.confidence for v in kept), default=0.0)
         if self._reader is None or not kept:
             return Verification(kept, invented + unsupported, confidence, tuple(notes))
-        read = self._read(pool, question, relevance)
+        sentence, passage = self._read(pool, question, relevance)
         calibration = s.reader_calibration
         return Verification(
             kept,
             invented + unsupported,
-            combined_probability(confidence, read, calibration),
+            combined_probability(confidence, sentence, passage, calibration),
             tuple(notes),
             confidence=confidence,
-            reader_probability=read,
+            reader_probability=sentence,
+            reader_passage=passage,
             calibration=calibration,
         )
 
-    def _read(self, pool: SentencePool, question: str, relevance: npt.NDArray[np.float64]) -> float:
-        """The reader's best probability over the most relevant candidate sentences and the
-        passages they belong to (one batch each)."""
+    def _read(
+        self, pool: SentencePool, question: str, relevance: npt.NDArray[np.float64]
+    ) -> tuple[float, float | None]:
+        """The reader's best probability over the most relevant candidate sentences (one
+        batch) and, when passages weigh in the calibration, over their passages (another)."""
         assert self._reader is not None
-        top = [
-            int(i) for i in np.argsort(-relevance, kind="stable")[: self._settings.reader_sentences]
-        ]
-        owners = list(dict.fromkeys(pool.owners[i] for i in top))
+        s = self._settings
+        top = [int(i) for i in np.argsort(-relevance, kind="stable")[: s.reader_sentences]]
         sentences = self._reader.score(
             question, [_unit_text(pool, i) for i in top], max_tokens=SENTENCE_TOKENS
         )
+        best = float(sentences.max(initial=0.0))
+        if s.reader_calibration[3] == 0.0:
+            return best, None
+        owners = list(dict.fromkeys(pool.owners[i] for i in top))
         passages = self._reader.score(
             question, [_passage_text(pool, o) for o in owners], max_tokens=PASSAGE_TOKENS
         )
-        return float(max(sentences.max(initial=0.0), passages.max(initial=0.0)))
+        return best, float(passages.max(initial=0.0))
 
     def _read_support(self, pool: SentencePool, units: list[int], text: str) -> float:
         """An LLM sentence's support: the reader's probability that its span states it (the

@@ -5,9 +5,10 @@ verified sentences cite its own passage), the best verified sentence's confidenc
 reader's best probability. From those rows:
 - `auc`: ROC AUC of answerable-with-own-passage vs unanswerable for each signal (the issue's
   comparison with the cosine);
-- `fit_combination`: the logistic combination (a, b, c) of `agent.settings.reader_calibration`,
-  P = sigmoid(a + b × confidence + c × logit(reader)), fitted by Newton's method (a small L2
-  penalty on b and c): three numbers, a calibration, not a model trained on the dev rows;
+- `fit_combination`: the logistic combination (a, b, c, d) of `agent.reader_calibration`,
+  P = sigmoid(a + b × confidence + c × logit(best sentence) + d × logit(best passage)), fitted
+  by Newton's method (a small L2 penalty on the weights; d = 0 when passages were not read):
+  three or four numbers, a calibration, not a model trained on the dev rows;
 - `combination_cv`: 5 folds by question (10 shuffles with fixed seeds): the combination is
   fitted and the threshold chosen (the one that refuses the most unanswerable questions while
   answering at least 90% of the answerable ones citing their passage) on four folds, both
@@ -42,7 +43,7 @@ __all__ = [
 
 _TARGET = 0.90
 _GRID = tuple(step / 100 for step in range(1, 100))
-Weights = tuple[float, float, float]
+Weights = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class Scored:
     answerable: bool
     positive: bool  # answerable and its verified sentences cite its own passage
     confidence: float | None  # None: no verified sentence
-    reader: float | None  # None: not read (no verified sentence, or no reader)
+    reader: float | None  # best sentence; None: not read (no verified sentence, or no reader)
+    passage: float | None = None  # best passage; None: passages not read
 
 
 def auc(rows: Sequence[Scored], score: Callable[[Scored], float]) -> float | None:
@@ -63,40 +65,48 @@ def auc(rows: Sequence[Scored], score: Callable[[Scored], float]) -> float | Non
     return round(wins / (len(positives) * len(negatives)), 4)
 
 
-def _logit(p: float) -> float:
+def _logit(p: float | None) -> float:
+    if p is None:
+        return 0.0
     p = min(max(p, 1e-4), 1 - 1e-4)
     return math.log(p / (1 - p))
 
 
 def _features(rows: Sequence[Scored]) -> tuple[np.ndarray, np.ndarray]:
     usable = [r for r in rows if r.confidence is not None and r.reader is not None]
-    x = np.array([[1.0, r.confidence, _logit(r.reader)] for r in usable])  # type: ignore[arg-type]
+    x = np.array(
+        [[1.0, r.confidence or 0.0, _logit(r.reader), _logit(r.passage)] for r in usable]
+    ).reshape(len(usable), 4)
     y = np.array([1.0 if r.positive else 0.0 for r in usable])
     return x, y
 
 
 def fit_combination(rows: Sequence[Scored], *, penalty: float = 1e-2) -> Weights:
-    """(a, b, c) of the logistic combination, fitted by Newton's method on `rows`."""
+    """(a, b, c, d) of the logistic combination, fitted by Newton's method on `rows` (d = 0
+    when no passage was read)."""
     x, y = _features(rows)
-    w = np.zeros(3)
     if len(y) == 0 or y.min() == y.max():
-        return (0.0, 0.0, 0.0)
-    ridge = np.diag([0.0, penalty, penalty])
+        return (0.0, 0.0, 0.0, 0.0)
+    used = 4 if bool(np.any(x[:, 3] != 0.0)) else 3
+    x = x[:, :used]
+    w = np.zeros(used)
+    ridge = np.diag([0.0] + [penalty] * (used - 1))
     for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -50, 50)))
         gradient = x.T @ (p - y) + ridge @ w
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge + 1e-9 * np.eye(3)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge + 1e-9 * np.eye(used)
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if float(np.abs(step).max()) < 1e-8:
             break
-    return (round(float(w[0]), 3), round(float(w[1]), 3), round(float(w[2]), 3))
+    full = [*(round(float(v), 3) for v in w), 0.0][:4]
+    return (full[0], full[1], full[2], full[3])
 
 
 def _probability(row: Scored, weights: Weights) -> float:
     if row.confidence is None or row.reader is None:
         return 0.0
-    return combined_probability(row.confidence, row.reader, weights)
+    return combined_probability(row.confidence, row.reader, row.passage, weights)
 
 
 def _rates(
@@ -180,7 +190,10 @@ def reader_metrics(rows: Sequence[Scored], settings: AgentSettings) -> dict[str,
         "read": len(with_reader),
         "auc": {
             "confidence": auc(rows, lambda r: r.confidence or 0.0),
-            "reader": auc(rows, lambda r: r.reader or 0.0),
+            "reader_sentence": auc(rows, lambda r: r.reader or 0.0),
+            "reader_passage": auc(rows, lambda r: r.passage or 0.0)
+            if any(r.passage is not None for r in rows)
+            else None,
             "combined_fitted": auc(rows, lambda r: _probability(r, weights)),
             "combined_settings": auc(rows, lambda r: _probability(r, settings.reader_calibration)),
         },

@@ -116,6 +116,7 @@ class _ScoreTracer:
         self.verified_documents: list[str] = []
         self.confidence: float | None = None
         self.reader: float | None = None
+        self.reader_passage: float | None = None
 
     @contextmanager
     def trace(
@@ -129,7 +130,7 @@ class _ScoreTracer:
     ) -> Iterator[_ScoreTracer]:
         self.last_score = None
         self.verified_documents = []
-        self.confidence = self.reader = None
+        self.confidence = self.reader = self.reader_passage = None
         yield self
 
     @contextmanager
@@ -144,10 +145,14 @@ class _ScoreTracer:
         documents = attrs.get("document_ids")
         if isinstance(documents, list):
             self.verified_documents = [str(d) for d in documents]
-        for name in ("confidence", "reader_probability"):
+        for name, field_name in (
+            ("confidence", "confidence"),
+            ("reader_probability", "reader"),
+            ("reader_passage", "reader_passage"),
+        ):
             value = attrs.get(name)
             if isinstance(value, float | int):
-                setattr(self, "reader" if name == "reader_probability" else name, float(value))
+                setattr(self, field_name, float(value))
 
     def set_output(self, value: object) -> None:
         return None
@@ -165,7 +170,8 @@ class _Outcome:
     cites_own: bool
     verified_own: bool  # the verified sentences cite the own passage (whatever the decision)
     confidence: float | None = None  # the best verified sentence's (None: none verified)
-    reader: float | None = None  # the reader's best probability (None: not read)
+    reader: float | None = None  # the reader's best sentence (None: not read)
+    reader_passage: float | None = None  # its best passage (None: not read)
     verbatim: list[bool] = field(default_factory=list)
     reference: list[bool] = field(default_factory=list)
     gold_found: int = 0
@@ -196,6 +202,7 @@ def _judge(row: ClapRow, answer: Answer, tracer: _ScoreTracer, texts: dict[str, 
         if tracer.verified_documents
         else None,
         reader=tracer.reader,
+        reader_passage=tracer.reader_passage,
     )
     sentences = re.split(r"\s*\[\d+\]\s*", answer.answer)
     for citation in answer.citations:
@@ -309,7 +316,13 @@ def _metrics(
     totals = [o.answer.timings_ms.get("total", 0.0) for o in outcomes]
     calibrated = any(o.reader is not None for o in outcomes)
     scored = [
-        Scored(o.row.answerable, o.row.answerable and o.verified_own, o.confidence, o.reader)
+        Scored(
+            o.row.answerable,
+            o.row.answerable and o.verified_own,
+            o.confidence,
+            o.reader,
+            o.reader_passage,
+        )
         for o in outcomes
     ]
     sweep = []
@@ -384,6 +397,7 @@ def _metrics(
                 "score": round(o.score, 4),
                 "confidence": None if o.confidence is None else round(o.confidence, 4),
                 "reader": None if o.reader is None else round(o.reader, 4),
+                "reader_passage": None if o.reader_passage is None else round(o.reader_passage, 4),
                 "cites_own": o.cites_own,
                 "verified_own": o.verified_own,
                 "citations": len(o.answer.citations),

@@ -23,7 +23,7 @@ def _read(probability: float) -> Verification:
         probability,
         confidence=0.7,
         reader_probability=0.9,
-        calibration=(0, 0, 1),
+        calibration=(0, 0, 1, 0),
     )
 
 
@@ -31,9 +31,9 @@ def _read(probability: float) -> Verification:
     ("probability", "balanced", "cautious"),
     [
         (0.95, "answered", "answered"),
-        (0.7, "answered", "escalated"),  # below cautious's 0.8, above balanced's 0.5
-        (0.4, "escalated", "escalated"),
-        (0.2, "refused_insufficient_support", "refused_insufficient_support"),
+        (0.5, "answered", "escalated"),  # below cautious's 0.6, above balanced's 0.27
+        (0.22, "escalated", "escalated"),
+        (0.1, "refused_insufficient_support", "refused_insufficient_support"),
     ],
 )
 def test_each_profile_decides_on_the_calibrated_probability(
@@ -70,19 +70,19 @@ def test_without_a_reader_cautious_raises_the_confidence_needed() -> None:
 def test_a_cautious_hand_off_carries_the_evidence_for_the_person() -> None:
     decision = decide(
         evidence_count=1,
-        verification=_read(0.7),
+        verification=_read(0.5),
         human_requested=False,
         settings=AgentSettings(profile="cautious"),
     )
     summary = handoff_summary(
         question="How do I connect to the VPN?",
         decision=decision,
-        verification=_read(0.7),
-        evidence=[_read(0.7).sentences[0].evidence],
+        verification=_read(0.5),
+        evidence=[_read(0.5).sentences[0].evidence],
         mask=make_guard().mask_text,
     )
     assert "low confidence" in summary
-    assert "Best passages (confidence 0.70)" in summary
+    assert "Best passages (confidence 0.50)" in summary
     assert "about the VPN" in summary  # the passage itself, masked
 
 
@@ -90,7 +90,7 @@ def test_profiles_and_reader_thresholds_are_validated() -> None:
     with pytest.raises(ValidationError):
         AgentSettings.model_validate({"profile": "reckless"})
     with pytest.raises(ValidationError, match="ordered"):
-        AgentSettings(reader_answer_threshold=0.9, reader_cautious_threshold=0.8)
+        AgentSettings(reader_answer_threshold=0.9, reader_cautious_threshold=0.6)
     with pytest.raises(ValidationError, match="cautious_answer_threshold"):
         AgentSettings(cautious_answer_threshold=0.5)
 
@@ -100,4 +100,4 @@ def test_dropping_a_sentence_rescores_with_the_reader_kept() -> None:
     rescored = verification.restricted([], "policy")
     assert rescored.answer_score == 0.0 and rescored.calibrated
     kept = verification.restricted(list(verification.sentences), "policy")
-    assert kept.answer_score == pytest.approx(combined_probability(0.7, 0.9, (0, 0, 1)))
+    assert kept.answer_score == pytest.approx(combined_probability(0.7, 0.9, None, (0, 0, 1, 0)))

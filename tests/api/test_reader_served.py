@@ -57,7 +57,7 @@ program of the network in its second season. NBC cancelled the series in May 200
 
 def _settings(tmp_path: Path, reader: ReaderSettings) -> Settings:
     docs = tmp_path / "docs"
-    docs.mkdir()
+    docs.mkdir(parents=True)
     for name, text in PAGES.items():
         (docs / name).write_text(text, encoding="utf-8")
     sources = {
