@@ -13,6 +13,7 @@ import httpx
 import pytest
 import yaml
 
+from agent.settings import AgentSettings
 from api.api_settings import ApiSettings, JwtSettings
 from api.app import create_app
 from api.runtime import ServiceRuntime
@@ -55,7 +56,9 @@ program of the network in its second season. NBC cancelled the series in May 200
 }
 
 
-def _settings(tmp_path: Path, reader: ReaderSettings) -> Settings:
+def _settings(
+    tmp_path: Path, reader: ReaderSettings, agent: AgentSettings | None = None
+) -> Settings:
     docs = tmp_path / "docs"
     docs.mkdir(parents=True)
     for name, text in PAGES.items():
@@ -75,6 +78,7 @@ def _settings(tmp_path: Path, reader: ReaderSettings) -> Settings:
         store=StoreSettings(path=tmp_path / "index"),
         policy=PolicySettings(policy_path=KB / "policy.csv"),
         reader=reader,
+        agent=agent or AgentSettings(),
     )
 
 
@@ -118,9 +122,11 @@ def test_an_operator_cross_encoder_decides_in_the_served_app(
     keys: Keys, tmp_path: Path, logit: float, status: str
 ) -> None:
     """The same evidence is answered or refused as the operator's reader says; before the
-    reader, the confidence alone answered this question whatever a reader would say."""
+    reader, the confidence alone answered this question whatever a reader would say. (An
+    operator's reader comes with its own calibration, fitted with the answers eval.)"""
     model = tiny_cross_encoder(tmp_path / "reader", logit=logit)
-    settings = _settings(tmp_path / "app", ReaderSettings(model_path=model))
+    calibrated = AgentSettings(reader_calibration=(-4.0, 4.0, 1.0, 0.0))
+    settings = _settings(tmp_path / "app", ReaderSettings(model_path=model), calibrated)
     with _served(keys, settings) as http:
         got = _ask(http, QUESTION)
     assert str(got["status"]).startswith(status), got
