@@ -31,8 +31,8 @@ def _read(probability: float) -> Verification:
     ("probability", "balanced", "cautious"),
     [
         (0.95, "answered", "answered"),
-        (0.5, "answered", "escalated"),  # below cautious's 0.6, above balanced's 0.27
-        (0.22, "escalated", "escalated"),
+        (0.5, "answered", "escalated"),  # below cautious's 0.6, above balanced's 0.35
+        (0.3, "escalated", "escalated"),
         (0.1, "refused_insufficient_support", "refused_insufficient_support"),
     ],
 )
