@@ -3,11 +3,18 @@
 Rules, in order:
 1. the user asks for a person → `escalated` (the verified answer, if confident, is shown too);
 2. no permitted evidence on topic → `refused_no_evidence`;
-3. fewer than `min_answer_sentences` verified sentences, or the best one's confidence (its
-   relevance plus the share of what the question asks about that its passage names; see
-   `agent.verification`) below `escalate_threshold` → `refused_insufficient_support`;
-4. confidence between `escalate_threshold` and `answer_threshold` → `escalated` (low confidence);
+3. fewer than `min_answer_sentences` verified sentences, or the answer score below the
+   profile's escalate threshold → `refused_insufficient_support`;
+4. a score between the profile's escalate and answer thresholds → `escalated` (low confidence;
+   the hand-off carries the best passages for the person who picks it up);
 5. otherwise → `answered`.
+
+The answer score (see `agent.verification`) is, with a reading model, the calibrated
+probability that the evidence states the answer (the reader's probability combined with the
+confidence) and the thresholds are `reader_*`; without one it is the best sentence's confidence
+(relevance plus the share of what the question asks about that its passage names) against
+`escalate_threshold` / `answer_threshold`. `agent.profile` picks the operating point:
+`cautious` answers only above a high threshold (`reader_cautious_threshold`).
 
 The refusal texts are constants: they never depend on what the user may not read, so a refusal
 cannot reveal that a hidden document exists.
@@ -63,10 +70,11 @@ def decide(
     human_requested: bool,
     settings: AgentSettings,
 ) -> Decision:
+    escalate_at, answer_at = settings.thresholds(calibrated=verification.calibrated)
     confident = (
         evidence_count > 0
         and len(verification.sentences) >= settings.min_answer_sentences
-        and verification.answer_score >= settings.answer_threshold
+        and verification.answer_score >= answer_at
     )
     if human_requested:
         return Decision("escalated", "human_requested", show_answer=confident)
@@ -74,7 +82,7 @@ def decide(
         return Decision("refused_no_evidence", "no_evidence", show_answer=False)
     if (
         len(verification.sentences) < settings.min_answer_sentences
-        or verification.answer_score < settings.escalate_threshold
+        or verification.answer_score < escalate_at
     ):
         return Decision("refused_insufficient_support", "insufficient_support", show_answer=False)
     if not confident:

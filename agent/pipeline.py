@@ -50,6 +50,7 @@ from policies.access import AccessFilter
 from policies.engine import PolicyEngine
 from policies.principal import Principal
 from retrieval.embedder import Embedder
+from retrieval.reading import Reader
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalRequest, RetrievalService
 
@@ -105,6 +106,7 @@ class AnswerService:
         condenser: Condenser | None = None,
         sentence_vectors: SentenceVectors | None = None,
         cache: AnswerCache | None = None,
+        reader: Reader | None = None,
     ) -> None:
         s = settings or AgentSettings()
         self._settings = s
@@ -116,7 +118,12 @@ class AnswerService:
         )
         self._sentences = sentences
         self._extractive = ExtractiveComposer(
-            embedder=embedder, sentences=sentences, query_vector=retrieval.embed_query, settings=s
+            embedder=embedder,
+            sentences=sentences,
+            query_vector=retrieval.embed_query,
+            settings=s,
+            # the reader picks the lead: the sentence that states the answer, not the most similar
+            answer_scores=None if reader is None else _answer_scores(reader),
         )
         chain = [composer or self._extractive, *fallback_composers]
         if not any(isinstance(c, ExtractiveComposer) for c in chain):
@@ -126,7 +133,11 @@ class AnswerService:
         # The composers' part of a cache key: a prompt edit starts a fresh key space.
         self._prompt_version = "|".join(_composer_version(c) for c in self._composers)
         self._verifier = verifier or CitationVerifier(
-            embedder=embedder, sentences=sentences, query_vector=retrieval.embed_query, settings=s
+            embedder=embedder,
+            sentences=sentences,
+            query_vector=retrieval.embed_query,
+            settings=s,
+            reader=reader,  # None: the decision rests on the confidence alone
         )
         self._screen = QuestionScreen(
             max_chars=s.max_question_chars, escalation_phrases=s.escalation_phrases
@@ -227,6 +238,9 @@ class AnswerService:
                     kept=len(verification.sentences),
                     dropped=verification.dropped,
                     answer_score=round(verification.answer_score, 4),
+                    confidence=verification.confidence,
+                    reader_probability=verification.reader_probability,
+                    reader_passage=verification.reader_passage,
                     document_ids=sorted(
                         {v.evidence.chunk.document_id for v in verification.sentences}
                     ),
@@ -384,12 +398,7 @@ class AnswerService:
         readable = [v for v in verification.sentences if self._readable(v.evidence, access)]
         if len(readable) == len(verification.sentences):
             return verification
-        return Verification(
-            sentences=readable,
-            dropped=verification.dropped + len(verification.sentences) - len(readable),
-            answer_score=max((v.confidence for v in readable), default=0.0),
-            notes=(*verification.notes, "removed sentences failing the policy re-check"),
-        )
+        return verification.restricted(readable, "removed sentences failing the policy re-check")
 
     def _handoff(
         self,
@@ -521,3 +530,12 @@ def _asker_key(owner: str | None, principal: Principal) -> str:
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:
     return replace(answer, timings_ms={k: round(v, 3) for k, v in timings.items()})
+
+
+def _answer_scores(reader: Reader) -> Callable[[str, Sequence[str]], list[float]]:
+    """The reader as the extractive composer's `answer_scores`."""
+
+    def scores(question: str, texts: Sequence[str]) -> list[float]:
+        return [float(p) for p in reader.score(question, texts)]
+
+    return scores

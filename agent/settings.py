@@ -7,11 +7,13 @@ run.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["DEFAULT_ESCALATION_PHRASES", "AgentSettings"]
+__all__ = ["DEFAULT_ESCALATION_PHRASES", "AgentSettings", "Profile"]
+
+Profile = Literal["balanced", "cautious"]
 
 # Phrases that mean "let me talk to a person". Matched on word boundaries, case-insensitively.
 DEFAULT_ESCALATION_PHRASES: tuple[str, ...] = (
@@ -151,15 +153,90 @@ class AgentSettings(BaseModel):
         description="between this and answer_threshold the answer is handed to a person "
         "(low confidence); below it the question is refused",
     )
+    # --- the reading model and the operating point -------------------------------------------
+    profile: Profile = Field(
+        default="balanced",
+        description="balanced: answer at the calibrated threshold; cautious: answer only above "
+        "a high confidence, and hand the rest over to a person (with the evidence attached) or "
+        "refuse",
+    )
+    reader_sentences: int = Field(
+        default=4,
+        ge=1,
+        le=50,
+        description="the candidate sentences (by relevance) the reader reads, with their "
+        "passages, to decide whether the evidence states the answer",
+    )
+    reader_calibration: tuple[float, float, float, float] = Field(
+        default=(-7.426, 10.269, 0.262, 0.0),
+        description="(a, b, c, d): with a reader, the decision's score is the probability "
+        "sigmoid(a + b × confidence + c × logit(best sentence) + d × logit(best passage)), "
+        "fitted on CLAP NQ dev (evals/answers_eval.py, metrics.reader); d = 0: passages are "
+        "not read (the early reader told answerable from unanswerable passages at AUC 0.53)",
+    )
+    reader_answer_threshold: float = Field(
+        default=0.35,
+        ge=0.0,
+        le=1.0,
+        description="with a reader, balanced profile: the probability needed to answer (CLAP "
+        "NQ dev, early reader: answerable answered citing own passage 0.87, unanswerable not "
+        "answered 0.76; re-measure with `python -m evals.answers_eval` for a new model)",
+    )
+    reader_cautious_threshold: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="with a reader, cautious profile: the probability needed to answer (CLAP "
+        "NQ dev, early reader: 0.73 / 0.85)",
+    )
+    reader_escalate_threshold: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="with a reader: below this probability the question is refused; from it "
+        "up to the profile's threshold it is handed to a person",
+    )
+    cautious_answer_threshold: float = Field(
+        default=0.76,
+        ge=-1.0,
+        le=2.0,
+        description="without a reader, cautious profile: the confidence needed to answer",
+    )
     # --- conversations -----------------------------------------------------------------------
     history_turns: int = Field(default=6, ge=0, le=50, description="turns kept per conversation")
     max_conversations: int = Field(default=10_000, ge=1)
     conversation_ttl_seconds: float = Field(default=3600.0, gt=0)
 
+    def thresholds(self, *, calibrated: bool) -> tuple[float, float]:
+        """(escalate, answer) thresholds of the profile, on the reader's calibrated probability
+        or, without a reader, on the confidence."""
+        if calibrated:
+            answer = (
+                self.reader_cautious_threshold
+                if self.profile == "cautious"
+                else self.reader_answer_threshold
+            )
+            return self.reader_escalate_threshold, answer
+        answer = (
+            self.cautious_answer_threshold if self.profile == "cautious" else self.answer_threshold
+        )
+        return self.escalate_threshold, answer
+
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> Self:
         if self.escalate_threshold > self.answer_threshold:
             raise ValueError("escalate_threshold must not be above answer_threshold")
+        if not (
+            self.reader_escalate_threshold
+            <= self.reader_answer_threshold
+            <= self.reader_cautious_threshold
+        ):
+            raise ValueError(
+                "reader thresholds must be ordered: reader_escalate_threshold <= "
+                "reader_answer_threshold <= reader_cautious_threshold"
+            )
+        if self.cautious_answer_threshold < self.answer_threshold:
+            raise ValueError("cautious_answer_threshold must not be below answer_threshold")
         if self.evidence_k > self.retrieval_top_k:
             raise ValueError("evidence_k must not be above retrieval_top_k")
         if self.min_answer_sentences > self.max_answer_sentences:

@@ -23,10 +23,24 @@ temperature on Mount Everest?" against a page giving its height and first ascent
 unanswerable question, and relevance alone barely tells it from an answer: on CLAP NQ this term
 lifts the unanswerable questions not answered from 0.61 to 0.74 at the same answerable rate
 (see docs/benchmarks.md).
+
+With a reading model (`retrieval.reading.Reader`), the decision rests on whether a passage
+states the answer, not on how similar it is: the reader reads the `reader_sentences` candidate
+sentences of the evidence most relevant to the question in one batch and, when the calibration
+gives passages a weight, their passages in another (the candidate sentences of each chunk:
+paragraphs left out as injected instructions are never read), and the answer score becomes a
+calibrated probability
+
+    P = sigmoid(a + b × confidence + c × logit(best sentence) + d × logit(best passage))
+
+with (a, b, c, d) = `reader_calibration`, fitted on CLAP NQ dev. An LLM's sentence is then
+supported by the reader's probability that its best span states it (the number cap still
+applies); the extractive composer's quotes stay supported by construction.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,9 +52,18 @@ from agent.extractive import QueryVectors, relevance_scores
 from agent.settings import AgentSettings
 from agent.types import ComposedSentence, Composition, Evidence
 from retrieval.embedder import Embedder
+from retrieval.reading import PASSAGE_TOKENS, SENTENCE_TOKENS, Reader
 from retrieval.sentences import content_terms, numbers_in
 
-__all__ = ["CitationVerifier", "Verification", "VerifiedSentence"]
+__all__ = [
+    "Calibration",
+    "CitationVerifier",
+    "Verification",
+    "VerifiedSentence",
+    "combined_probability",
+]
+
+Calibration = tuple[float, float, float, float]
 
 _NUMBER_MISMATCH_CAP = 0.3
 
@@ -65,8 +88,51 @@ class VerifiedSentence:
 class Verification:
     sentences: list[VerifiedSentence]
     dropped: int
-    answer_score: float  # confidence of the best kept sentence; 0.0 when none is kept
+    answer_score: float  # what the decision rests on; 0.0 when no sentence is kept
     notes: tuple[str, ...] = ()
+    confidence: float | None = None  # the best kept sentence's confidence (None: as the score)
+    reader_probability: float | None = None  # the reader's best sentence; None: no reader
+    reader_passage: float | None = None  # its best passage; None: passages not read
+    calibration: Calibration | None = None  # `reader_calibration` applied
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether `answer_score` is the reader's calibrated probability."""
+        return self.reader_probability is not None
+
+    def restricted(self, sentences: list[VerifiedSentence], note: str) -> Verification:
+        """The verification of only `sentences` (some of `self.sentences`), rescored."""
+        confidence = max((v.confidence for v in sentences), default=0.0)
+        score = confidence
+        if self.reader_probability is not None and self.calibration is not None:
+            score = combined_probability(
+                confidence, self.reader_probability, self.reader_passage, self.calibration
+            )
+        return Verification(
+            sentences=sentences,
+            dropped=self.dropped + len(self.sentences) - len(sentences),
+            answer_score=score if sentences else 0.0,
+            notes=(*self.notes, note),
+            confidence=confidence,
+            reader_probability=self.reader_probability,
+            reader_passage=self.reader_passage,
+            calibration=self.calibration,
+        )
+
+
+def combined_probability(
+    confidence: float, sentence: float, passage: float | None, calibration: Calibration
+) -> float:
+    """sigmoid(a + b × confidence + c × logit(sentence) + d × logit(passage)); a passage not
+    read counts as 0.5 (logit 0)."""
+    a, b, c, d = calibration
+    z = a + b * confidence + c * _logit(sentence) + d * (_logit(passage) if passage else 0.0)
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
 
 
 class CitationVerifier:
@@ -79,8 +145,10 @@ class CitationVerifier:
         sentences: SentenceIndex | None = None,
         query_vector: QueryVectors | None = None,
         settings: AgentSettings | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self._embedder = embedder
+        self._reader = reader
         self._settings = settings or AgentSettings()
         self._sentences = sentences or SentenceIndex(
             embedder=embedder, cache_chunks=self._settings.sentence_cache_chunks
@@ -117,6 +185,8 @@ class CitationVerifier:
                 units, support = [unit], 1.0
             else:
                 units, support = _best_span(pool, owner, composed.text, vector_of[id(composed)])
+                if units and self._reader is not None:
+                    support = self._read_support(pool, units, composed.text)
             if not units or support < s.support_threshold:
                 unsupported += 1
                 continue
@@ -141,8 +211,64 @@ class CitationVerifier:
             notes.append(f"removed {invented} sentence(s) citing a passage that was not provided")
         if unsupported:
             notes.append(f"removed {unsupported} sentence(s) their cited span does not support")
-        score = max((v.confidence for v in kept), default=0.0)
-        return Verification(kept, invented + unsupported, score, tuple(notes))
+        confidence = max((v.confidence for v in kept), default=0.0)
+        if self._reader is None or not kept:
+            return Verification(kept, invented + unsupported, confidence, tuple(notes))
+        sentence, passage = self._read(pool, question, relevance)
+        calibration = s.reader_calibration
+        return Verification(
+            kept,
+            invented + unsupported,
+            combined_probability(confidence, sentence, passage, calibration),
+            tuple(notes),
+            confidence=confidence,
+            reader_probability=sentence,
+            reader_passage=passage,
+            calibration=calibration,
+        )
+
+    def _read(
+        self, pool: SentencePool, question: str, relevance: npt.NDArray[np.float64]
+    ) -> tuple[float, float | None]:
+        """The reader's best probability over the most relevant candidate sentences (one
+        batch) and, when passages weigh in the calibration, over their passages (another)."""
+        assert self._reader is not None
+        s = self._settings
+        top = [int(i) for i in np.argsort(-relevance, kind="stable")[: s.reader_sentences]]
+        sentences = self._reader.score(
+            question, [_unit_text(pool, i) for i in top], max_tokens=SENTENCE_TOKENS
+        )
+        best = float(sentences.max(initial=0.0))
+        if s.reader_calibration[3] == 0.0:
+            return best, None
+        owners = list(dict.fromkeys(pool.owners[i] for i in top))
+        passages = self._reader.score(
+            question, [_passage_text(pool, o) for o in owners], max_tokens=PASSAGE_TOKENS
+        )
+        return best, float(passages.max(initial=0.0))
+
+    def _read_support(self, pool: SentencePool, units: list[int], text: str) -> float:
+        """An LLM sentence's support: the reader's probability that its span states it (the
+        sentence read as what must be stated, the span as the text), capped when the span
+        lacks a number of the sentence."""
+        assert self._reader is not None
+        span = " ".join(_unit_text(pool, j) for j in units)
+        read = float(self._reader.score(text, [span], max_tokens=PASSAGE_TOKENS)[0])
+        if numbers_in(text) - numbers_in(span):
+            return min(read, _NUMBER_MISMATCH_CAP)
+        return read
+
+
+def _unit_text(pool: SentencePool, index: int) -> str:
+    unit = pool.sentences[index]
+    return f"{unit.context} {unit.display}".strip()
+
+
+def _passage_text(pool: SentencePool, owner: int) -> str:
+    """What the reader reads of a passage: its title and candidate sentences (text left out
+    as injected instructions is not read)."""
+    body = " ".join(_unit_text(pool, i) for i in range(len(pool)) if pool.owners[i] == owner)
+    return f"{pool.evidence[owner].chunk.title}. {body}"
 
 
 def _passage_coverage(pool: SentencePool, owner: int, asked: frozenset[str]) -> float:

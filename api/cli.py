@@ -102,11 +102,12 @@ def _translated_errors() -> Iterator[None]:
     from ingest.jobs import SourceBusyError
     from ingest.sources import SourcesFileError, UnknownSourceError
     from retrieval.onnx_embedder import OnnxExportError
+    from retrieval.reading import ReaderModelError
     from retrieval.store import StoreError, StoreLockedError
 
     try:
         yield
-    except (SourcesFileError, UnknownSourceError, OnnxExportError) as exc:
+    except (SourcesFileError, UnknownSourceError, OnnxExportError, ReaderModelError) as exc:
         _fail(str(exc))
     except StoreLockedError as exc:
         _fail(str(exc), EXIT_BUSY)

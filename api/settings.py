@@ -28,6 +28,7 @@ from ingest.settings import IngestSettings
 from policies.pii_settings import RedactionSettings
 from policies.settings import PolicySettings
 from retrieval.embedder import EmbeddingSettings
+from retrieval.reading import ReaderSettings
 from retrieval.service import RetrievalSettings
 from retrieval.store_factory import StoreSettings
 
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     answer_cache: AnswerCacheSettings = Field(default_factory=AnswerCacheSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    reader: ReaderSettings = Field(default_factory=ReaderSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)

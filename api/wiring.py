@@ -36,6 +36,7 @@ from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
 from policies.injection import InjectionScreen
 from retrieval.embedder import Embedder, load_embedder
+from retrieval.reading import Reader, shared_reader
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalService
 from retrieval.store import VectorStore
@@ -48,6 +49,7 @@ __all__ = [
     "build_embedder",
     "build_ingest",
     "build_policy",
+    "build_reader",
     "build_registry",
     "build_retrieval",
     "maintenance_tasks",
@@ -69,6 +71,12 @@ def build_retrieval(
 
 def build_embedder(settings: Settings) -> Embedder:
     return load_embedder(settings.embedding)
+
+
+def build_reader(settings: Settings) -> Reader | None:
+    """The reading model `reader` names (the bundled one by default), one per process; None
+    with `reader.kind: none`. Raises `ReaderModelError` when it cannot be loaded."""
+    return shared_reader(settings.reader)
 
 
 def build_registry(settings: Settings, sources_file: Path | None = None) -> SourceRegistry:
@@ -328,6 +336,7 @@ def build_answer_service(
         guard=guard,
         sentence_vectors=sentences,
         cache=build_answer_cache(settings.answer_cache),
+        reader=build_reader(settings),
     )
     return ManagedAnswerService(
         service=service, closers=closers, audit=audit, guard=guard, metrics=metrics

@@ -49,12 +49,14 @@ from pathlib import Path
 from agent.pipeline import AnswerService
 from agent.settings import AgentSettings
 from agent.types import Answer
+from evals.answer_calibration import Scored, profile_rates, reader_metrics
 from evals.corpus_files import read_jsonl, write_sources_file
 from evals.reporting import SuiteReport, fmt, print_report, wilson_interval, write_report
 from evals.retrieval_eval import build_index
 from ingest.parsing import parse_document
 from policies.settings import DEFAULT_POLICY_PATH
 from retrieval.embedder import Embedder, load_embedder
+from retrieval.reading import ReaderSettings, shared_reader
 
 __all__ = ["ClapRow", "load_clapnq", "main", "run", "suite_report"]
 
@@ -112,6 +114,9 @@ class _ScoreTracer:
     def __init__(self) -> None:
         self.last_score: float | None = None
         self.verified_documents: list[str] = []
+        self.confidence: float | None = None
+        self.reader: float | None = None
+        self.reader_passage: float | None = None
 
     @contextmanager
     def trace(
@@ -125,6 +130,7 @@ class _ScoreTracer:
     ) -> Iterator[_ScoreTracer]:
         self.last_score = None
         self.verified_documents = []
+        self.confidence = self.reader = self.reader_passage = None
         yield self
 
     @contextmanager
@@ -139,6 +145,14 @@ class _ScoreTracer:
         documents = attrs.get("document_ids")
         if isinstance(documents, list):
             self.verified_documents = [str(d) for d in documents]
+        for name, field_name in (
+            ("confidence", "confidence"),
+            ("reader_probability", "reader"),
+            ("reader_passage", "reader_passage"),
+        ):
+            value = attrs.get(name)
+            if isinstance(value, float | int):
+                setattr(self, field_name, float(value))
 
     def set_output(self, value: object) -> None:
         return None
@@ -155,6 +169,9 @@ class _Outcome:
     score: float
     cites_own: bool
     verified_own: bool  # the verified sentences cite the own passage (whatever the decision)
+    confidence: float | None = None  # the best verified sentence's (None: none verified)
+    reader: float | None = None  # the reader's best sentence (None: not read)
+    reader_passage: float | None = None  # its best passage (None: not read)
     verbatim: list[bool] = field(default_factory=list)
     reference: list[bool] = field(default_factory=list)
     gold_found: int = 0
@@ -181,6 +198,11 @@ def _judge(row: ClapRow, answer: Answer, tracer: _ScoreTracer, texts: dict[str, 
         tracer.last_score if tracer.last_score is not None else 0.0,
         cites_own=any(c.document_id == own for c in answer.citations),
         verified_own=own in tracer.verified_documents,
+        confidence=(tracer.confidence if tracer.confidence is not None else tracer.last_score)
+        if tracer.verified_documents
+        else None,
+        reader=tracer.reader,
+        reader_passage=tracer.reader_passage,
     )
     sentences = re.split(r"\s*\[\d+\]\s*", answer.answer)
     for citation in answer.citations:
@@ -203,8 +225,10 @@ def run(
     settings: AgentSettings | None = None,
     embedder: Embedder | None = None,
     workdir: Path | None = None,
+    reader: ReaderSettings | None = None,
 ) -> dict[str, object]:
-    """Index every passage, ask every question (the first `limit` per file), return metrics."""
+    """Index every passage, ask every question (the first `limit` per file), return metrics.
+    `reader`: the reading model (default: the bundled one; `kind: none` for none)."""
     rows = load_clapnq(data)
     asked = load_clapnq(data, limit=limit) if limit is not None else rows
     embedder = embedder or load_embedder()
@@ -234,6 +258,7 @@ def run(
                 index_version=index.state.index_version,
                 settings=settings,
                 tracer=tracer,
+                reader=shared_reader(reader or ReaderSettings()),
             )
             principal = index.policy.principal_for("clapnq-evaluator")
             outcomes: list[_Outcome] = []
@@ -289,8 +314,20 @@ def _metrics(
     reference = [flag for o in answered for flag in o.reference]
     gold_total = sum(len(o.row.selected) for o in answered)
     totals = [o.answer.timings_ms.get("total", 0.0) for o in outcomes]
+    calibrated = any(o.reader is not None for o in outcomes)
+    scored = [
+        Scored(
+            o.row.answerable,
+            o.row.answerable and o.verified_own,
+            o.confidence,
+            o.reader,
+            o.reader_passage,
+        )
+        for o in outcomes
+    ]
     sweep = []
-    for step in range(40, 91, 2):
+    # A calibrated probability is swept over 0.05..0.95, a confidence over 0.40..0.90.
+    for step in range(5, 96, 5) if calibrated else range(40, 91, 2):
         threshold = step / 100
         sweep.append(
             {
@@ -338,15 +375,29 @@ def _metrics(
             "coverage_weight": settings.coverage_weight,
             "passage_coverage_weight": settings.passage_coverage_weight,
             "evidence_per_document": settings.evidence_per_document,
+            "profile": settings.profile,
+            "reader_calibration": list(settings.reader_calibration),
+            "reader_thresholds": [
+                settings.reader_escalate_threshold,
+                settings.reader_answer_threshold,
+                settings.reader_cautious_threshold,
+            ],
         },
         "sweep": sweep,
         "threshold_cv": _threshold_cv(outcomes),
+        "profiles": profile_rates(
+            scored, [o.score for o in outcomes], settings, calibrated=calibrated
+        ),
+        "reader": reader_metrics(scored, settings) if calibrated else None,
         "per_question": [
             {
                 "id": o.row.id,
                 "answerable": o.row.answerable,
                 "status": o.answer.status,
                 "score": round(o.score, 4),
+                "confidence": None if o.confidence is None else round(o.confidence, 4),
+                "reader": None if o.reader is None else round(o.reader, 4),
+                "reader_passage": None if o.reader_passage is None else round(o.reader_passage, 4),
                 "cites_own": o.cites_own,
                 "verified_own": o.verified_own,
                 "citations": len(o.answer.citations),
@@ -358,7 +409,7 @@ def _metrics(
 
 
 _CV_TARGET = 0.90  # issue 4's answerable figure
-_CV_GRID = tuple(step / 100 for step in range(30, 121))
+_CV_GRID = tuple(step / 100 for step in range(121))
 
 
 def _threshold_cv(
@@ -417,6 +468,50 @@ def _cell(metrics: dict[str, object], group: str, name: str) -> list[str]:
     ]
 
 
+def _decision_rows(metrics: dict[str, object]) -> list[list[str]]:
+    """The profiles' rates, the sweep, and (with a reader) its AUCs and cross-validation."""
+    rows: list[list[str]] = []
+    profiles: dict[str, dict[str, float]] = metrics["profiles"]  # type: ignore[assignment]
+    for name, rates in profiles.items():
+        rows.append(
+            [
+                f"profile {name} (answer at {rates['answer_threshold']}): answerable answered "
+                f"own / unanswerable not answered",
+                f"{fmt(rates['answerable_answered_own'])} / "
+                f"{fmt(rates['unanswerable_not_answered'])}",
+                "",
+                "",
+            ]
+        )
+    sweep: list[dict[str, float]] = metrics["sweep"]  # type: ignore[assignment]
+    for point in sweep:
+        rows.append(
+            [
+                f"sweep: answer at {point['answer_threshold']:.2f}",
+                f"{fmt(point['answerable_answered_own'])} / {fmt(point['unanswerable_refused'])}",
+                "",
+                "",
+            ]
+        )
+    reader: dict[str, object] | None = metrics.get("reader")  # type: ignore[assignment]
+    if reader:
+        aucs: dict[str, float | None] = reader["auc"]  # type: ignore[assignment]
+        for name, value in aucs.items():
+            rows.append([f"AUC answerable-own vs unanswerable: {name}", fmt(value), "", ""])
+        cv: dict[str, float] | None = reader["combination_cv"]  # type: ignore[assignment]
+        if cv:
+            rows.append(
+                [
+                    "reader + confidence, fitted and thresholded out of fold (5-fold x10)",
+                    f"{fmt(cv['answerable_answered_own'])} / "
+                    f"{fmt(cv['unanswerable_not_answered'])}",
+                    "",
+                    "",
+                ]
+            )
+    return rows
+
+
 def report(metrics: dict[str, object], *, command: str = "") -> SuiteReport:
     cit: dict[str, float | None] = metrics["citations"]  # type: ignore[assignment]
     rows = [
@@ -432,6 +527,7 @@ def report(metrics: dict[str, object], *, command: str = "") -> SuiteReport:
         ["citation recall (verbatim)", fmt(cit["recall_verbatim"]), "", ""],
         ["citation recall (reference)", fmt(cit["recall_reference"]), "", ""],
         ["gold-evidence recall", fmt(cit["gold_evidence_recall"]), "", ""],
+        *_decision_rows(metrics),
     ]
     latency: dict[str, float | None] = metrics["latency_ms"]  # type: ignore[assignment]
     seconds: dict[str, float] = metrics["seconds"]  # type: ignore[assignment]
@@ -455,7 +551,11 @@ def report(metrics: dict[str, object], *, command: str = "") -> SuiteReport:
             "precision/recall (verbatim): the quote equals the document text at its offsets "
             "and the sentence is that quote; (reference): the cited span is one of the "
             "annotators' selected sentences (word overlap >= 0.6)",
-            "sweep: answer/refusal rates at other answer_threshold values (metrics.sweep)",
+            "sweep and profiles: answerable answered citing own passage / unanswerable not "
+            "answered at each answer threshold (metrics.sweep, metrics.profiles)",
+            f"reader: {metrics.get('reader') and metrics['reader']['fitted_calibration']} "  # type: ignore[index]
+            "(a, b, c) fitted on all rows; settings use "
+            f"{metrics['settings']['reader_calibration']}",  # type: ignore[index]
             f"threshold calibrated by 5-fold cross-validation (metrics.threshold_cv): {cv}",
         ],
         command=command,
@@ -475,10 +575,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="questions per file")
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--workdir", type=Path, default=None, help="keep the index here")
+    parser.add_argument(
+        "--reader-kind",
+        choices=["onnx", "cross_encoder", "none"],
+        default=None,
+        help="the reading model's kind (default: inferred; none: decide without a reader)",
+    )
+    parser.add_argument("--reader-path", type=Path, default=None, help="reader model directory")
+    parser.add_argument(
+        "--profile", choices=["balanced", "cautious"], default="balanced", help="agent.profile"
+    )
     args = parser.parse_args(argv)
     given = list(sys.argv[1:] if argv is None else argv)
     command = " ".join(["python -m evals.answers_eval", *given])
-    result = suite_report(args.data, command=command, limit=args.limit, workdir=args.workdir)
+    result = report(
+        run(
+            args.data,
+            limit=args.limit,
+            workdir=args.workdir,
+            settings=AgentSettings(profile=args.profile),
+            reader=ReaderSettings(kind=args.reader_kind, model_path=args.reader_path),
+        ),
+        command=command,
+    )
     print_report(result)
     write_report(result, args.out)
     return 0

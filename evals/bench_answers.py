@@ -14,13 +14,21 @@ The evidence sentences' vectors are read from a sentence-vector store, as ingest
 would, into `<eval cache>/sentence-vectors.db` (kept between runs; the time and count of what
 was embedded now are reported). The answer pipeline's per-chunk cache starts empty.
 
+The reading model decides, as served (the bundled reader by default; `--reader-kind none`
+for the decision without it); its own cost is timed apart (`reader_cost`): the pairs one
+decision reads - `agent.reader_sentences` sentences (64 tokens) in one batch, their passages
+(160 tokens) in another - for CLAP NQ questions and passages. `--reader-cost-only` times just
+that, without the 10,000-chunk corpus.
+
     python -m evals.bench_answers --data ../shared/data [--size 10000] [--questions 200]
+    python -m evals.bench_answers --data ../shared/data --reader-cost-only
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import tempfile
 import time
 from collections import Counter
@@ -28,6 +36,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agent.pipeline import AnswerService
+from agent.settings import AgentSettings
+from evals.answers_eval import load_clapnq
 from evals.bench_baseline import TOP_K, percentiles
 from evals.bench_retrieval import build_corpus, load_edge_index, load_queries, real_chunks
 from evals.retrieval_eval import default_cache_dir
@@ -36,6 +46,7 @@ from policies.casbin_engine import CasbinPolicyEngine
 from policies.settings import PolicySettings
 from retrieval.edge_store import EdgeStore
 from retrieval.embedder import Embedder, load_embedder
+from retrieval.reading import PASSAGE_TOKENS, SENTENCE_TOKENS, Reader, ReaderSettings, shared_reader
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore, shown_texts
 from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings
@@ -77,8 +88,10 @@ def run(
     questions: int = 200,
     embedder: Embedder | None = None,
     cache_dir: Path | None = None,
+    reader_settings: ReaderSettings | None = None,
 ) -> dict[str, object]:
     embedder = embedder or load_embedder()
+    reader = shared_reader(reader_settings or ReaderSettings())
     texts, vectors = real_chunks(data, embedder, cache_dir or default_cache_dir())
     corpus = build_corpus(texts, vectors, size)
     asked = load_queries(data, questions + _WARMUP)
@@ -113,6 +126,7 @@ def run(
                     embedder=embedder,
                     index_version=lambda: "bench",
                     sentence_vectors=sentences,
+                    reader=reader,
                 )
                 principals = [policy.principal_for(u) for u in sorted(corpus.users)]
                 answer_ms: list[float] = []
@@ -146,6 +160,44 @@ def run(
         "steps_ms": {step: percentiles(ms) for step, ms in steps.items()},
         "statuses": dict(statuses),
         "sentence_vectors": precomputed,
+        "reader": reader.model_id if reader is not None else None,
+        "reader_cost": reader_cost(reader, data) if reader is not None else None,
+    }
+
+
+def reader_cost(reader: Reader, data: Path, *, questions: int = 60) -> dict[str, object]:
+    """The reader's time per decision and per pair, on the batches one decision reads: the
+    first `reader_sentences` sentences of a CLAP NQ passage with its question, and the passage
+    itself (as many passages as sentences: the most one decision reads)."""
+    size = AgentSettings().reader_sentences
+    rows = load_clapnq(data / "clapnq")[: questions + _WARMUP]
+    sentence_ms: list[float] = []
+    passage_ms: list[float] = []
+    cpu_ms: list[float] = []  # CPU time of the sentence batch (all threads): load-independent
+    for i, row in enumerate(rows):
+        units = [u for u in re.split(r"(?<=[.!?])\s+", row.passage) if u][:size]
+        units += [units[-1]] * (size - len(units))
+        t, c = time.perf_counter(), time.process_time()
+        reader.score(row.question, units, max_tokens=SENTENCE_TOKENS)
+        sentences, cpu = (time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000
+        t = time.perf_counter()
+        reader.score(row.question, [row.passage] * size, max_tokens=PASSAGE_TOKENS)
+        passages = (time.perf_counter() - t) * 1000
+        if i >= _WARMUP:
+            sentence_ms.append(sentences)
+            passage_ms.append(passages)
+            cpu_ms.append(cpu)
+    per = percentiles(sentence_ms)
+    whole = percentiles([a + b for a, b in zip(sentence_ms, passage_ms, strict=True)])
+    return {
+        "batch": size,
+        "calls": len(sentence_ms),
+        "sentences_batch_ms": per,
+        "passages_batch_ms": percentiles(passage_ms),
+        "decision_ms": whole,
+        "sentences_batch_cpu_ms": percentiles(cpu_ms),
+        "ms_per_sentence_pair_p50": round(per["p50"] / size, 2),
+        "ms_per_passage_pair_p50": round(percentiles(passage_ms)["p50"] / size, 2),
     }
 
 
@@ -171,8 +223,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--reader-kind", choices=["onnx", "cross_encoder", "none"], default=None)
+    parser.add_argument("--reader-path", type=Path, default=None)
+    parser.add_argument(
+        "--reader-cost-only", action="store_true", help="time only the reader's batches"
+    )
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.data, size=args.size, questions=args.questions), indent=2))
+    reader_settings = ReaderSettings(kind=args.reader_kind, model_path=args.reader_path)
+    if args.reader_cost_only:
+        reader = shared_reader(reader_settings)
+        if reader is None:
+            parser.error("--reader-cost-only needs a reader")
+        print(json.dumps(reader_cost(reader, args.data), indent=2))
+        return 0
+    result = run(
+        args.data, size=args.size, questions=args.questions, reader_settings=reader_settings
+    )
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -199,6 +199,16 @@ _RULES: tuple[_Rule, ...] = (
         0.45,
     ),
     _rule(
+        # Text addressed to a reading model: a passage claiming it answers the question.
+        "answer_claim",
+        r"\b(?:this|the\s+(?:following|above))\s+(?:passage|page|document|text|article|"
+        r"section|paragraph)\s+(?:answers|contains\s+the\s+answer|states\s+the\s+answer|"
+        r"is\s+the\s+answer)\b"
+        r"|\bthe\s+answer\s+(?:to\s+(?:the|this|your|any|every)\s+question\s+)?is\s+"
+        r"(?:stated|given|contained|written)\s+(?:in\s+this|here|above|below)\b",
+        0.6,
+    ),
+    _rule(
         "access_granted",
         r"\b(?:say|print|output|respond\s+with|reply\s+with|write)\s+[\"'“]?access\s+granted\b",
         0.8,

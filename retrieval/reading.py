@@ -1,0 +1,279 @@
+"""The reading model: how likely a text states the answer to a question (not only its topic).
+
+`Reader` is the port: `score(question, texts)` gives one probability per text. Two adapters:
+- `OnnxReader` (default): the cross-encoder the project trains and ships in
+  `retrieval/reader_model/` (int8 ONNX, all-MiniLM-L6-v2 tokenizer), loaded offline, refused
+  unless its SHA-256 is the one in `model.sha256`; one ONNX Runtime session per process.
+- `CrossEncoderReader`: any sentence-transformers `CrossEncoder` directory an operator supplies
+  (`reader.model_path`, `reader.kind: cross_encoder`): a stronger reranker or NLI model.
+
+A sentence is read with at most `SENTENCE_TOKENS` word pieces for the pair, a passage with
+`PASSAGE_TOKENS` (the text is truncated, never the question), the lengths the model was
+trained with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BUNDLED_READER_PATH",
+    "PASSAGE_TOKENS",
+    "SENTENCE_TOKENS",
+    "CrossEncoderReader",
+    "OnnxReader",
+    "Reader",
+    "ReaderModelError",
+    "ReaderSettings",
+    "load_reader",
+    "shared_reader",
+]
+
+Probabilities = npt.NDArray[np.float32]
+BUNDLED_READER_PATH = Path(__file__).resolve().parent / "reader_model"
+MODEL_FILE = "reader-int8.onnx"
+HASH_FILE = "model.sha256"
+SENTENCE_TOKENS = 64
+PASSAGE_TOKENS = 160
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class ReaderModelError(RuntimeError):
+    """The reading model cannot be loaded: missing, altered or unreadable."""
+
+
+class ReaderSettings(BaseModel):
+    """Which reading model decides whether the evidence states the answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["onnx", "cross_encoder", "none"] | None = Field(
+        default=None,
+        description="onnx: the project's model format (reader-int8.onnx + model.sha256 + "
+        "tokenizer); cross_encoder: a sentence-transformers CrossEncoder directory; none: no "
+        "reader (the decision rests on the confidence alone); default: inferred from "
+        "model_path's files",
+    )
+    model_path: Path | None = Field(
+        default=None, description="model directory; default: the bundled retrieval/reader_model"
+    )
+    batch_size: int = Field(default=16, ge=1, le=512, description="pairs per model call")
+    threads: int | None = Field(default=None, ge=1, description="intra-op threads per call")
+
+
+class Reader(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    def score(
+        self, question: str, texts: Sequence[str], *, max_tokens: int = SENTENCE_TOKENS
+    ) -> Probabilities:
+        """The probability that each text states the answer to `question` (1-D, float32)."""
+
+
+def load_reader(settings: ReaderSettings | None = None) -> Reader | None:
+    """The reader the settings name (None for `kind: none`). Raises `ReaderModelError` when it
+    cannot be loaded."""
+    settings = settings or ReaderSettings()
+    if settings.kind == "none":
+        return None
+    path = settings.model_path or BUNDLED_READER_PATH
+    if not path.is_dir():
+        raise ReaderModelError(
+            f"reader model directory {path} does not exist (set reader.model_path to a model "
+            "directory, or reinstall proofdesk to restore the bundled one)"
+        )
+    kind = settings.kind or ("onnx" if (path / MODEL_FILE).is_file() else "cross_encoder")
+    if kind == "onnx":
+        return OnnxReader(path, batch_size=settings.batch_size, threads=settings.threads)
+    return CrossEncoderReader(path, batch_size=settings.batch_size, threads=settings.threads)
+
+
+_shared: dict[str, Reader | None] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_reader(settings: ReaderSettings | None = None) -> Reader | None:
+    """One reader per process and settings (the ONNX session is built once and shared)."""
+    settings = settings or ReaderSettings()
+    key = settings.model_dump_json()
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = load_reader(settings)
+        return _shared[key]
+
+
+def _sigmoid(logits: npt.NDArray[Any]) -> Probabilities:
+    clipped = np.clip(np.asarray(logits, dtype=np.float64), -50.0, 50.0)
+    return (1.0 / (1.0 + np.exp(-clipped))).astype(np.float32)
+
+
+def expected_digest(folder: Path) -> str:
+    """The SHA-256 `model.sha256` pins for `reader-int8.onnx`."""
+    hash_file = folder / HASH_FILE
+    if not hash_file.is_file():
+        raise ReaderModelError(f"{hash_file} is missing: the reader model cannot be verified")
+    for line in hash_file.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("*") == MODEL_FILE:
+            return parts[0].lower()
+    raise ReaderModelError(f"{hash_file} has no '<sha256>  {MODEL_FILE}' line")
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class OnnxReader:
+    """The project's reader on ONNX Runtime (CPU), checked against its pinned digest."""
+
+    def __init__(self, folder: Path, *, batch_size: int = 16, threads: int | None = None) -> None:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        model_file = folder / MODEL_FILE
+        if not model_file.is_file():
+            raise ReaderModelError(f"reader model {model_file} is missing")
+        expected = expected_digest(folder)
+        actual = file_digest(model_file)
+        if actual != expected:
+            raise ReaderModelError(
+                f"reader model {model_file} has SHA-256 {actual[:16]}…, but {HASH_FILE} pins "
+                f"{expected[:16]}…: the file was altered or replaced; refusing to load it"
+            )
+        tokenizer_file = folder / "tokenizer.json"
+        if not tokenizer_file.is_file():
+            raise ReaderModelError(f"reader tokenizer {tokenizer_file} is missing")
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self._session = onnxruntime.InferenceSession(
+                str(model_file), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise ReaderModelError(f"reader model {model_file} cannot be loaded: {exc}") from exc
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self._tokenizer.no_truncation()  # cut here, pair by pair (`_run`)
+        self._tokenizer.no_padding()
+        self._feeds = [i.name for i in self._session.get_inputs() if i.name in _INPUTS]
+        self._batch_size = batch_size
+        self._model_id = f"proofdesk-reader@{actual[:12]}"
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def score(
+        self, question: str, texts: Sequence[str], *, max_tokens: int = SENTENCE_TOKENS
+    ) -> Probabilities:
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        out = np.empty(len(texts), dtype=np.float32)
+        for start in range(0, len(texts), self._batch_size):
+            batch = list(texts[start : start + self._batch_size])
+            out[start : start + len(batch)] = self._run(question, batch, max_tokens)
+        return out
+
+    def encode(
+        self, question: str, texts: Sequence[str], *, max_tokens: int
+    ) -> dict[str, npt.NDArray[np.int64]]:
+        """The model's inputs for the pairs: `[CLS] question [SEP] text [SEP]`, padded, the
+        text cut to fit `max_tokens` (as `truncation="only_second"`); a question too long to
+        leave room is cut too, rather than the request failing."""
+        question_ids = self._tokenizer.encode(question, add_special_tokens=False).ids
+        question_ids = question_ids[: max(max_tokens - 3 - 8, 1)]
+        room = max_tokens - 3 - len(question_ids)
+        encoded = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        cls, sep = self._special("[CLS]"), self._special("[SEP]")
+        rows = [[cls, *question_ids, sep, *e.ids[:room], sep] for e in encoded]
+        width = max(len(r) for r in rows)
+        ids = np.zeros((len(rows), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+            types[i, len(question_ids) + 2 : len(row)] = 1
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+    def _run(self, question: str, texts: list[str], max_tokens: int) -> Probabilities:
+        feeds = self.encode(question, texts, max_tokens=max_tokens)
+        logits = self._session.run(["logit"], {k: feeds[k] for k in self._feeds})[0]
+        return _sigmoid(np.asarray(logits).reshape(len(texts), -1)[:, 0])
+
+    def _special(self, token: str) -> int:
+        found = self._tokenizer.token_to_id(token)
+        if found is None:
+            raise ReaderModelError(f"reader tokenizer has no {token} token")
+        return int(found)
+
+
+class CrossEncoderReader:
+    """A sentence-transformers `CrossEncoder` directory (torch, CPU, offline): a reranker (one
+    logit, read through a sigmoid) or an NLI model (the softmax probability of entailment).
+    It reads up to its own `max_length`; `max_tokens` is the project model's."""
+
+    def __init__(self, folder: Path, *, batch_size: int = 16, threads: int | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
+        from sentence_transformers import CrossEncoder
+
+        if threads:
+            torch.set_num_threads(threads)
+        if not (folder / "config.json").is_file():
+            raise ReaderModelError(
+                f"{folder} is not a CrossEncoder directory (no config.json; for the project's "
+                f"format it needs {MODEL_FILE} and {HASH_FILE})"
+            )
+        try:
+            self._model = CrossEncoder(str(folder), device="cpu", local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise ReaderModelError(f"reader model {folder} cannot be loaded: {exc}") from exc
+        self._batch_size = batch_size
+        self._identity = torch.nn.Identity()
+        self._model_id = f"cross-encoder:{folder.name}"
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def score(
+        self, question: str, texts: Sequence[str], *, max_tokens: int = SENTENCE_TOKENS
+    ) -> Probabilities:
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        scores = self._model.predict(
+            [(question, t) for t in texts],
+            batch_size=self._batch_size,
+            show_progress_bar=False,
+            activation_fn=self._identity,  # raw logits: made probabilities here
+            convert_to_numpy=True,
+        )
+        matrix = np.asarray(scores, dtype=np.float32).reshape(len(texts), -1)
+        if matrix.shape[1] == 1:  # a reranker: one logit per pair
+            return _sigmoid(matrix[:, 0])
+        # An NLI model: the probability of its "entailment" label (else of its last label).
+        labels = {str(v).lower(): int(k) for k, v in self._model.config.id2label.items()}
+        column = labels.get("entailment", matrix.shape[1] - 1)
+        exp = np.exp(matrix - matrix.max(axis=1, keepdims=True))
+        probabilities: Probabilities = (exp[:, column] / exp.sum(axis=1)).astype(np.float32)
+        return probabilities
