@@ -259,7 +259,7 @@ def _main(  # noqa: PLR0917 - Typer takes options as parameters
     from policies.pii_settings import RedactionSettings
 
     # Masked logs from the start, warnings only as before (direct mode configures them again
-    # from the settings).
+    # with the settings' format and redaction).
     configure_logging(
         level="WARNING",
         settings=LoggingSettings(),
@@ -349,8 +349,8 @@ def _deps_from_settings(state: _State) -> CliDeps:
         raise AuditCliError(f"invalid settings: {exc}", EXIT_USAGE) from exc
     audit_settings = settings.audit
     review_settings = settings.review
-    # Log records wait for the guard built below (spaCy loads once).
-    masking = configure_logging(level=settings.log_level, settings=settings.logging, guard=None)
+    # Log records wait for the guard built below (spaCy loads once); warnings only, as before.
+    masking = configure_logging(level="WARNING", settings=settings.logging, guard=None)
     try:
         guard = PiiGuard(redactor=PresidioRedactor(settings=settings.redaction))
     except BaseException:

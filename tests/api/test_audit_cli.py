@@ -172,7 +172,8 @@ def test_direct_mode_builds_itself_from_the_settings(
     monkeypatch.setenv("PROOFDESK_POLICY__POLICY_PATH", str(policy))
     result = runner.invoke(audit_cli.app, ["--as", "oscar", "queue", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"items": []}
+    # stdout is the document; warnings (no hmac_secret here) go to stderr, masked
+    assert json.loads(result.stdout) == {"items": []}
     assert (tmp_path / ".proofdesk" / "audit.db").is_file()
     result = runner.invoke(audit_cli.app, ["--as", "bob", "report"])
     assert result.exit_code == 1 and "auditor role" in result.output

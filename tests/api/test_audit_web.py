@@ -41,10 +41,10 @@ def _client(
     *,
     rate_limiter: RateLimiter | None = None,
     sessions: AuditSessions | None = None,
-) -> TestClient:
-    authenticator, _keys = make_authenticator(world.kb.policy)
+) -> tuple[TestClient, AuditKeys]:
+    authenticator, keys = make_authenticator(world.kb.policy)
     app = audit_app(world.service, authenticator, rate_limiter=rate_limiter, sessions=sessions)
-    return TestClient(app, base_url=base_url, follow_redirects=False)
+    return TestClient(app, base_url=base_url, follow_redirects=False), keys
 
 
 def sign_in(client: TestClient, key: str) -> None:
@@ -228,13 +228,11 @@ def test_the_cookie_holds_a_signed_session_id_never_the_key(
     assert client.get("/audit", headers={"Cookie": f"{COOKIE}={cookie}"}).status_code == 303
 
 
-def test_a_session_expires_and_is_secure_over_https(
-    world: AuditWorld, setup: tuple[TestClient, AuditKeys]
-) -> None:
-    _client_unused, keys = setup
+def test_a_session_expires_and_is_secure_over_https(world: AuditWorld) -> None:
     now = [1000.0]
     sessions = AuditSessions(ttl_seconds=900, clock=lambda: now[0])
-    with _client(world, "https://127.0.0.1", sessions=sessions) as client:
+    https, keys = _client(world, "https://127.0.0.1", sessions=sessions)
+    with https as client:
         response = client.post("/audit/login", data={"credential": keys.oscar, "next": "/audit"})
         set_cookie = response.headers["set-cookie"]
         assert "Secure" in set_cookie and "Max-Age=900" in set_cookie and "HttpOnly" in set_cookie
@@ -244,12 +242,10 @@ def test_a_session_expires_and_is_secure_over_https(
         assert page.status_code == 303 and "expired=1" in page.headers["location"]
 
 
-def test_sign_in_attempts_are_rate_limited_per_client(
-    world: AuditWorld, setup: tuple[TestClient, AuditKeys]
-) -> None:
-    _client_unused, keys = setup
+def test_sign_in_attempts_are_rate_limited_per_client(world: AuditWorld) -> None:
     limiter = RateLimiter(settings=RateLimitSettings(login="3/minute"))
-    with _client(world, rate_limiter=limiter) as client:
+    limited, keys = _client(world, rate_limiter=limiter)
+    with limited as client:
         statuses = [
             client.post("/audit/login", data={"credential": "pdk_wrong"}).status_code
             for _ in range(3)
