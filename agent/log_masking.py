@@ -20,9 +20,12 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from agent.masking import PiiGuard
 from agent.request_context import current_request_id
+
+if TYPE_CHECKING:  # the guard loads Presidio; settings import this module at CLI start-up
+    from agent.masking import PiiGuard
 
 __all__ = ["MaskedJsonFormatter", "PiiLogFilter", "mask_record", "withhold_record"]
 

@@ -168,26 +168,25 @@ class AgentSettings(BaseModel):
         "passages, to decide whether the evidence states the answer",
     )
     reader_calibration: tuple[float, float, float, float] = Field(
-        default=(-7.426, 10.269, 0.262, 0.0),
+        default=(-7.59, 10.45, 0.092, 0.0),
         description="(a, b, c, d): with a reader, the decision's score is the probability "
         "sigmoid(a + b × confidence + c × logit(best sentence) + d × logit(best passage)), "
-        "fitted on CLAP NQ dev (evals/answers_eval.py, metrics.reader); d = 0: passages are "
-        "not read (the early reader told answerable from unanswerable passages at AUC 0.53)",
+        "fitted for the bundled reader on CLAP NQ dev (evals/answers_eval.py, "
+        "metrics.reader.fitted_calibration; figures in docs/benchmarks.md); d = 0: passages "
+        "are not read",
     )
     reader_answer_threshold: float = Field(
         default=0.35,
         ge=0.0,
         le=1.0,
-        description="with a reader, balanced profile: the probability needed to answer (CLAP "
-        "NQ dev, early reader: answerable answered citing own passage 0.87, unanswerable not "
-        "answered 0.76; re-measure with `python -m evals.answers_eval` for a new model)",
+        description="with a reader, balanced profile: the probability needed to answer "
+        "(re-measure with `python -m evals.answers_eval` for a new model)",
     )
     reader_cautious_threshold: float = Field(
         default=0.6,
         ge=0.0,
         le=1.0,
-        description="with a reader, cautious profile: the probability needed to answer (CLAP "
-        "NQ dev, early reader: 0.73 / 0.85)",
+        description="with a reader, cautious profile: the probability needed to answer",
     )
     reader_escalate_threshold: float = Field(
         default=0.2,

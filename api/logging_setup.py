@@ -16,13 +16,15 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.log_masking import MaskedJsonFormatter, mask_record, withhold_record
-from agent.masking import PiiGuard
 from policies.pii_settings import RedactionSettings
+
+if TYPE_CHECKING:  # the guard loads Presidio: built on the first record, not at import
+    from agent.masking import PiiGuard
 
 __all__ = ["LogMasking", "LoggingSettings", "configure_logging", "masking_guard"]
 
@@ -111,6 +113,7 @@ _guards_lock = threading.Lock()
 def masking_guard(redaction: RedactionSettings) -> PiiGuard:
     """A guard for a command's logs: the configured recognizers and model, in this process;
     one per process and settings (commands run in one process share it)."""
+    from agent.masking import PiiGuard
     from policies.redaction import PresidioRedactor
 
     in_process = redaction.model_copy(update={"analysis_processes": 0})

@@ -60,8 +60,10 @@ class ReaderSettings(BaseModel):
         default=None,
         description="onnx: the project's model format (reader-int8.onnx + model.sha256 + "
         "tokenizer); cross_encoder: a sentence-transformers CrossEncoder directory; none: no "
-        "reader (the decision rests on the confidence alone); default: inferred from "
-        "model_path's files",
+        "reader (the decision rests on the confidence alone). Unset: no reader unless "
+        "model_path is set (then inferred from its files): the bundled reader does not yet tell "
+        "answerable from unanswerable better than the confidence (docs/benchmarks.md), so it is "
+        "opt-in with `kind: onnx`",
     )
     model_path: Path | None = Field(
         default=None, description="model directory; default: the bundled retrieval/reader_model"
@@ -84,7 +86,7 @@ def load_reader(settings: ReaderSettings | None = None) -> Reader | None:
     """The reader the settings name (None for `kind: none`). Raises `ReaderModelError` when it
     cannot be loaded."""
     settings = settings or ReaderSettings()
-    if settings.kind == "none":
+    if settings.kind == "none" or (settings.kind is None and settings.model_path is None):
         return None
     path = settings.model_path or BUNDLED_READER_PATH
     if not path.is_dir():

@@ -50,6 +50,8 @@ def strip_page_furniture(pages: Sequence[str]) -> list[str]:
             if _key(page_lines[i]) in repeated or _is_page_number(page_lines[i], number)
         }
         kept = [line for i, line in enumerate(page_lines) if i not in furniture]
+        if not any(line.strip() for line in kept):
+            furniture = set()  # a page of nothing but its repeated line: that line is the text
         stripped.append("\n".join(kept).strip("\n") if furniture else pages[number - 1])
     return stripped
 

@@ -173,7 +173,10 @@ def test_with_a_guard_the_handoff_summary_is_masked_once_and_never_analysed_agai
 
 def test_low_confidence_escalates_without_showing_the_draft(kb_index: KbIndex) -> None:
     cautious = _service(
-        kb_index, settings=AgentSettings(answer_threshold=1.9, escalate_threshold=0.3)
+        kb_index,
+        settings=AgentSettings(
+            answer_threshold=1.9, escalate_threshold=0.3, cautious_answer_threshold=1.9
+        ),
     )
     answer = cautious.answer("How do I book the boardroom?", principal=_as(kb_index, "bob"))
     assert answer.status == "escalated"

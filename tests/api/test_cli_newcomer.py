@@ -232,10 +232,11 @@ def test_ask_through_a_running_server(kb_index: KbIndex, keys: Keys, tmp_path: P
         assert code == 0, output
         answer = json.loads(output)
         assert answer["status"] == "answered" and answer["citations"], answer
-        stored = httpx.get(
-            f"{server.url}/v1/answers/{answer['answer_id']}", headers=keys.auth("audit")
+        stored = httpx.get(  # read back as its asker: the key acting for bob
+            f"{server.url}/v1/answers/{answer['answer_id']}",
+            headers={**keys.auth("act_as"), "X-Proofdesk-User": "bob"},
         )
-        assert stored.status_code == 200  # the server answered it and recorded it
+        assert stored.status_code == 200, stored.text  # the server answered it and recorded it
         code, output = ask("--server", server.url, "--api-key", keys.audit, "-u", "bob")
         assert code == 1 and "server refused the question (403)" in output, output
         code, output = ask("--server", server.url)

@@ -137,7 +137,7 @@ def test_an_operator_cross_encoder_decides_in_the_served_app(
 
 @pytest.fixture(scope="module")
 def bundled(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    settings = _settings(tmp_path_factory.mktemp("served-reader"), ReaderSettings())
+    settings = _settings(tmp_path_factory.mktemp("served-reader"), ReaderSettings(kind="onnx"))
     with _served(keys, settings) as http:
         yield http
 

@@ -112,3 +112,14 @@ def test_a_copy_of_the_bundled_reader_with_one_byte_changed_is_refused(tmp_path:
     (copy / MODEL_FILE).write_bytes(bytes(data))
     with pytest.raises(ReaderModelError, match="altered or replaced"):
         load_reader(ReaderSettings(model_path=copy))
+
+
+def test_the_default_is_no_reader_and_kind_onnx_loads_the_bundled_one() -> None:
+    # The bundled reader does not yet beat the confidence on CLAP NQ: opt-in, not the default.
+    assert load_reader(ReaderSettings()) is None
+    bundled = load_reader(ReaderSettings(kind="onnx"))
+    assert bundled is not None
+    scores = bundled.score(
+        "How long is a VPN token valid?", ["The VPN token is valid for 8 hours."]
+    )
+    assert scores.shape == (1,) and 0.0 <= float(scores[0]) <= 1.0
