@@ -11,7 +11,6 @@ The shipped files (`retrieval/reader_model/`):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -19,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from evals.reader_training.data import TRAINING_FILES, file_digests
+from retrieval.reading import MODEL_FILE, file_digest
 
-__all__ = ["MODEL_FILE", "export_model", "sha256_of"]
+__all__ = ["MODEL_FILE", "export_model"]
 
-MODEL_FILE = "reader-int8.onnx"
+
 _TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -30,14 +30,6 @@ _TOKENIZER_FILES = (
     "vocab.txt",
 )
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _load_model(train_dir: Path) -> Any:
@@ -93,7 +85,7 @@ def export_model(train_dir: Path, target: Path, data_dir: Path) -> Path:
     base = bundled_model_path()
     for name in _TOKENIZER_FILES:
         shutil.copyfile(base / name, target / name)
-    digest = sha256_of(model_file)
+    digest = file_digest(model_file)
     (target / "model.sha256").write_text(f"{digest}  {MODEL_FILE}\n")
     summary_file = train_dir / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}

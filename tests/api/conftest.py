@@ -49,6 +49,7 @@ from tests.api.retrieval_chat import RetrievalChat
 
 if TYPE_CHECKING:
     from tests.api.served_app import ServedApp
+from tests.ingest.sync_fixtures import write_source_tree, write_sources_file
 from tests.kb_index import KbIndex
 
 JWT_SECRET = "pR7v-9qLw2xZ4nB8sK1mT6yH3cF5gJ0dQe"  # test-only, 34 characters
@@ -370,3 +371,29 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
 
     with start_served(tmp_path_factory.mktemp("served"), embedder) as app:
         yield app
+
+
+def write_cli_config(tmp_path: Path, policy: str) -> Path:
+    """A settings file for CLI tests: the sync fixtures' source tree as source `it-kb`, the
+    given policy, and SQLite state, audit and index under `tmp_path`."""
+    kb = tmp_path / "kb"
+    write_source_tree(kb)
+    sources = write_sources_file(tmp_path / "sources.yaml", kb / "it")
+    (tmp_path / "policy.csv").write_text(policy, encoding="utf-8")
+    path = tmp_path / "proofdesk.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "ingest": {
+                    "sources_file": str(sources),
+                    "state_url": f"sqlite:///{tmp_path / 'state.db'}",
+                    "flag_pii": False,
+                },
+                "store": {"path": str(tmp_path / "index")},
+                "policy": {"policy_path": str(tmp_path / "policy.csv")},
+                "audit": {"url": f"sqlite:///{tmp_path / 'audit.db'}"},
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path

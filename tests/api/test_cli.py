@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from retrieval.store_factory import StoreSettings, open_store
-from tests.ingest.sync_fixtures import write_source_tree, write_sources_file
+from tests.api.conftest import write_cli_config
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = "p, public, source:*, read, allow\ng, user:erin, group:all-staff\n"
@@ -21,27 +21,7 @@ POLICY = "p, public, source:*, read, allow\ng, user:erin, group:all-staff\n"
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    kb = tmp_path / "kb"
-    write_source_tree(kb)
-    sources = write_sources_file(tmp_path / "sources.yaml", kb / "it")
-    (tmp_path / "policy.csv").write_text(POLICY, encoding="utf-8")
-    path = tmp_path / "proofdesk.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "ingest": {
-                    "sources_file": str(sources),
-                    "state_url": f"sqlite:///{tmp_path / 'state.db'}",
-                    "flag_pii": False,
-                },
-                "store": {"path": str(tmp_path / "index")},
-                "policy": {"policy_path": str(tmp_path / "policy.csv")},
-                "audit": {"url": f"sqlite:///{tmp_path / 'audit.db'}"},
-            }
-        ),
-        encoding="utf-8",
-    )
-    return path
+    return write_cli_config(tmp_path, POLICY)
 
 
 def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

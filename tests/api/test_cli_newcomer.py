@@ -11,12 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from rich.progress import Progress
 
 from api.cli_console import CountColumn
-from tests.api.conftest import Keys, build_harness, serve, stop
-from tests.ingest.sync_fixtures import write_source_tree, write_sources_file
+from tests.api.conftest import Keys, build_harness, serve, stop, write_cli_config
+from tests.ingest.sync_fixtures import write_sources_file
 from tests.kb_index import KbIndex
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,27 +40,7 @@ runpy.run_module("api.cli", run_name="__main__", alter_sys=True)
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    kb = tmp_path / "kb"
-    write_source_tree(kb)
-    sources = write_sources_file(tmp_path / "sources.yaml", kb / "it")
-    (tmp_path / "policy.csv").write_text(POLICY, encoding="utf-8")
-    path = tmp_path / "proofdesk.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "ingest": {
-                    "sources_file": str(sources),
-                    "state_url": f"sqlite:///{tmp_path / 'state.db'}",
-                    "flag_pii": False,
-                },
-                "store": {"path": str(tmp_path / "index")},
-                "policy": {"policy_path": str(tmp_path / "policy.csv")},
-                "audit": {"url": f"sqlite:///{tmp_path / 'audit.db'}"},
-            }
-        ),
-        encoding="utf-8",
-    )
-    return path
+    return write_cli_config(tmp_path, POLICY)
 
 
 def _env(config: Path, **extra: str) -> dict[str, str]:
