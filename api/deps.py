@@ -89,6 +89,10 @@ def _scoped(*scopes: Scope) -> Callable[[Request, Identity], Identity]:
     return dependency
 
 
+@needs(
+    scopes_text("admin", "audit")
+    + " (with scope `audit`, the identity's user must also be an auditor in the access policy)"
+)
 def _operator(request: Request, identity: CurrentIdentity) -> Identity:
     """An admin, or an auditor: the `audit` scope alone is not enough, the identity must run as
     a principal the policy makes an auditor (as on the rest of the audit surface)."""

@@ -274,6 +274,9 @@ def error_responses(*statuses: int, by_reference: bool = False) -> dict[int | st
     the JSON routes.
     """
     chosen: Iterable[int] = statuses or tuple(_DESCRIPTIONS)
+    if 401 in statuses and 400 not in statuses:
+        # every authenticated route: an act_as key that names groups but no end user is a 400
+        chosen = (400, *statuses)
     if by_reference:
         ref = {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
         return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -18,6 +19,18 @@ from sqlalchemy.exc import OperationalError
 
 from retrieval.embedder import Embedder, load_embedder
 from tests.kb_index import KbIndex, build_kb_index
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """Every entry point installs its masked log handler on the root logger (api.logging_setup);
+    a CLI test run in-process would leave it for the tests after it. Put the root back."""
+    root = logging.getLogger()
+    handlers, filters, level = list(root.handlers), list(root.filters), root.level
+    yield
+    root.handlers[:] = handlers
+    root.filters[:] = filters
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -99,7 +99,7 @@ async def chat_completions(
 @router.get(
     "/models",
     summary="OpenAI-compatible model list: the one model, `proofdesk`",
-    responses=error_responses(401, 403, 429),
+    responses=error_responses(400, 401, 403, 429),
 )
 async def models(_identity: ChatIdentity) -> ModelList:
     return model_list()

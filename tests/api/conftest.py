@@ -280,6 +280,7 @@ def build_harness(
         sources=sync,
         readiness=runtime,
         metrics=metrics,
+        policy=kb_index.policy,  # the served policy, as `build_services` passes it
         on_start=[runtime.start],
         on_close=[sync.close, runtime.close, engine.dispose],
     )

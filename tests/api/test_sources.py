@@ -179,9 +179,12 @@ def test_proofdesk_prune_through_a_running_server(
             )
             return result.exit_code, result.output
 
-        code, output = remote(keys.admin, "--dry-run", "--json")
-        assert code == 0, output
-        assert json.loads(output)["dry_run"] is True
+        dry = CliRunner().invoke(
+            cli.app,
+            ["prune", "--server", server.url, "--api-key", keys.admin, "--dry-run", "--json"],
+        )
+        assert dry.exit_code == 0, dry.output
+        assert json.loads(dry.stdout)["dry_run"] is True  # the JSON alone on stdout; logs: stderr
         code, output = remote(keys.admin)
         assert code == 0 and "rows removed" in output, output
         code, output = remote(keys.audit)

@@ -84,7 +84,7 @@ def test_a_cross_encoder_directory_named_as_onnx_is_refused_clearly(tiny_reader_
 def test_the_bundled_reader_loads_by_hash_and_encodes_pairs_as_it_was_trained() -> None:
     from transformers import AutoTokenizer
 
-    reader = load_reader()
+    reader = load_reader(ReaderSettings(kind="onnx"))
     assert isinstance(reader, OnnxReader)
     question = "When did Joey air on NBC?"
     texts = [
