@@ -43,8 +43,27 @@ class LoggingSettings(BaseModel):
     )
 
 
+class _Busy(threading.local):
+    """Per thread: whether it is building a guard or masking a record right now, and the records
+    it logged meanwhile (a library's warning while the model loads), sent on once it is done."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.deferred: list[tuple[LogMasking, logging.LogRecord]] = []
+
+
+_busy = _Busy()
+_MAX_DEFERRED = 100  # per outermost record; beyond this a thread's own records are dropped
+
+
 class LogMasking(logging.Filter):
-    """Masks every record that passes its handler; never drops one (see the module's text)."""
+    """Masks every record that passes its handler; never drops one (see the module's text).
+
+    Logging never waits on the masking: a record logged by a thread while it builds a guard or
+    masks a record (in any `LogMasking`: a command may replace the handler meanwhile) is sent on
+    when that work is done, never masked re-entrantly; a record logged by another thread while
+    the guard is built waits in `_held` instead of blocking on the build.
+    """
 
     def __init__(
         self, build: Callable[[], PiiGuard] | None, *, emit: Callable[[logging.LogRecord], object]
@@ -55,7 +74,7 @@ class LogMasking(logging.Filter):
         self._emit = emit
         self._guard: PiiGuard | None = None
         self._failure: str | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # held for bookkeeping only, never while building
         self._loading = False
         self._held: list[logging.LogRecord] = []
 
@@ -69,6 +88,19 @@ class LogMasking(logging.Filter):
             self._emit(waiting)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if _busy.depth:  # logged by this thread's own guard building or masking
+            if len(_busy.deferred) < _MAX_DEFERRED:
+                _busy.deferred.append((self, record))
+            return False
+        _busy.depth += 1
+        try:
+            keep = self._mask(record)
+        finally:
+            _busy.depth -= 1
+        _send_deferred()
+        return keep
+
+    def _mask(self, record: logging.LogRecord) -> bool:
         guard = self._guard or self._load(record)
         if guard is None:
             if self._failure is None:
@@ -82,21 +114,32 @@ class LogMasking(logging.Filter):
         with self._lock:
             if self._guard is not None or self._failure is not None:
                 return self._guard
-            if self._loading or self._build is None:  # logged while the guard is being made
+            if self._loading or self._build is None:  # another thread is making it
                 if len(self._held) < _MAX_HELD:
                     self._held.append(record)
                 return None
             self._loading = True
-            try:
-                self._guard = self._build()
-            except Exception as exc:  # noqa: BLE001 - logging never raises; content withheld
-                self._failure = type(exc).__name__
-            finally:
-                self._loading = False
+            build = self._build
+        guard: PiiGuard | None = None
+        failure: str | None = None
+        try:
+            guard = build()
+        except Exception as exc:  # noqa: BLE001 - logging never raises; content withheld
+            failure = type(exc).__name__
+        with self._lock:
+            self._guard, self._failure, self._loading = guard, failure, False
             held, self._held = self._held, []
         for waiting in held:
-            self._emit(waiting)
-        return self._guard
+            _busy.deferred.append((self, waiting))  # sent once this record is done
+        return guard
+
+
+def _send_deferred() -> None:
+    """Emit the records this thread logged while it was masking, now that it is not: each
+    passes its handler's filter again, as any record does."""
+    while _busy.deferred and not _busy.depth:
+        masking, record = _busy.deferred.pop(0)
+        masking._emit(record)
 
 
 class _TextFormatter(logging.Formatter):

@@ -7,6 +7,8 @@ import io
 import json
 import logging
 import socket
+import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,8 @@ from typer.testing import CliRunner
 
 from agent.masking import PiiGuard
 from api import audit_cli, cli
-from api.logging_setup import LoggingSettings, LogMasking, configure_logging
+from api.logging_setup import LoggingSettings, LogMasking, configure_logging, masking_guard
+from policies.pii_settings import RedactionSettings
 from tests.agent.pii_fixtures import make_guard
 
 EMAIL = "maria.gonzalez@contoso.com"
@@ -83,6 +86,67 @@ def test_records_logged_while_the_guard_is_built_wait_and_are_masked() -> None:
     lines = [line for line in stream.getvalue().splitlines() if " tests.logging" in line]
     assert [line.split(": ", 1)[1].split(" ")[0] for line in lines] == ["building", "first"]
     assert EMAIL not in stream.getvalue() and CARD not in stream.getvalue()
+
+
+def test_a_guard_build_that_logs_after_a_command_replaced_the_handler_does_not_deadlock() -> None:
+    # CI hung here: a server thread built the command's guard (`masking_guard`, under its
+    # lock), the command in the same process configured logging again meanwhile, and the
+    # build's own warning reached the new handler, which built the guard again: under the
+    # same lock, in the same thread, for ever.
+    stream = io.StringIO()
+    fresh = RedactionSettings(engine="patterns", allow_list=[f"deadlock-{uuid.uuid4().hex}"])
+
+    def build_while_replaced() -> PiiGuard:
+        configure_logging(
+            level="INFO",
+            settings=LoggingSettings(),
+            guard=lambda: masking_guard(fresh),
+            stream=stream,
+        )
+        return masking_guard(fresh)  # its build logs a warning (no hmac_secret) to the new one
+
+    configure_logging(
+        level="INFO", settings=LoggingSettings(), guard=build_while_replaced, stream=stream
+    )
+    worker = threading.Thread(
+        target=lambda: logging.getLogger("tests.logging").warning("first %s", EMAIL), daemon=True
+    )
+    worker.start()
+    worker.join(60)
+
+    assert not worker.is_alive(), "logging deadlocked while the guard was built"
+    assert "no redaction.hmac_secret configured" in stream.getvalue()
+    assert EMAIL not in stream.getvalue()
+
+
+def test_other_threads_never_wait_for_the_guard_build() -> None:
+    stream = io.StringIO()
+    building, release = threading.Event(), threading.Event()
+
+    def slow_build() -> PiiGuard:
+        building.set()
+        assert release.wait(30)
+        return make_guard()
+
+    configure_logging(level="INFO", settings=LoggingSettings(), guard=slow_build, stream=stream)
+    builder = threading.Thread(
+        target=lambda: logging.getLogger("tests.logging").warning("first %s", CARD), daemon=True
+    )
+    builder.start()
+    assert building.wait(30)
+    other = threading.Thread(
+        target=lambda: logging.getLogger("tests.logging").warning("other %s", EMAIL), daemon=True
+    )
+    other.start()
+    other.join(10)
+    assert not other.is_alive(), "a record from another thread waited for the build"
+    assert stream.getvalue() == ""  # held, not written unmasked
+
+    release.set()
+    builder.join(30)
+    logged = stream.getvalue()
+    assert "first <CREDIT_CARD" in logged and "other <EMAIL_ADDRESS" in logged
+    assert EMAIL not in logged and CARD not in logged
 
 
 def test_records_wait_for_the_guard_handed_over_later() -> None:
