@@ -66,7 +66,7 @@ from agent.audit_outbox import AuditHealth, AuditOutbox, OutboxDelivery
 from agent.migrations import check_schema_name, upgrade_audit_db
 from agent.review_store import review_deletes
 from agent.types import Answer, AnswerStatus
-from policies.cron import CronExpression
+from infra.cron import CronExpression
 from policies.principal import Principal
 
 if TYPE_CHECKING:  # the guard loads Presidio; settings and CLI start-up import this module

@@ -18,7 +18,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from agent.types import Answer, Citation, TokenUsage
 from api.ports import Feedback, StoredAnswer
-from policies.sql_upsert import dialect_insert
+from infra.sql_upsert import dialect_insert
+from infra.state_migrations import ensure_state_schema
 
 __all__ = ["SqlAnswerStore"]
 
@@ -78,7 +79,7 @@ class SqlAnswerStore:
         safe_id: Callable[[str], str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        _Base.metadata.create_all(engine)
+        ensure_state_schema(engine)
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._mask = mask

@@ -89,7 +89,13 @@ def _settings(config: Path | None) -> Settings:
         settings=settings.logging,
         guard=lambda: masking_guard(settings.redaction),
     )
-    for noisy in ("presidio-analyzer", "presidio-anonymizer", "httpx", "sentence_transformers"):
+    for noisy in (
+        "presidio-analyzer",
+        "presidio-anonymizer",
+        "httpx",
+        "sentence_transformers",
+        "alembic",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return settings
 
@@ -320,6 +326,69 @@ def _print_reports(reports: list[dict[str, Any]]) -> None:
             out.print(f"  [yellow]deletions skipped[/] {r['source_id']}: {skipped}")
         if r["error"]:
             out.print(f"  [red]error[/] {r['source_id']}: {_shown(r['error'])}")
+
+
+@app.command()
+def migrate(
+    check: Annotated[
+        bool, typer.Option("--check", help="only report; exit 1 when a database is behind")
+    ] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Bring the state and audit databases to this version's schema (Alembic; the server and
+    every command also do it when they open a database)."""
+    from sqlalchemy import create_engine
+
+    from agent.migrations import audit_head_revision, audit_revision, upgrade_audit_db
+    from infra.state_migrations import state_head_revision, state_revision, upgrade_state_db
+    from ingest.state import create_state_engine
+
+    settings = _settings(config)
+    state_engine = create_state_engine(settings.ingest.state_url)
+    if settings.audit.url.startswith("sqlite:///"):  # as the audit store does: a new file
+        Path(settings.audit.url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    audit_engine = create_engine(settings.audit.url)
+    try:
+        with _translated_errors():
+            before = {
+                "state": state_revision(state_engine),
+                "audit": audit_revision(audit_engine, schema=settings.audit.db_schema),
+            }
+            head = {"state": state_head_revision(), "audit": audit_head_revision()}
+            if not check:
+                upgrade_state_db(state_engine)
+                upgrade_audit_db(settings.audit.url, schema=settings.audit.db_schema)
+            after = {
+                "state": state_revision(state_engine),
+                "audit": audit_revision(audit_engine, schema=settings.audit.db_schema),
+            }
+    finally:
+        state_engine.dispose()
+        audit_engine.dispose()
+    behind = [name for name in head if after[name] != head[name]]
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "databases": {
+                        name: {"before": before[name], "now": after[name], "head": head[name]}
+                        for name in head
+                    },
+                    "behind": behind,
+                },
+                indent=2,
+            )
+        )
+    else:
+        for name, newest in head.items():
+            moved = "" if before[name] == after[name] else f" (was {before[name] or 'empty'})"
+            state = "up to date" if after[name] == newest else f"behind {newest}"
+            out.print(f"{name}: {after[name] or 'empty'}{moved}, {state}")
+    if behind:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -24,7 +24,6 @@ from sqlalchemy import (
     Engine,
     Integer,
     String,
-    Table,
     Text,
     delete,
     select,
@@ -33,7 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from ingest.lease_holder import Heartbeat, ProcessIdentity, add_missing_columns
+from infra.state_migrations import ensure_state_schema
+from ingest.lease_holder import Heartbeat, ProcessIdentity
 
 __all__ = [
     "JobRecord",
@@ -159,8 +159,7 @@ class JobStore:
     ) -> None:
         """`heartbeat_seconds`: how often a held lease is renewed (default a third of
         `lease_seconds`); `identity`: the process taking leases (default this one)."""
-        _Base.metadata.create_all(engine)
-        add_missing_columns(engine, cast("Table", _LeaseRow.__table__))
+        ensure_state_schema(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._lease = timedelta(seconds=lease_seconds)
         self._heartbeat = heartbeat_seconds if heartbeat_seconds is not None else lease_seconds / 3

@@ -10,10 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, Table, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-__all__ = ["Heartbeat", "ProcessIdentity", "add_missing_columns"]
+__all__ = ["Heartbeat", "ProcessIdentity"]
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +83,3 @@ class Heartbeat:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def add_missing_columns(engine: Engine, table: Table) -> None:
-    """Add the nullable columns a table created by an older version lacks (`create_all` adds
-    tables, never columns). Only for nullable columns without defaults."""
-    present = {c["name"] for c in inspect(engine).get_columns(table.name)}
-    missing = [c for c in table.columns if c.name not in present]
-    if not missing:
-        return
-    with engine.begin() as conn:
-        for column in missing:
-            kind = column.type.compile(dialect=engine.dialect)
-            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from ingest.formats.limits import ParseLimits
-from policies.cron import CronExpression
+from infra.cron import CronExpression
 
 __all__ = ["IngestSettings"]
 

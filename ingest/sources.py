@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from policies.cron import CronExpression
+from infra.cron import CronExpression
 from policies.principal import InvalidPrincipalError, parse_principal_ref
 
 __all__ = [

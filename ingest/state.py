@@ -31,9 +31,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from infra.sql_sweep import LiveKeys, SweepCount, sweep
+from infra.sql_upsert import dialect_insert
+from infra.state_migrations import ensure_state_schema
 from policies.pii_vocabulary import DocumentTerms, corpus_vocabulary
-from policies.sql_sweep import LiveKeys, SweepCount, sweep
-from policies.sql_upsert import dialect_insert
 
 __all__ = [
     "DocumentState",
@@ -150,7 +151,7 @@ class StateStore:
 
     def __init__(self, *, engine: Engine) -> None:
         self._engine = engine
-        _Base.metadata.create_all(engine)
+        ensure_state_schema(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager

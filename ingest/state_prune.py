@@ -26,7 +26,7 @@ from typing import Protocol
 from ingest.chunking import Chunker
 from ingest.jobs import JobStore, default_holder
 from ingest.state import StateStore, embedding_key
-from policies.sql_sweep import LiveKeys, SweepCount
+from infra.sql_sweep import LiveKeys, SweepCount
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import SentenceVectorStore, sentence_key, shown_texts
 from retrieval.store import VectorStore

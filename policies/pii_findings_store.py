@@ -20,9 +20,10 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import Engine, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from infra.sql_sweep import LiveKeys, SweepCount, sweep
+from infra.sql_upsert import dialect_insert
+from infra.state_migrations import ensure_state_schema
 from policies.pii_types import PiiFinding
-from policies.sql_sweep import LiveKeys, SweepCount, sweep
-from policies.sql_upsert import dialect_insert
 
 __all__ = ["FindingsStore"]
 
@@ -43,7 +44,7 @@ class FindingsStore:
     def __init__(self, *, engine: Engine, fingerprint: str) -> None:
         self._engine = engine
         self._fingerprint = fingerprint.encode()
-        _Base.metadata.create_all(engine)
+        ensure_state_schema(engine)
 
     def key(self, text: str) -> str:
         digest = hashlib.sha256(self._fingerprint + b"\x1e")

@@ -50,7 +50,7 @@ from policies.pii_recognizers import (
 from policies.pii_settings import RedactionSettings
 from policies.pii_types import PiiFinding
 from policies.pii_vocabulary import CorpusVocabulary
-from policies.sql_sweep import LiveKeys, SweepCount
+from infra.sql_sweep import LiveKeys, SweepCount
 
 __all__ = [
     "FindingsCacheInfo",

@@ -25,9 +25,10 @@ import numpy.typing as npt
 from sqlalchemy import Engine, LargeBinary, String, Text, and_, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from infra.sql_sweep import LiveKeys, SweepCount, sweep
+from infra.sql_upsert import dialect_insert
+from infra.state_migrations import ensure_state_schema
 from policies.injection import InjectionScreen
-from policies.sql_sweep import LiveKeys, SweepCount, sweep
-from policies.sql_upsert import dialect_insert
 from retrieval.embedder import Embedder
 from retrieval.records import ChunkRecord
 from retrieval.sentences import EvidenceSentence, sentence_units
@@ -121,7 +122,7 @@ class SentenceVectorStore:
     def __init__(self, *, engine: Engine, dimension: int) -> None:
         self._engine = engine
         self._dimension = dimension
-        _Base.metadata.create_all(engine)
+        ensure_state_schema(engine)
 
     def get(self, keys: Sequence[str], *, screen: str = "") -> dict[str, ChunkSentences]:
         """The stored entries of `keys` (missing keys are left out), each with the verdicts of

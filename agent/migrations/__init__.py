@@ -13,10 +13,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
 
 __all__ = [
     "AUDIT_VERSION_TABLE",
     "audit_alembic_config",
+    "audit_head_revision",
+    "audit_revision",
     "check_schema_name",
     "upgrade_audit_db",
 ]
@@ -45,3 +50,26 @@ def audit_alembic_config(url: str, *, schema: str | None = None) -> Config:
 def upgrade_audit_db(url: str, *, schema: str | None = None) -> None:
     """Bring the audit tables at `url` to the newest revision (`alembic upgrade head`)."""
     command.upgrade(audit_alembic_config(url, schema=schema), "head")
+
+
+def audit_head_revision() -> str:
+    """The newest audit revision this version knows."""
+    config = Config()
+    config.set_main_option("script_location", str(_HERE))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:  # pragma: no cover - the first revision always exists
+        raise RuntimeError("the audit migrations have no head revision")
+    return head
+
+
+def audit_revision(engine: Engine, *, schema: str | None = None) -> str | None:
+    """The revision of the audit tables at `engine` (None: never migrated)."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "version_table": AUDIT_VERSION_TABLE,
+                "version_table_schema": check_schema_name(schema),
+            },
+        )
+        return context.get_current_revision()
