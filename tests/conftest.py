@@ -18,7 +18,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from retrieval.embedder import Embedder, load_embedder
+from tests import network_guard
 from tests.kb_index import KbIndex, build_kb_index
+
+network_guard.install()  # nothing in the tests reaches beyond 127.0.0.1 (see the module)
 
 
 @pytest.fixture(autouse=True)
