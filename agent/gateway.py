@@ -34,7 +34,7 @@ from agent.gateway_budget import (
     cost_usd,
     default_token_counter,
 )
-from agent.gateway_client import ChatClient, ClientReply, OpenAILikeClient, PromptMessage
+from agent.gateway_client import ChatClient, ClientReply, OpenAIClient, PromptMessage
 from agent.gateway_errors import (
     BudgetExceededError,
     BudgetUnavailableError,
@@ -75,7 +75,7 @@ class LLMGateway:
         settings: LLMSettings,
         usage_store: DailyUsageStore | None = None,
         count_tokens: CountTokens | None = None,
-        client_factory: Callable[[EndpointSettings], ChatClient] = OpenAILikeClient,
+        client_factory: Callable[[EndpointSettings], ChatClient] = OpenAIClient,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -1,6 +1,8 @@
-"""The LLM client adapter: llama-index `OpenAILike` for any OpenAI-compatible chat endpoint.
+"""The LLM client adapter: the `openai` SDK's chat completions, for any OpenAI-compatible
+endpoint (vLLM, llama.cpp, Ollama, OpenAI, Azure).
 
-The only module that imports llama-index's LLM classes or the `openai` SDK. It makes exactly one
+The only module that calls the `openai` SDK (llama-index's `OpenAILike` wrapper was dropped:
+for one chat call it added a second message model and nothing we used). It makes exactly one
 HTTP request per call (client-side retries are off: retries, backoff and the breaker belong to
 the gateway) and translates every failure into an `EndpointCallError` with a `FailureKind`.
 """
@@ -11,26 +13,21 @@ import email.utils
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import httpx
 import openai
-from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
-from llama_index.llms.openai_like import OpenAILike
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.completion_usage import CompletionUsage
 
 from agent.gateway_errors import EndpointCallError
 from agent.llm_settings import EndpointSettings
 
-__all__ = ["ChatClient", "ClientReply", "OpenAILikeClient", "PromptMessage", "parse_retry_after"]
+__all__ = ["ChatClient", "ClientReply", "OpenAIClient", "PromptMessage", "parse_retry_after"]
 
 # Sent when an endpoint needs no key. Passing a value explicitly also stops the OpenAI SDK from
 # falling back to $OPENAI_API_KEY, which must never leak to a third-party endpoint.
 _NO_KEY = "not-needed"
-_ROLES: Mapping[str, MessageRole] = {
-    "system": MessageRole.SYSTEM,
-    "user": MessageRole.USER,
-    "assistant": MessageRole.ASSISTANT,
-}
 
 
 @dataclass(frozen=True)
@@ -54,37 +51,30 @@ class ChatClient(Protocol):
     def close(self) -> None: ...
 
 
-class OpenAILikeClient:
-    """`OpenAILike` configured explicitly (no default model, key or base URL is ever used)."""
+class OpenAIClient:
+    """The `openai` SDK configured explicitly (no default model, key or base URL is ever used)."""
 
     def __init__(self, endpoint: EndpointSettings) -> None:
         self._endpoint = endpoint
         self._http = httpx.Client(timeout=endpoint.timeout_seconds)
         api_key = endpoint.api_key.get_secret_value() if endpoint.api_key else _NO_KEY
-        self._llm = OpenAILike(
-            model=endpoint.model,
-            api_base=endpoint.base_url,
+        self._client = openai.OpenAI(
+            base_url=endpoint.base_url,
             api_key=api_key,
-            is_chat_model=True,
-            is_function_calling_model=False,
-            context_window=endpoint.context_window,
-            max_tokens=endpoint.max_completion_tokens,
-            temperature=endpoint.temperature,
             timeout=endpoint.timeout_seconds,
             max_retries=0,
             http_client=self._http,
-            # Ask for usage in the final SSE chunk (ignored by the SDK when not streaming).
-            additional_kwargs={"stream_options": {"include_usage": True}}
-            if endpoint.stream
-            else {},
         )
 
     def chat(self, messages: Sequence[PromptMessage]) -> ClientReply:
-        chat_messages = [ChatMessage(role=_ROLES[m.role], content=m.content) for m in messages]
+        wire: list[ChatCompletionMessageParam] = [
+            {"role": m.role, "content": m.content}  # type: ignore[misc]
+            for m in messages
+        ]
         try:
             if self._endpoint.stream:
-                return self._stream(chat_messages)
-            return _reply(self._llm.chat(chat_messages))
+                return self._stream(wire)
+            return _reply(self._complete(wire))
         except openai.APITimeoutError as exc:
             raise EndpointCallError("timeout", "request timed out") from exc
         except openai.APIConnectionError as exc:
@@ -103,31 +93,56 @@ class OpenAILikeClient:
                 "malformed", f"unreadable response: {type(exc).__name__}"
             ) from exc
 
-    def _stream(self, messages: list[ChatMessage]) -> ClientReply:
-        last: ChatResponse | None = None
-        usage: Mapping[str, Any] = {}
-        for chunk in self._llm.stream_chat(messages):
-            last = chunk
-            if "prompt_tokens" in chunk.additional_kwargs:
-                usage = chunk.additional_kwargs
-        if last is None:
+    def _complete(self, messages: list[ChatCompletionMessageParam]) -> ChatCompletion:
+        endpoint = self._endpoint
+        return self._client.chat.completions.create(
+            model=endpoint.model,
+            messages=messages,
+            max_tokens=endpoint.max_completion_tokens,
+            temperature=endpoint.temperature,
+        )
+
+    def _stream(self, messages: list[ChatCompletionMessageParam]) -> ClientReply:
+        endpoint = self._endpoint
+        stream = self._client.chat.completions.create(
+            model=endpoint.model,
+            messages=messages,
+            max_tokens=endpoint.max_completion_tokens,
+            temperature=endpoint.temperature,
+            stream=True,
+            stream_options={"include_usage": True},  # usage in the final chunk
+        )
+        pieces: list[str] = []
+        usage: CompletionUsage | None = None
+        chunks = 0
+        with stream:
+            for chunk in stream:
+                chunks += 1
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        pieces.append(choice.delta.content)
+        if not chunks:
             raise EndpointCallError("malformed", "empty stream")
         return ClientReply(
-            text=last.message.content or "",
-            prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
-            completion_tokens=_int_or_none(usage.get("completion_tokens")),
+            text="".join(pieces),
+            prompt_tokens=_int_or_none(usage.prompt_tokens if usage else None),
+            completion_tokens=_int_or_none(usage.completion_tokens if usage else None),
         )
 
     def close(self) -> None:
         self._http.close()
 
 
-def _reply(response: ChatResponse) -> ClientReply:
-    usage = response.additional_kwargs
+def _reply(response: ChatCompletion) -> ClientReply:
+    if not response.choices:
+        raise EndpointCallError("malformed", "a chat completion without choices")
+    usage = response.usage
     return ClientReply(
-        text=response.message.content or "",
-        prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
-        completion_tokens=_int_or_none(usage.get("completion_tokens")),
+        text=response.choices[0].message.content or "",
+        prompt_tokens=_int_or_none(usage.prompt_tokens if usage else None),
+        completion_tokens=_int_or_none(usage.completion_tokens if usage else None),
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import anyio.to_thread
 from fastapi.sse import format_sse_event
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
 from agent.types import Answer
 from api.auth import Authenticator, Identity
@@ -23,7 +24,7 @@ from api.metrics import ApiMetrics
 from api.openai_compat import (
     ChatCompletionRequest,
     ChatCompletionResponse,
-    completion_id,
+    completion_chunk,
     completion_of,
     link_footer,
     split_question,
@@ -118,25 +119,17 @@ class ChatApi:
         return identity
 
     def _chunks(self, answer: Answer, model: str) -> Iterator[bytes]:
-        head = {
-            "id": completion_id(answer),
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-        }
+        created = int(time.time())
 
-        def chunk(delta: dict[str, str], *, last: bool = False) -> bytes:
-            choice = {"index": 0, "delta": delta, "finish_reason": "stop" if last else None}
-            body: dict[str, object] = {**head, "choices": [choice]}
-            if last:
-                body["proofdesk"] = ChatResponse.of(answer).model_dump(mode="json")
-            return format_sse_event(data_str=json.dumps(body, ensure_ascii=False))
+        def chunk(delta: ChoiceDelta, *, last: bool = False) -> bytes:
+            body = completion_chunk(answer, model=model, created=created, delta=delta, last=last)
+            return format_sse_event(data_str=body.model_dump_json(exclude_unset=True))
 
-        yield chunk({"role": "assistant", "content": ""})
+        yield chunk(ChoiceDelta(role="assistant", content=""))
         for piece in [*answer_pieces(answer.answer), link_footer(answer)]:
             if piece:
-                yield chunk({"content": piece})
-        yield chunk({}, last=True)
+                yield chunk(ChoiceDelta(content=piece))
+        yield chunk(ChoiceDelta(), last=True)
         yield format_sse_event(data_str="[DONE]")
 
     async def _answer(

@@ -1,5 +1,10 @@
 """The OpenAI-compatible chat completions shapes, and how a Proofdesk answer maps onto them.
 
+Responses are the `openai` package's own types (`ChatCompletion`, `ChatCompletionChunk`,
+`Model`), so what we send is what OpenAI's clients parse. Requests keep a model of ours: the
+package's request types are TypedDicts without validation, and we accept and ignore the many
+fields we do not use (temperature, tools, …) rather than refuse them.
+
 Tools built for OpenAI's `/v1/chat/completions` work unchanged: the last user message is the
 question, earlier turns continue the conversation (see `split_question`), and client `system`
 messages are ignored (what is retrieved and cited is decided by code, not by instructions).
@@ -13,6 +18,11 @@ import hashlib
 import time
 from typing import Literal
 
+from openai.types import CompletionUsage, Model
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
+from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.types import Answer
@@ -23,8 +33,8 @@ __all__ = [
     "ChatCompletionRequest",
     "ChatCompletionResponse",
     "ChatMessage",
-    "ModelCard",
     "ModelList",
+    "completion_chunk",
     "completion_of",
     "content_with_links",
     "link_footer",
@@ -112,50 +122,30 @@ def split_question(request: ChatCompletionRequest, *, max_messages: int) -> tupl
     return question, f"oai-{digest}"
 
 
-class AssistantMessage(BaseModel):
-    role: Literal["assistant"] = "assistant"
-    content: str
+class ChatCompletionResponse(ChatCompletion):
+    """OpenAI's `ChatCompletion` (the `openai` package's own type), with the Proofdesk answer."""
 
-
-class Choice(BaseModel):
-    index: int = 0
-    message: AssistantMessage
-    finish_reason: Literal["stop"] = "stop"
-
-
-class Usage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-
-
-class ChatCompletionResponse(BaseModel):
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[Choice]
-    usage: Usage
     proofdesk: ChatResponse = Field(description="the full Proofdesk answer, with citations")
 
 
-class ModelCard(BaseModel):
-    id: str
-    object: Literal["model"] = "model"
-    created: int
-    owned_by: str = "proofdesk"
+class ChatCompletionChunkOut(ChatCompletionChunk):
+    """OpenAI's `ChatCompletionChunk`; the last chunk of a stream carries the Proofdesk answer."""
+
+    proofdesk: ChatResponse | None = None
 
 
 class ModelList(BaseModel):
     """`GET /v1/models`: many OpenAI-compatible clients list the models before they chat."""
 
     object: Literal["list"] = "list"
-    data: list[ModelCard]
+    data: list[Model]
 
 
 def model_list() -> ModelList:
     """The one model: every completion is a Proofdesk answer, whatever `model` a client sends."""
-    return ModelList(data=[ModelCard(id=MODEL_ID, created=int(time.time()))])
+    return ModelList(
+        data=[Model(id=MODEL_ID, object="model", created=int(time.time()), owned_by="proofdesk")]
+    )
 
 
 def link_footer(answer: Answer) -> str:
@@ -177,16 +167,39 @@ def completion_of(answer: Answer, *, model: str) -> ChatCompletionResponse:
     usage = answer.usage
     return ChatCompletionResponse(
         id=completion_id(answer),
+        object="chat.completion",
         created=int(time.time()),
         model=model,
-        choices=[Choice(message=AssistantMessage(content=content_with_links(answer)))],
-        usage=Usage(
+        choices=[
+            Choice(
+                index=0,
+                finish_reason="stop",
+                message=ChatCompletionMessage(role="assistant", content=content_with_links(answer)),
+            )
+        ],
+        usage=CompletionUsage(
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             total_tokens=usage.prompt_tokens + usage.completion_tokens,
         ),
         proofdesk=ChatResponse.of(answer),
     )
+
+
+def completion_chunk(
+    answer: Answer, *, model: str, created: int, delta: ChoiceDelta, last: bool = False
+) -> ChatCompletionChunkOut:
+    """One `chat.completion.chunk` of a streamed answer; the last carries the full answer."""
+    chunk = ChatCompletionChunkOut(
+        id=completion_id(answer),
+        object="chat.completion.chunk",
+        created=created,
+        model=model,
+        choices=[ChunkChoice(index=0, delta=delta, finish_reason="stop" if last else None)],
+    )
+    if last:
+        chunk.proofdesk = ChatResponse.of(answer)
+    return chunk
 
 
 def completion_id(answer: Answer) -> str:
