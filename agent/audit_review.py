@@ -36,7 +36,7 @@ from typing import Final
 
 from agent.audit_store import AuditRecord, AuditStore, UnknownAnswerError
 from agent.masking import PiiGuard
-from agent.review_citations import CitationInspector
+from agent.review_citations import CitationInspector, seed_scope
 from agent.review_report import (
     ANSWER_VERDICTS,
     CITATION_VERDICTS,
@@ -285,7 +285,10 @@ class ReviewService:
         """An answer as the auditor reviews it (masked, restricted citations hidden)."""
         reviewer = self._reviewer(auditor)
         record = self._record(answer_id)
-        citations = tuple(self._citations.view(a) for a in self._citations.access(record, auditor))
+        access = self._citations.access(record, auditor)
+        with self._guard.scope() as page:  # one page, one set of placeholders
+            seed_scope(page, _recorded_texts(record))
+            citations = tuple(self._citations.view(a) for a in access)
         segments = _segments(record.answer, {c.marker for c in citations if c.restricted})
         latest = [
             r
@@ -475,6 +478,14 @@ class ReviewService:
             worst=self._settings.worst_sources,
             worst_min_citations=self._settings.worst_min_citations,
         )
+
+
+def _recorded_texts(record: AuditRecord) -> Iterator[str]:
+    """The texts of a record as masked when it was written (one scope: their placeholders)."""
+    yield record.question
+    yield record.answer
+    for citation in record.citations:
+        yield from (citation.title, citation.uri, citation.quote)
 
 
 def _paged(

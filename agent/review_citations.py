@@ -10,7 +10,11 @@ For each recorded citation it finds the cited chunk in the index and decides:
   the auditor's access filter in the query (the same decision point retrieval uses). A removed
   document cannot be checked, so it is not readable (fail closed).
 - **context**: the quoted span inside its chunk text, with surrounding text, masked by the
-  `PiiGuard`. Chunk texts never change under a chunk id, so masked contexts are cached.
+  `PiiGuard` in the caller's scope: one review page masks all its citations in one scope, so
+  a value has one placeholder on the page, the one the recorded answer gave it where the
+  recorded quote shows it. Only where a span sits in its chunk is cached (chunk texts never
+  change under a chunk id); masked text is not, its placeholders belong to one page. The
+  redactor caches findings, so masking a context again costs lookups.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,10 +32,11 @@ from agent.review_types import CitationState, CitationView
 from policies.access import AccessFilter
 from policies.engine import PolicyEngine
 from policies.principal import Principal
+from policies.redaction import MaskingSession
 from retrieval.records import ChunkRecord, SearchFilters
 from retrieval.store import VectorStore
 
-__all__ = ["CitationAccess", "CitationInspector", "CitedSpan"]
+__all__ = ["CitationAccess", "CitationInspector", "CitedSpan", "seed_scope"]
 
 _PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 _CUT_SLACK = 40  # characters searched for a word boundary when context is trimmed
@@ -79,7 +84,9 @@ class CitationInspector:
         self._guard = guard
         self._context_chars = context_chars
         self._cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, int, int], tuple[str, str, str]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int, int, str, bool], tuple[int, int] | None] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
     def access(self, record: AuditRecord, auditor: Principal) -> list[CitationAccess]:
@@ -160,40 +167,76 @@ class CitationInspector:
     def _context(
         self, chunk: ChunkRecord, citation: AuditCitation, *, current: bool
     ) -> tuple[str, str, str] | None:
-        """(before, quote, after) of the cited span inside its chunk, masked; None if the span
-        cannot be placed. Offsets are the document's: in the cited version they are exact; in
-        a changed document the same chunk may sit elsewhere, so there the recorded (masked)
-        quote is matched against the chunk text, each placeholder standing for any text."""
-        start, end = citation.start - chunk.start, citation.end - chunk.start
-        placed = 0 <= start <= end <= len(chunk.text)
-        if not current:
-            pattern = _quote_pattern(citation.quote)
-            if not (placed and pattern.fullmatch(chunk.text, start, end)):
-                match = pattern.search(chunk.text) if citation.quote else None
-                if match is None:
-                    return None
-                start, end = match.span()
-        elif not placed:
+        """(before, quote, after) of the cited span inside its chunk, masked in the current
+        guard scope; None if the span cannot be placed. The recorded quote's placeholders are
+        bound to the raw values they stand for first, so the context agrees with the recorded
+        answer (see `seed_scope`)."""
+        span = self._placed(chunk, citation, current=current)
+        if span is None:
             return None
-        key = (chunk.chunk_id, start, end)
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return cached
+        start, end = span
         text, limit = chunk.text, self._context_chars
-        with self._guard.scope():  # one scope: placeholders agree across the three parts
-            masked = (
+        with self._guard.scope() as session:  # the page's scope when one is open
+            _bind_recorded(session, citation.quote, text[start:end])
+            return (
                 self._guard.mask_text(_tail(text[:start], limit)),
                 self._guard.mask_text(text[start:end]),
                 self._guard.mask_text(_head(text[end:], limit)),
             )
+
+    def _placed(
+        self, chunk: ChunkRecord, citation: AuditCitation, *, current: bool
+    ) -> tuple[int, int] | None:
+        """(start, end) of the cited span inside its chunk's text, or None. Offsets are the
+        document's: in the cited version they are exact; in a changed document the same chunk
+        may sit elsewhere, so there the recorded (masked) quote is matched against the chunk
+        text, each placeholder standing for any text. Cached: chunk texts never change under a
+        chunk id (masked text is not cached - placeholders belong to one page)."""
+        key = (chunk.chunk_id, citation.start, citation.end, citation.quote, current)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        start, end = citation.start - chunk.start, citation.end - chunk.start
+        placed: tuple[int, int] | None = (
+            (start, end) if 0 <= start <= end <= len(chunk.text) else None
+        )
+        if not current:
+            pattern = _quote_pattern(citation.quote)
+            if not (placed and pattern.fullmatch(chunk.text, start, end)):
+                match = pattern.search(chunk.text) if citation.quote else None
+                placed = match.span() if match is not None else None
         if self._cache_size:
             with self._lock:
-                self._cache[key] = masked
+                self._cache[key] = placed
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        return masked
+        return placed
+
+
+def seed_scope(session: MaskingSession, recorded: Iterable[str]) -> None:
+    """Reserve the placeholders of recorded (already masked) texts in a page's session, so a
+    value masked for the page never takes a number the recorded answer uses for another."""
+    for text in recorded:
+        for placeholder in _PLACEHOLDER.findall(text):
+            session.reserve(placeholder)
+
+
+def _bind_recorded(session: MaskingSession, quote: str, raw: str) -> None:
+    """Bind each placeholder of a recorded quote to the raw text it replaced in `raw` (the
+    quoted span as indexed), when the quote's fixed text pins it down."""
+    if not _PLACEHOLDER.search(quote):
+        return
+    parts = _PLACEHOLDER.split(quote)
+    names = _PLACEHOLDER.findall(quote)
+    pattern = "".join(
+        re.escape(part) + ("(.+?)" if i < len(names) else "") for i, part in enumerate(parts)
+    )
+    match = re.fullmatch(pattern, raw, re.DOTALL)
+    if match is None:
+        return
+    for placeholder, value in zip(names, match.groups(), strict=True):
+        session.bind(placeholder, value)
 
 
 def _visible(index: VectorStore, citation: CitedSpan, access: AccessFilter) -> bool:

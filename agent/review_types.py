@@ -60,7 +60,10 @@ class ReviewSettings(BaseModel):
         default=3, ge=1, description="a source needs this many judged citations to be ranked"
     )
     context_cache_size: int = Field(
-        default=2048, ge=0, description="masked chunk contexts kept (chunk texts never change)"
+        default=2048,
+        ge=0,
+        description="where quoted spans sit in their chunks, kept (chunk texts never change); "
+        "masked text is not kept: placeholders belong to one page",
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import NoReturn
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -17,11 +18,12 @@ from api.audit_api import AUDIT_STATE_KEY, AuditApp
 from api.chat import ChatApi
 from api.deps import AppState
 from api.docs_pages import install_docs
-from api.errors import install_error_handlers
+from api.errors import NotReadyError, install_error_handlers
 from api.metrics import ApiMetrics
 from api.middleware import install_middleware
 from api.openapi_access import describe_access
-from api.routes import answers, chat, health, policy, sources
+from api.routes import answers, chat, health, policy, search, sources
+from api.search import SearchApi
 from api.services import ApiServices, ChatFactory, build_services, default_chat_factory
 from api.settings import Settings
 from api.version import proofdesk_version
@@ -80,6 +82,11 @@ def create_app(
             answers_api=AnswersApi(
                 answers=built.answers, feedback=built.feedback, reviews=built.reviews
             ),
+            search_api=SearchApi(
+                retrieval=built.search or _no_search,
+                source_ids=lambda: [s.id for s in built.sources.sources()],
+                max_query_chars=api.max_question_chars,
+            ),
         )
         lifespan_state: dict[str, object] = {"proofdesk": state}
         if built.reviews is not None:
@@ -107,9 +114,16 @@ def create_app(
         install_docs(app, openapi_url="/openapi.json")
     install_error_handlers(app)
     install_middleware(app, settings=api, metrics=metrics)
-    for module in (health, chat, answers, sources, policy):
+    for module in (health, chat, search, answers, sources, policy):
         app.include_router(describe_access(module.router))
     if services is None or services.reviews is not None:  # the citation audit, when offered
         app.include_router(describe_access(audit_api.router))
         app.include_router(audit_web.router)
     return app
+
+
+def _no_search() -> NoReturn:
+    raise NotReadyError(
+        "search is not available: this server was built without a retrieval service",
+        code="search_unavailable",
+    )

@@ -675,6 +675,19 @@ def _groups(raw: str | None) -> list[str]:
     return [g.strip() for g in (raw or "").split(",") if g.strip()]
 
 
+UserServerOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="PROOFDESK_SERVER",
+        help="Base URL of a running `proofdesk serve`: go through its API (it owns the index). "
+        "--user needs a key with the act_as scope.",
+    ),
+]
+UserKeyOption = Annotated[
+    str | None, typer.Option(envvar="PROOFDESK_API_KEY", help="API key for --server.")
+]
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to search for.")],
@@ -684,19 +697,82 @@ def search(
     mode: Annotated[str | None, typer.Option(help="hybrid | dense | sparse")] = None,
     source: Annotated[list[str] | None, typer.Option("--source", "-s")] = None,
     doc_type: Annotated[list[str] | None, typer.Option("--type", "-t")] = None,
+    server: UserServerOption = None,
+    api_key: UserKeyOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show what a user would retrieve, with scores and why each hit was allowed."""
+    """Show what a user would retrieve, with scores and why each hit was allowed.
+
+    With the embedded index, a running server owns it: pass --server to search through it.
+    """
+    if mode is not None and mode not in ("hybrid", "dense", "sparse"):
+        _fail(f"unknown mode {mode!r}: use hybrid, dense or sparse")
+    if server is not None:
+        _check_types(doc_type or [])  # the server refuses an unknown source with the list
+        body: dict[str, Any] = {"query": query}
+        for name, value in (("top_k", top_k), ("mode", mode), ("source", source),
+                            ("type", doc_type)):  # fmt: skip
+            if value:
+                body[name] = value
+        found = _search_via_server(server, api_key, body, user, _groups(groups))
+        hits: list[dict[str, Any]] = found["passages"]
+        policy_version, holds = str(found["policy_version"]), None
+    else:
+        settings = _settings(config)
+        _check_filters(settings, source or [], doc_type or [])
+        result = _search_locally(settings, query, user, groups, top_k, mode, source, doc_type)
+        hits = [
+            {
+                "rank": c.rank,
+                "score": round(c.hit.score, 6),
+                "document_id": c.hit.chunk.document_id,
+                "title": c.hit.chunk.title,
+                "heading_path": list(c.hit.chunk.heading_path),
+                "uri": c.hit.chunk.uri,
+                "chunk_id": c.hit.chunk.chunk_id,
+                "allowed_by": list(c.allowed_by),
+                "text": c.hit.chunk.text,
+            }
+            for c in result.chunks
+        ]
+        policy_version, holds = result.policy_version, sorted(result.access.holds)
+    if as_json:
+        doc: dict[str, Any] = {"query": query, "user": user}
+        if holds is not None:
+            doc["holds"] = holds
+        print(json.dumps({**doc, "policy_version": policy_version, "hits": hits}, indent=2))
+        return
+    held = f"holds {', '.join(holds)}; " if holds is not None else f"through {server}; "
+    out.print(
+        f"[bold]{len(hits)} hits[/] for {user or 'anonymous'} ({held}policy {policy_version})"
+    )
+    for h in hits:
+        where = " › ".join([h["title"], *h["heading_path"]])
+        out.print(f"[bold]{h['rank']:>2}.[/] {h['score']:.4f}  {where}  [dim]{h['document_id']}[/]")
+        out.print(f"     allowed by {', '.join(h['allowed_by'])}")
+        snippet = " ".join(h["text"].split())
+        out.print(f"     [dim]{snippet[:200]}{'…' if len(snippet) > 200 else ''}[/]")
+
+
+def _search_locally(
+    settings: Settings,
+    query: str,
+    user: str | None,
+    groups: str | None,
+    top_k: int | None,
+    mode: str | None,
+    source: list[str] | None,
+    doc_type: list[str] | None,
+) -> Any:
+    """Retrieval over the local index (a `RetrievalResult`), closed afterwards."""
     from api.wiring import build_embedder, build_policy, build_retrieval
     from policies.principal import InvalidPrincipalError
     from retrieval.records import SearchFilters
     from retrieval.service import RetrievalRequest
+    from retrieval.store import StoreLockedError
+    from retrieval.store_factory import open_store
 
-    if mode is not None and mode not in ("hybrid", "dense", "sparse"):
-        _fail(f"unknown mode {mode!r}: use hybrid, dense or sparse")
-    settings = _settings(config)
-    _check_filters(settings, source or [], doc_type or [])
     with _translated_errors():
         policy = build_policy(settings)
         try:
@@ -704,16 +780,17 @@ def search(
         except InvalidPrincipalError as exc:
             _fail(str(exc))
         embedder = build_embedder(settings)
-        from retrieval.store_factory import open_store
-
-        store = open_store(settings.store, dimension=embedder.dimension)
+        try:
+            store = open_store(settings.store, dimension=embedder.dimension)
+        except StoreLockedError as exc:
+            _fail(f"{exc}. To search through the running server: proofdesk search --server URL", 3)
         try:
             retrieval = build_retrieval(settings, store=store, embedder=embedder, policy=policy)
             filters = SearchFilters(
                 source_ids=frozenset(source) if source else None,
                 doc_types=frozenset(doc_type) if doc_type else None,
             )
-            result = retrieval.retrieve(
+            return retrieval.retrieve(
                 RetrievalRequest(
                     query=query,
                     principal=principal,
@@ -724,56 +801,60 @@ def search(
             )
         finally:
             store.close()
-    hits: list[dict[str, Any]] = [
-        {
-            "rank": c.rank,
-            "score": round(c.hit.score, 6),
-            "document_id": c.hit.chunk.document_id,
-            "title": c.hit.chunk.title,
-            "heading_path": list(c.hit.chunk.heading_path),
-            "uri": c.hit.chunk.uri,
-            "chunk_id": c.hit.chunk.chunk_id,
-            "allowed_by": list(c.allowed_by),
-            "text": c.hit.chunk.text,
-        }
-        for c in result.chunks
-    ]
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "query": query,
-                    "user": user,
-                    "holds": sorted(result.access.holds),
-                    "policy_version": result.policy_version,
-                    "hits": hits,
-                },
-                indent=2,
-            )
+
+
+def _search_via_server(
+    server: str, api_key: str | None, body: dict[str, Any], user: str | None, groups: list[str]
+) -> dict[str, Any]:
+    """POST /v1/search on a running server; the key's own user, or --user through `act_as`."""
+    import httpx
+
+    if not api_key:
+        _fail("--server needs an API key (--api-key or PROOFDESK_API_KEY)")
+    try:
+        response = httpx.post(
+            f"{server.rstrip('/')}/v1/search",
+            json=body,
+            headers=_server_headers(api_key, user, groups),
+            timeout=120,
         )
-        return
-    out.print(
-        f"[bold]{len(hits)} hits[/] for {user or 'anonymous'} "
-        f"(holds {', '.join(sorted(result.access.holds))}; policy {result.policy_version})"
-    )
-    for h in hits:
-        where = " › ".join([h["title"], *h["heading_path"]])
-        out.print(f"[bold]{h['rank']:>2}.[/] {h['score']:.4f}  {where}  [dim]{h['document_id']}[/]")
-        out.print(f"     allowed by {', '.join(h['allowed_by'])}")
-        snippet = " ".join(h["text"].split())
-        out.print(f"     [dim]{snippet[:200]}{'…' if len(snippet) > 200 else ''}[/]")
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach {server}: {exc}", EXIT_FAILED)
+    if response.status_code != 200:
+        _fail(
+            f"server refused the search ({response.status_code}): {_error_message(response)}",
+            EXIT_FAILED,
+        )
+    found: dict[str, Any] = response.json()
+    return found
 
 
-def _check_filters(settings: Settings, sources: list[str], doc_types: list[str]) -> None:
-    """Unknown --source or --type values are refused (a filter on them would match nothing)."""
+def _server_headers(api_key: str, user: str | None, groups: list[str]) -> dict[str, str]:
+    """Bearer auth, and with --user the end user an `act_as` key acts for."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    if user:
+        headers["X-Proofdesk-User"] = user
+        if groups:
+            headers["X-Proofdesk-Groups"] = ",".join(groups)
+    return headers
+
+
+def _check_types(doc_types: list[str]) -> None:
+    """Unknown --type values are refused (a filter on them would match nothing)."""
     from typing import get_args
 
     from ingest.documents import DocType
-    from ingest.sources import load_sources
 
     known_types = get_args(DocType)
     if bad := [t for t in doc_types if t not in known_types]:
         _fail(f"unknown --type {', '.join(bad)}: the types are {', '.join(known_types)}")
+
+
+def _check_filters(settings: Settings, sources: list[str], doc_types: list[str]) -> None:
+    """Unknown --source or --type values are refused (a filter on them would match nothing)."""
+    from ingest.sources import load_sources
+
+    _check_types(doc_types)
     if not sources:
         return
     with _translated_errors():
@@ -853,17 +934,8 @@ def ask(
     conversation: Annotated[
         str | None, typer.Option("--conversation", help="Conversation id, for follow-ups.")
     ] = None,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            envvar="PROOFDESK_SERVER",
-            help="Base URL of a running `proofdesk serve`: ask through its API (it owns the "
-            "index). --user needs a key with the act_as scope.",
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(envvar="PROOFDESK_API_KEY", help="API key for --server.")
-    ] = None,
+    server: UserServerOption = None,
+    api_key: UserKeyOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -913,11 +985,7 @@ def _ask_via_server(
 
     if not api_key:
         _fail("--server needs an API key (--api-key or PROOFDESK_API_KEY)")
-    headers = {"Authorization": f"Bearer {api_key}"}
-    if user:
-        headers["X-Proofdesk-User"] = user
-        if groups:
-            headers["X-Proofdesk-Groups"] = ",".join(groups)
+    headers = _server_headers(api_key, user, groups)
     body: dict[str, str] = {"question": question}
     if conversation:
         body["conversation_id"] = conversation

@@ -20,6 +20,7 @@ from api.errors import NotReadyError, PermissionDeniedError
 from api.metrics import ApiMetrics
 from api.openapi_access import BEARER_DESCRIPTION, BEARER_SCHEME, needs, scopes_text
 from api.ports import PolicyAdmin, ReadinessProbe, SourceAdmin
+from api.search import SearchApi
 from api.services import ApiServices
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "OperatorIdentity",
     "PolicyAdminDep",
     "ReadinessDep",
+    "SearchApiDep",
     "SourceAdminDep",
 ]
 
@@ -43,6 +45,7 @@ class AppState:
     services: ApiServices
     chat_api: ChatApi
     answers_api: AnswersApi
+    search_api: SearchApi
 
 
 def _state(request: Request) -> AppState:
@@ -120,6 +123,10 @@ async def _answers_api(request: Request) -> AnswersApi:
     return _state(request).answers_api
 
 
+async def _search_api(request: Request) -> SearchApi:
+    return _state(request).search_api
+
+
 async def _sources(request: Request) -> SourceAdmin:
     return _state(request).services.sources
 
@@ -141,6 +148,7 @@ async def _metrics(request: Request) -> ApiMetrics:
 
 ChatApiDep = Annotated[ChatApi, Depends(_chat_api)]
 AnswersApiDep = Annotated[AnswersApi, Depends(_answers_api)]
+SearchApiDep = Annotated[SearchApi, Depends(_search_api)]
 SourceAdminDep = Annotated[SourceAdmin, Depends(_sources)]
 ReadinessDep = Annotated[ReadinessProbe, Depends(_readiness)]
 PolicyAdminDep = Annotated[PolicyAdmin, Depends(_policy_admin)]

@@ -26,6 +26,7 @@ from ingest.runner import SyncRunner
 from ingest.scheduler import Scheduler
 from ingest.state_prune import StatePruner
 from policies.principal import Principal
+from retrieval.service import RetrievalService
 from retrieval.store import StoreLockedError
 
 __all__ = ["Engines", "Progress", "ServiceRuntime"]
@@ -46,6 +47,7 @@ class Engines:
     closers: list[Callable[[], None]] = field(default_factory=list)
     audit: AuditStore | None = None  # the answer pipeline's audit record, when it keeps one
     review: ReviewService | None = None  # citation audit reviews over that record
+    retrieval: RetrievalService | None = None  # what chat retrieves with (`/v1/search` too)
 
 
 class ServiceRuntime:
@@ -152,6 +154,15 @@ class ServiceRuntime:
                 code="audit_unavailable",
             )
         return review
+
+    def retrieval(self) -> RetrievalService:
+        retrieval = self.engines().retrieval
+        if retrieval is None:
+            raise NotReadyError(
+                "search is not available: this server's chat service retrieves on its own",
+                code="search_unavailable",
+            )
+        return retrieval
 
     def runner(self) -> SyncRunner:
         runner = self.engines().runner

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from agent.types import Answer, AnswerStatus, Citation
 from api.ports import Feedback, StoredAnswer
+from ingest.documents import DocType
 from ingest.jobs import JobRecord
 from ingest.sources import SourceConfig
 from ingest.state_prune import PruneReport
@@ -24,14 +25,18 @@ __all__ = [
     "HealthResponse",
     "JobResponse",
     "JobsResponse",
+    "PassageOut",
     "PolicyReloadResponse",
     "PruneResponse",
     "ReadinessResponse",
+    "SearchRequest",
+    "SearchResponse",
     "SourceResponse",
     "SourcesResponse",
 ]
 
 ConversationId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+SourceIdValue = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 _CITATION_EXAMPLE: dict[str, JsonValue] = {
     "marker": 1,
@@ -356,3 +361,76 @@ class ReadinessResponse(BaseModel):
 
     status: Literal["ready"] = "ready"
     checks: dict[str, str]
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"query": "VPN client on a Mac", "top_k": 5},
+                {"query": "salary bands", "source": ["hr-kb"], "type": ["pdf", "md"]},
+            ]
+        },
+    )
+
+    # Not `min_length`: an empty or blank query is one error, `empty_query`, either way.
+    query: str = Field(description="what to search for (not empty; length-limited)")
+    top_k: int | None = Field(
+        default=None, ge=1, le=100, description="passages wanted (default: the configured top_k)"
+    )
+    source: list[SourceIdValue] | None = Field(
+        default=None, max_length=64, description="only these sources (ids; unknown ones refused)"
+    )
+    type: list[DocType] | None = Field(
+        default=None, max_length=5, description="only these document types"
+    )
+    mode: Literal["hybrid", "dense", "sparse"] | None = Field(
+        default=None, description="retrieval channels (default: the configured mode)"
+    )
+
+
+class PassageOut(BaseModel):
+    rank: int = Field(description="1 for the best passage")
+    score: float = Field(description="the retrieval score (fused, for hybrid)")
+    chunk_id: str
+    document_id: str
+    source_id: str
+    title: str
+    heading_path: list[str] = Field(description="the headings above the passage")
+    uri: str
+    doc_type: str
+    text: str = Field(description="the passage as indexed (the asker may read it)")
+    allowed_by: list[str] = Field(
+        description="which of the asker's principals the document's access list admits"
+    )
+
+
+class SearchResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "policy_version": "9c1e…",
+                    "passages": [
+                        {
+                            "rank": 1,
+                            "score": 0.0312,
+                            "chunk_id": "5f0c7a1e-3b1d-5c59-9a57-0d0c1b2a3e4f",
+                            "document_id": "it-kb:vpn/setup.md",
+                            "source_id": "it-kb",
+                            "title": "VPN setup",
+                            "heading_path": ["VPN setup", "macOS"],
+                            "uri": "file:///kb/it/vpn/setup.md",
+                            "doc_type": "md",
+                            "text": "Install the GlobalConnect client from the Software Center.",
+                            "allowed_by": ["group:all-staff"],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    policy_version: str = Field(description="the access policy version the search ran under")
+    passages: list[PassageOut]

@@ -85,6 +85,7 @@ class ApiServices:
     readiness: ReadinessProbe
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     reviews: Callable[[], ReviewService] | None = None  # citation audit reviews (503 until up)
+    search: Callable[[], RetrievalService] | None = None  # `/v1/search` (503 until up)
     policy: PolicyAdmin | None = None  # the served access policy (admins reload it)
     guard: PiiGuard | None = None  # the served masking: `proofdesk serve` masks its logs with it
     on_start: list[Callable[[], None]] = field(default_factory=list)
@@ -201,6 +202,7 @@ def build_services(
         readiness=runtime,
         metrics=metrics,
         reviews=runtime.review,
+        search=runtime.retrieval,
         policy=policy,
         guard=guard,
         on_start=[runtime.start],
@@ -352,6 +354,7 @@ def _build_engines(
         closers=closers,
         audit=audit,
         review=review,
+        retrieval=retrieval,
     )
 
 

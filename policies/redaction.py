@@ -71,6 +71,7 @@ _WINDOW_OVERLAP = 5_000  # longer than a 4096-bit PEM private key
 _IMPLIED_SCORE = 0.45
 _FINDINGS_FORMAT = 2  # bump when what a stored finding means changes (recognizer logic)
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")
+_PLACEHOLDER_PARTS = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
 # Citation markers ("[2]", "[1][3]", "[1, 2]") with the punctuation after them: the seams of an
 # answer composed of cited sentences. The text between two seams is analysed, and cached, on
 # its own, so a sentence cited again in another answer costs a lookup. A marker glued to a word
@@ -201,6 +202,33 @@ class MaskingSession:
                 found = f"<{entity_type}_{self._counts[entity_type]}>"
                 self._by_value[key] = found
             return found
+
+    def reserve(self, placeholder: str) -> None:
+        """Take `placeholder` (`<PERSON_3>`, written by another session: a recorded answer's)
+        out of the numbering, so no new value is given it or a lower number of its type."""
+        found = _PLACEHOLDER_PARTS.fullmatch(placeholder)
+        if found is None:
+            return
+        entity_type, number = found.group(1), int(found.group(2))
+        with self._lock:
+            self._counts[entity_type] = max(self._counts[entity_type], number)
+
+    def bind(self, placeholder: str, value: str) -> bool:
+        """Give `value` the placeholder another session gave it (a recorded answer's, matched
+        against the raw text it came from), so this session's masks agree with that record.
+        Refused (False) when `value` has a placeholder here already or `placeholder` stands for
+        another value: one placeholder never stands for two values."""
+        found = _PLACEHOLDER_PARTS.fullmatch(placeholder)
+        if found is None or not value.strip():
+            return False
+        entity_type = found.group(1)
+        key = (entity_type, _normalise(entity_type, value))
+        with self._lock:
+            if key in self._by_value or placeholder in self._by_value.values():
+                return self._by_value.get(key) == placeholder
+            self._by_value[key] = placeholder
+            self._counts[entity_type] = max(self._counts[entity_type], int(found.group(2)))
+            return True
 
     def __len__(self) -> int:
         with self._lock:

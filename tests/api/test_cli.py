@@ -71,14 +71,18 @@ def test_an_invalid_sources_file_is_a_clear_error(config: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize(
     ("command", "hint"),
-    [("ingest", "proofdesk ingest --server URL"), ("prune", "proofdesk prune --server URL")],
+    [
+        ("ingest", "proofdesk ingest --server URL"),
+        ("prune", "proofdesk prune --server URL"),
+        ("search VPN", "proofdesk search --server URL"),
+    ],
 )
 def test_a_command_while_another_process_owns_the_index_fails_clearly(
     config: Path, tmp_path: Path, command: str, hint: str
 ) -> None:
     holder = open_store(StoreSettings(path=tmp_path / "index"), dimension=384)
     try:
-        result = _run(config, command)
+        result = _run(config, *command.split())
     finally:
         holder.close()
 

@@ -62,6 +62,7 @@ def fuzz_target(
         tmp_path=tmp_path_factory.mktemp("fuzz"),
         sync_index=sync_index,
     )
+    h.services.search = lambda: kb_index.retrieval  # `/v1/search`, as `build_services` wires it
     server = serve(h.app)
     assert h.runtime.wait_ready(30)
     yield server, h
@@ -102,5 +103,5 @@ def test_openapi_fuzzing_finds_no_server_errors(
                     assert mode is GenerationMode.NEGATIVE, operation.label
     total = sum(sent.values())
     print(f"schemathesis: {total} requests over {len(sent)} operations: {sent}")  # noqa: T201
-    assert len(sent) == 15  # every operation of the API: /v1/models and the policy reload too
+    assert len(sent) == 16  # every operation of the API: /v1/models, the policy reload, search
     assert total >= MIN_REQUESTS
