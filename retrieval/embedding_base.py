@@ -37,8 +37,8 @@ class EmbeddingSettings(BaseModel):
     )
     backend: Literal["onnx", "torch"] = Field(
         default="onnx",
-        description="onnx: ONNX Runtime on a local export of the model (same vectors, ~3x "
-        "faster queries); torch: sentence-transformers",
+        description="onnx: ONNX Runtime on a local export of the model (same vectors, faster "
+        "queries; figures in docs/benchmarks.md); torch: sentence-transformers",
     )
     onnx_cache_dir: Path = Field(
         default_factory=lambda: _user_cache() / "proofdesk" / "onnx",
@@ -48,15 +48,15 @@ class EmbeddingSettings(BaseModel):
         default=16,
         ge=1,
         le=1024,
-        description="texts per model call; 16 measured faster than 64 on 256-token chunks, "
-        "at a third of the peak memory (the attention tensors grow with the batch)",
+        description="texts per model call; the peak memory grows with the batch (the "
+        "attention tensors), see docs/benchmarks.md for the measured trade-off",
     )
     threads: int | None = Field(default=None, ge=1, description="intra-op threads per call")
     query_precision: Literal["float32", "int8"] = Field(
         default="int8",
         description="onnx: queries through an int8 copy of the export (its matrix products "
-        "quantized per channel; about half the query time, cosine to the float32 vector "
-        "0.99); documents are always embedded in float32",
+        "quantized per channel; faster, with a small loss of similarity to the float32 vector: "
+        "figures in docs/benchmarks.md); documents are always embedded in float32",
     )
 
 
