@@ -1,22 +1,14 @@
-"""Settings of request tracing (`TracingSettings`) and `build_tracer`: Langfuse when keys are
-set, else a local masked JSONL file when a path is set, else off (`NoopTracer`)."""
+"""Settings of request tracing (`TracingSettings`). The tracer they ask for is built by
+`agent.tracing_build.build_tracer`; this module imports no tracer, so the adapters can import it."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from agent.tracing_port import NoopTracer
-
-if TYPE_CHECKING:
-    from agent.masking import PiiGuard
-    from agent.masking_worker import MaskingWorker
-    from agent.tracing_jsonl import JsonlTracer
-    from agent.tracing_langfuse import LangfuseTracer
-
-__all__ = ["TracingBackend", "TracingSettings", "build_tracer"]
+__all__ = ["TracingBackend", "TracingSettings"]
 
 TracingBackend = Literal["langfuse", "jsonl", "off"]
 
@@ -81,21 +73,3 @@ class TracingSettings(BaseModel):
 
 def _present(value: SecretStr | None) -> bool:
     return value is not None and bool(value.get_secret_value().strip())
-
-
-def build_tracer(
-    settings: TracingSettings, *, guard: PiiGuard, worker: MaskingWorker | None = None
-) -> LangfuseTracer | JsonlTracer | NoopTracer:
-    """The tracer these settings ask for: Langfuse with keys, JSONL with a path, else the
-    `NoopTracer` (no SDK client is created, nothing is logged per request). The Langfuse SDK
-    is imported only when keys are set."""
-    backend = settings.backend
-    if backend == "langfuse":
-        from agent.tracing_langfuse import LangfuseTracer
-
-        return LangfuseTracer(settings=settings, guard=guard, worker=worker)
-    if backend == "jsonl" and settings.jsonl_path is not None:
-        from agent.tracing_jsonl import JsonlTracer
-
-        return JsonlTracer(path=settings.jsonl_path, guard=guard, worker=worker)
-    return NoopTracer()

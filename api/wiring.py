@@ -298,7 +298,7 @@ def build_answer_service(
     from agent.masking import PiiGuard
     from agent.masking_worker import MaskingWorker
     from agent.pipeline import AnswerService
-    from agent.tracing_settings import build_tracer
+    from agent.tracing_build import build_tracer
     from policies.redaction import PresidioRedactor
 
     closers: list[Callable[[], object]] = []

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from retrieval.embedder import (
+from retrieval.embedding_base import (
     EmbeddingSettings,
     HuggingFaceTokens,
     bundled_model_path,
