@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from ingest.formats.limits import ParseLimits
 from infra.cron import CronExpression
+from ingest.formats.limits import ParseLimits
 
 __all__ = ["IngestSettings"]
 

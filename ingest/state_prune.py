@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from infra.sql_sweep import LiveKeys, SweepCount
 from ingest.chunking import Chunker
 from ingest.jobs import JobStore, default_holder
 from ingest.state import StateStore, embedding_key
-from infra.sql_sweep import LiveKeys, SweepCount
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import SentenceVectorStore, sentence_key, shown_texts
 from retrieval.store import VectorStore

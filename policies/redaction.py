@@ -36,6 +36,7 @@ from presidio_analyzer.nlp_engine import (
 )
 from sqlalchemy import Engine
 
+from infra.sql_sweep import LiveKeys, SweepCount
 from policies.pii_analysis_pool import AnalysisPool
 from policies.pii_findings_store import FindingsStore
 from policies.pii_recognizers import (
@@ -50,7 +51,6 @@ from policies.pii_recognizers import (
 from policies.pii_settings import RedactionSettings
 from policies.pii_types import PiiFinding
 from policies.pii_vocabulary import CorpusVocabulary
-from infra.sql_sweep import LiveKeys, SweepCount
 
 __all__ = [
     "FindingsCacheInfo",
