@@ -26,7 +26,7 @@ from cachetools import TLRUCache
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from agent.llm_settings import AnswerCacheSettings
+from agent.llm.settings import AnswerCacheSettings
 from agent.types import Answer, Citation, TokenUsage
 from policies.access import AccessFilter
 

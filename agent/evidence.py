@@ -22,7 +22,7 @@ from cachetools import LRUCache
 
 from agent.types import Evidence
 from policies.injection import InjectionScreen
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import (
     ChunkSentences,

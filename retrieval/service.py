@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from policies.access import AccessFilter
 from policies.engine import PolicyEngine
 from policies.principal import Principal
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.records import ScoredChunk, SearchFilters
 from retrieval.store import SearchMode, VectorStore
 

@@ -20,7 +20,7 @@ from agent.answer_cache import (
     build_answer_cache,
     normalise_question,
 )
-from agent.llm_settings import AnswerCacheSettings
+from agent.llm.settings import AnswerCacheSettings
 from agent.types import Answer, Citation, TokenUsage
 from policies.access import AccessFilter
 from tests.agent.scripted_llm import FakeClock

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, String, insert, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from infra.sql_sweep import LiveKeys, sweep
 from ingest.chunking import Chunker
 from ingest.jobs import SourceBusyError
 from ingest.report import SourceReport
@@ -20,8 +21,7 @@ from ingest.state_prune import StatePruner
 from policies.pii_findings_store import FindingsStore
 from policies.pii_settings import RedactionSettings
 from policies.redaction import PresidioRedactor
-from infra.sql_sweep import LiveKeys, sweep
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import (
     SentenceVectors,
