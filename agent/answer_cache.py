@@ -18,15 +18,15 @@ import logging
 import threading
 import time
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import redis
+from cachetools import TLRUCache
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from agent.llm_settings import AnswerCacheSettings
+from agent.llm.settings import AnswerCacheSettings
 from agent.types import Answer, Citation, TokenUsage
 from policies.access import AccessFilter
 
@@ -105,36 +105,39 @@ class CacheBackend(Protocol):
     def set(self, key: str, value: str, ttl_seconds: int) -> None: ...
 
 
-class MemoryCacheBackend:
-    """LRU with per-entry expiry, for one process.
+class _Entry(NamedTuple):
+    value: str
+    ttl_seconds: float
 
-    A dozen lines on OrderedDict rather than a dependency (cachetools is not in the stack).
+
+def _expires(_key: str, entry: _Entry, now: float) -> float:
+    return now + entry.ttl_seconds
+
+
+class MemoryCacheBackend:
+    """LRU with per-entry expiry, for one process: a cachetools `TLRUCache` (each entry's
+    time-to-use is the TTL it was set with) behind a lock, since cachetools caches are not
+    thread-safe. When full, expired entries go before the least recently used live one.
     """
 
     def __init__(self, *, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._max = max_entries
-        self._clock = clock
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._entries: TLRUCache[str, _Entry] | None = (
+            TLRUCache(maxsize=max_entries, ttu=_expires, timer=clock) if max_entries > 0 else None
+        )
 
     def get(self, key: str) -> str | None:
+        if self._entries is None:
+            return None
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None:
-                return None
-            expires, value = entry
-            if self._clock() >= expires:
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return value
+        return None if entry is None else entry.value
 
     def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        if self._entries is None:  # nothing is kept
+            return
         with self._lock:
-            self._entries[key] = (self._clock() + ttl_seconds, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+            self._entries[key] = _Entry(value, ttl_seconds)
 
 
 class RedisCacheBackend:

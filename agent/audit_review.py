@@ -34,7 +34,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from agent.audit_store import AuditRecord, AuditStore, UnknownAnswerError
+from agent.audit.store import AuditRecord, AuditStore, UnknownAnswerError
 from agent.masking import PiiGuard
 from agent.review_citations import CitationInspector, seed_scope
 from agent.review_report import (

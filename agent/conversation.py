@@ -15,10 +15,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from cachetools import TTLCache
 
 from retrieval.sentences import content_terms
 
@@ -52,7 +54,12 @@ class Condenser(Protocol):
 
 
 class InMemoryConversationStore:
-    """Thread-safe, bounded, per-process. Replace with a shared store for several replicas."""
+    """Thread-safe, bounded, per-process. Replace with a shared store for several replicas.
+
+    A cachetools `TTLCache` (least recently used out beyond `max_conversations`; a conversation
+    lives `ttl_seconds` from its last append) behind a lock: cachetools caches are not
+    thread-safe.
+    """
 
     def __init__(
         self,
@@ -63,43 +70,34 @@ class InMemoryConversationStore:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._max_turns = max_turns
-        self._max_conversations = max_conversations
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._items: OrderedDict[tuple[str, str], tuple[float, deque[Turn]]] = OrderedDict()
+        self._items: TTLCache[tuple[str, str], deque[Turn]] | None = (
+            TTLCache(maxsize=max_conversations, ttl=ttl_seconds, timer=clock)
+            if max_conversations > 0
+            else None
+        )
         self._lock = threading.Lock()
 
     def history(self, asker: str, conversation_id: str) -> list[Turn]:
-        key = (asker, conversation_id)
+        if self._items is None:
+            return []
         with self._lock:
-            found = self._items.get(key)
-            if found is None:
-                return []
-            touched, turns = found
-            if self._clock() - touched > self._ttl:
-                del self._items[key]
-                return []
-            return list(turns)
+            turns = self._items.get((asker, conversation_id))
+            return [] if turns is None else list(turns)
 
     def append(self, asker: str, conversation_id: str, turns: Sequence[Turn]) -> None:
-        if self._max_turns == 0:
+        if self._max_turns == 0 or self._items is None:
             return
         key = (asker, conversation_id)
-        now = self._clock()
         with self._lock:
-            found = self._items.get(key)
-            kept = (
-                found[1]
-                if found is not None and now - found[0] <= self._ttl
-                else deque(maxlen=self._max_turns)
-            )
+            kept = self._items.get(key)  # None when unknown or expired: a fresh history
+            if kept is None:
+                kept = deque(maxlen=self._max_turns)
             kept.extend(turns)
-            self._items[key] = (now, kept)
-            self._items.move_to_end(key)
-            while len(self._items) > self._max_conversations:
-                self._items.popitem(last=False)
+            self._items[key] = kept  # (re)starts its time-to-live
 
     def __len__(self) -> int:
+        if self._items is None:
+            return 0
         with self._lock:
             return len(self._items)
 

@@ -13,16 +13,16 @@ Retrieved text is data: nothing here interprets it, it is only cut, embedded and
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from cachetools import LRUCache
 
 from agent.types import Evidence
 from policies.injection import InjectionScreen
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import (
     ChunkSentences,
@@ -135,8 +135,8 @@ class SentenceIndex:
         self._vectors = vectors or SentenceVectors(embedder=embedder, screen=injection)
         self._injection = injection or self._vectors.screen
         self._size = cache_chunks
-        self._cache: OrderedDict[str, _ChunkSentences] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LRUCache[str, _ChunkSentences] = LRUCache(maxsize=max(cache_chunks, 1))
+        self._lock = threading.Lock()  # cachetools caches are not thread-safe
         self._last = threading.local()
 
     def pool(self, evidence: Sequence[Evidence]) -> SentencePool:
@@ -228,16 +228,10 @@ class SentenceIndex:
 
     def _get(self, key: str) -> _ChunkSentences | None:
         with self._lock:
-            entry = self._cache.get(key)
-            if entry is not None:
-                self._cache.move_to_end(key)
-            return entry
+            return self._cache.get(key)
 
     def _put(self, key: str, entry: _ChunkSentences) -> None:
-        if self._size == 0:
+        if self._size <= 0:  # caching off
             return
         with self._lock:
             self._cache[key] = entry
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._size:
-                self._cache.popitem(last=False)

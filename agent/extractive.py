@@ -57,7 +57,7 @@ from agent.answer_shape import (
 from agent.evidence import SentenceIndex, SentencePool
 from agent.settings import AgentSettings
 from agent.types import ComposedSentence, ComposeRequest, Composition
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.sentences import content_terms
 
 __all__ = [

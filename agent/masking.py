@@ -32,11 +32,12 @@ import logging
 import re
 import secrets
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol, runtime_checkable
+
+from cachetools import LRUCache
 
 from policies.redaction import MaskingSession, Prefetching, PseudonymKeyMissingError, Redactor
 
@@ -125,8 +126,8 @@ class PiiGuard:
         self._scope: ContextVar[RequestScope | None] = ContextVar(
             f"pii_scope_{id(self)}", default=None
         )
-        self._known_lock = threading.Lock()
-        self._known_masked: OrderedDict[str, None] = OrderedDict()
+        self._known_lock = threading.Lock()  # cachetools caches are not thread-safe
+        self._known_masked: LRUCache[str, None] = LRUCache(maxsize=_KNOWN_MASKED_MAX)
 
     @property
     def redactor(self) -> Redactor:
@@ -264,10 +265,7 @@ class PiiGuard:
 
     def _remember(self, masked: str) -> None:
         with self._known_lock:
-            self._known_masked[masked] = None
-            self._known_masked.move_to_end(masked)
-            while len(self._known_masked) > _KNOWN_MASKED_MAX:
-                self._known_masked.popitem(last=False)
+            self._known_masked[masked] = None  # (re)marks it the most recently used
 
 
 def _is_identifier(value: object) -> bool:

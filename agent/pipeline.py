@@ -31,11 +31,11 @@ from agent.conversation import (
 from agent.decision import Decision, decide, handoff_summary, status_text
 from agent.evidence import SentenceIndex, on_topic, select_evidence
 from agent.extractive import ExtractiveComposer
-from agent.gateway_errors import LLMError
-from agent.prompt_templates import PromptTemplate
+from agent.llm.errors import LLMError
+from agent.llm.prompts import PromptTemplate
 from agent.screening import QuestionScreen, check_conversation_id
 from agent.settings import AgentSettings
-from agent.tracing_port import NoopTracer, SpanHandle, TraceHandle, Tracer
+from agent.tracing.port import NoopTracer, SpanHandle, TraceHandle, Tracer
 from agent.types import (
     Answer,
     Citation,
@@ -49,7 +49,7 @@ from agent.verification import CitationVerifier, Verification, VerifiedSentence
 from policies.access import AccessFilter
 from policies.engine import PolicyEngine
 from policies.principal import Principal
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.reading import Reader
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalRequest, RetrievalService

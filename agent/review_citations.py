@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from agent.audit_store import AuditCitation, AuditRecord
+from agent.audit.store import AuditCitation, AuditRecord
 from agent.masking import PiiGuard
 from agent.review_types import CitationState, CitationView
 from policies.access import AccessFilter

@@ -1,7 +1,7 @@
 """`ReviewStore`: auditors' picks and citation reviews, append-only, in the audit database.
 
 The tables live next to the audit record (same database, same schema, same Alembic chain:
-`agent/migrations/versions/0002_audit_reviews.py`) and reference its answers. Like the audit
+`agent/audit/migrations/versions/0002_audit_reviews.py`) and reference its answers. Like the audit
 record they are append-only: a reviewer who changes their mind writes a new review, and the
 latest review per reviewer and answer is the one that counts (`latest_per_reviewer`); the
 history stays. The queue and report queries over the audit record's own tables are here too,
@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 from sqlalchemy.orm import Session as OrmSession
 
-from agent.audit_models import AUDIT_METADATA, AnswerRow, CitationRow, FeedbackRow
+from agent.audit.models import AUDIT_METADATA, AnswerRow, CitationRow, FeedbackRow
 
 __all__ = [
     "REVIEW_METADATA",

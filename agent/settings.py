@@ -1,7 +1,7 @@
 """Settings of the answer pipeline (`AgentSettings`): one slice of the app settings.
 
 The answer thresholds and `passage_coverage_weight` are calibrated on CLAP NQ (see
-`evals/answers_eval.py` and the figures in its report); change them only with a new evaluation
+`evals/suites/answers.py` and the figures in its report); change them only with a new evaluation
 run.
 """
 
@@ -171,7 +171,7 @@ class AgentSettings(BaseModel):
         default=(-7.59, 10.45, 0.092, 0.0),
         description="(a, b, c, d): with a reader, the decision's score is the probability "
         "sigmoid(a + b × confidence + c × logit(best sentence) + d × logit(best passage)), "
-        "fitted for the bundled reader on CLAP NQ dev (evals/answers_eval.py, "
+        "fitted for the bundled reader on CLAP NQ dev (evals/suites/answers.py, "
         "metrics.reader.fitted_calibration; figures in docs/benchmarks.md); d = 0: passages "
         "are not read",
     )
@@ -180,7 +180,7 @@ class AgentSettings(BaseModel):
         ge=0.0,
         le=1.0,
         description="with a reader, balanced profile: the probability needed to answer "
-        "(re-measure with `python -m evals.answers_eval` for a new model)",
+        "(re-measure with `python -m evals.suites.answers` for a new model)",
     )
     reader_cautious_threshold: float = Field(
         default=0.6,

@@ -51,7 +51,7 @@ from agent.evidence import SentenceIndex, SentencePool
 from agent.extractive import QueryVectors, relevance_scores
 from agent.settings import AgentSettings
 from agent.types import ComposedSentence, Composition, Evidence
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.reading import PASSAGE_TOKENS, SENTENCE_TOKENS, Reader
 from retrieval.sentences import content_terms, numbers_in
 

@@ -282,7 +282,7 @@ def _backend(ctx: typer.Context) -> Iterator[Backend]:
     """The backend for this invocation, with domain errors turned into messages."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from agent.audit_store import UnknownAnswerError
+    from agent.audit.store import UnknownAnswerError
 
     state: _State = ctx.obj
     try:
@@ -330,8 +330,8 @@ def _open(state: _State) -> Backend:
 def _deps_from_settings(state: _State) -> CliDeps:
     """Direct mode's composition root: the audit store, the policy, the guard, and the index
     (opened only when a command shows or checks citations)."""
+    from agent.audit.store import AuditStore
     from agent.audit_review import ReviewService
-    from agent.audit_store import AuditStore
     from agent.masking import PiiGuard
     from agent.review_store import ReviewStore
     from api.logging_setup import configure_logging, masking_guard

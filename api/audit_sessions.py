@@ -15,9 +15,10 @@ import hmac
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from cachetools import FIFOCache
 
 __all__ = ["AuditSession", "AuditSessions"]
 
@@ -30,7 +31,10 @@ class AuditSession:
 
 
 class AuditSessions:
-    """Thread-safe, bounded (the oldest sessions go first beyond `max_sessions`)."""
+    """Thread-safe, bounded (the oldest sessions go first beyond `max_sessions`): a cachetools
+    `FIFOCache` behind a lock (cachetools caches are not thread-safe). Not a `TTLCache`: when
+    full that drops the least recently *used* session, not the oldest; expiry is checked
+    against the session's own `expires_at`, fixed at sign-in."""
 
     def __init__(
         self,
@@ -44,7 +48,7 @@ class AuditSessions:
         self._clock = clock
         self._key = secrets.token_bytes(32)
         self._lock = threading.Lock()
-        self._sessions: OrderedDict[str, AuditSession] = OrderedDict()
+        self._sessions: FIFOCache[str, AuditSession] = FIFOCache(maxsize=max(max_sessions, 1))
 
     @property
     def ttl_seconds(self) -> float:
@@ -58,10 +62,9 @@ class AuditSessions:
             csrf=secrets.token_hex(16),
             expires_at=self._clock() + self._ttl,
         )
-        with self._lock:
-            self._sessions[session_id] = session
-            while len(self._sessions) > self._max:
-                self._sessions.popitem(last=False)
+        if self._max > 0:  # with no room, no session is kept
+            with self._lock:
+                self._sessions[session_id] = session
         return f"{session_id}.{self._sign(session_id)}", session
 
     def get(self, cookie: str) -> AuditSession | None:

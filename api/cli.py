@@ -20,7 +20,7 @@ from api import audit_cli
 from api.cli_console import CountColumn, console
 
 if TYPE_CHECKING:  # start-up imports only what --help needs; each command imports the rest
-    from agent.audit_store import AuditStore
+    from agent.audit.store import AuditStore
     from api.answer_store import SqlAnswerStore
     from api.settings import Settings
     from ingest.jobs import JobStore
@@ -107,7 +107,7 @@ def _translated_errors() -> Iterator[None]:
 
     from ingest.jobs import SourceBusyError
     from ingest.sources import SourcesFileError, UnknownSourceError
-    from retrieval.onnx_embedder import OnnxExportError
+    from retrieval.embedding.onnx_backend import OnnxExportError
     from retrieval.reading import ReaderModelError
     from retrieval.store import StoreError, StoreLockedError
 
@@ -340,7 +340,7 @@ def migrate(
     every command also do it when they open a database)."""
     from sqlalchemy import create_engine
 
-    from agent.migrations import audit_head_revision, audit_revision, upgrade_audit_db
+    from agent.audit.migrations import audit_head_revision, audit_revision, upgrade_audit_db
     from infra.state_migrations import state_head_revision, state_revision, upgrade_state_db
     from ingest.state import create_state_engine
 
@@ -550,7 +550,7 @@ def _retention_stores(
 ) -> Iterator[tuple[AuditStore, SqlAnswerStore, JobStore]]:
     """The audit store and the API's answer store, opened to delete (nothing is masked: a
     patterns-only guard saves loading spaCy), and the job store holding the task's lease."""
-    from agent.audit_store import AuditStore
+    from agent.audit.store import AuditStore
     from agent.masking import PiiGuard
     from api.answer_store import SqlAnswerStore
     from ingest.jobs import JobStore

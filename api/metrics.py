@@ -27,7 +27,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from agent.audit_outbox import AuditHealth
+from agent.audit.outbox import AuditHealth
 from agent.metrics import AgentMetrics
 from api.retention import RetentionReport
 from api.version import proofdesk_version

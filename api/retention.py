@@ -1,7 +1,7 @@
 """The retention job: what is recorded about answers goes when it is older than
 `audit.retention_days`, in the audit record and in the API's own answer store alike.
 
-The audit record (`agent.audit_store`) keeps every answer with its masked question, citations,
+The audit record (`agent.audit.store`) keeps every answer with its masked question, citations,
 feedback and citation reviews; the API's answer store (`api.answer_store`) keeps what `GET
 /v1/answers/{id}` returns. Both hold what users asked, so one retention period covers both.
 The scheduler runs this on `audit.retention_schedule`; `proofdesk retention` runs it by hand.
@@ -13,8 +13,8 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
-from agent.audit_models import RetentionResult
-from agent.audit_retention import RetentionTarget, delete_older_than
+from agent.audit.models import RetentionResult
+from agent.audit.retention import RetentionTarget, delete_older_than
 from api.answer_store import SqlAnswerStore
 from ingest.jobs import JobStore
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import OperationalError
 
+from agent.audit.store import AuditStore
 from agent.audit_review import ReviewService
-from agent.audit_store import AuditStore
 from agent.types import Answer
 from api.errors import NotReadyError
 from api.ports import ChatService, Readiness

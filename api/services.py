@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from agent.audit.store import UnknownAnswerError
 from agent.audit_review import ReviewService
-from agent.audit_store import UnknownAnswerError
 from agent.masking import PiiGuard
 from agent.metrics import AgentMetrics
 from agent.review_store import ReviewStore
@@ -54,7 +54,7 @@ from policies.engine import PolicyEngine
 from policies.pii_settings import RedactionSettings
 from policies.pii_vocabulary import CorpusVocabulary
 from policies.redaction import PresidioRedactor
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalService
 from retrieval.store import VectorStore

@@ -17,17 +17,17 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from agent.audit_store import AuditSettings
-from agent.llm_settings import AnswerCacheSettings, LLMSettings
+from agent.audit.store import AuditSettings
+from agent.llm.settings import AnswerCacheSettings, LLMSettings
 from agent.review_types import ReviewSettings
 from agent.settings import AgentSettings
-from agent.tracing_settings import TracingSettings
+from agent.tracing.settings import TracingSettings
 from api.api_settings import ApiSettings
 from api.logging_setup import LoggingSettings
 from ingest.settings import IngestSettings
 from policies.pii_settings import RedactionSettings
 from policies.settings import PolicySettings
-from retrieval.embedder import EmbeddingSettings
+from retrieval.embedding.embedder import EmbeddingSettings
 from retrieval.reading import ReaderSettings
 from retrieval.service import RetrievalSettings
 from retrieval.store_factory import StoreSettings

@@ -87,7 +87,7 @@ class SyncJobs:
 
     def prune(self, *, dry_run: bool = False) -> PruneReport:
         """Run the state prune now, in the caller's thread (it takes seconds, not minutes: see
-        `evals.bench_prune`). A sync running in this process or in another is SourceBusyError:
+        `evals.bench.prune`). A sync running in this process or in another is SourceBusyError:
         the prune waits for none."""
         if self._pruner is None:
             raise NotReadyError("this server does not prune", code="prune_unavailable")

@@ -16,7 +16,7 @@ from api.retention import RetentionReport, run_retention
 from api.settings import Settings
 
 if TYPE_CHECKING:
-    from agent.audit_store import AuditStore
+    from agent.audit.store import AuditStore
     from agent.masking import PiiGuard
     from agent.metrics import AgentMetrics
     from agent.pipeline import AnswerService
@@ -35,7 +35,7 @@ from ingest.sync import IngestService
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.engine import PolicyEngine
 from policies.injection import InjectionScreen
-from retrieval.embedder import Embedder, load_embedder
+from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.reading import Reader, shared_reader
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalService
@@ -292,13 +292,13 @@ def build_answer_service(
     `sentences`: the evidence sentence vectors ingestion stored (default: the state database's).
     """
     from agent.answer_cache import build_answer_cache
-    from agent.audit_store import AuditStore
-    from agent.gateway import LLMGateway
-    from agent.llm_composer import LLMComposer
+    from agent.audit.store import AuditStore
+    from agent.llm.composer import LLMComposer
+    from agent.llm.gateway import LLMGateway
     from agent.masking import PiiGuard
     from agent.masking_worker import MaskingWorker
     from agent.pipeline import AnswerService
-    from agent.tracing_settings import build_tracer
+    from agent.tracing.build import build_tracer
     from policies.redaction import PresidioRedactor
 
     closers: list[Callable[[], object]] = []

@@ -97,31 +97,31 @@ def _under(data: Path, name: str, marker: str) -> Path:
 
 
 def _retrieval(data: Path, split: str | None, max_queries: int | None) -> SuiteReport:
-    from evals import retrieval_eval
+    from evals.suites import retrieval as retrieval_suite
 
     beir = _under(data, "scifact", "corpus.jsonl")
-    result = retrieval_eval.run(beir, split=split, max_queries=max_queries)
-    return retrieval_eval.report(result, command=_command())
+    result = retrieval_suite.run(beir, split=split, max_queries=max_queries)
+    return retrieval_suite.report(result, command=_command())
 
 
 def _leakage(kb: Path) -> SuiteReport:
-    from evals import leakage_eval
+    from evals.suites import leakage as leakage_suite
 
-    return leakage_eval.report(leakage_eval.run(kb), command=_command())
+    return leakage_suite.report(leakage_suite.run(kb), command=_command())
 
 
 def _injection(data: Path, kb: Path, payloads: int) -> SuiteReport:
-    from evals import injection_eval
+    from evals.suites import injection as injection_suite
 
     source = _under(data, "injection", "deepset_prompt_injections_lc")
-    result = injection_eval.run(
-        source, kb, payload_count=payloads, extra=(injection_eval.READER_INSTRUCTIONS,)
+    result = injection_suite.run(
+        source, kb, payload_count=payloads, extra=(injection_suite.READER_INSTRUCTIONS,)
     )
-    return injection_eval.report(result, command=_command())
+    return injection_suite.report(result, command=_command())
 
 
 def _pii(data: Path, engine: str) -> SuiteReport:
-    from evals import pii_eval
+    from evals.suites import pii as pii_suite
     from policies.pii_settings import RedactionSettings
     from policies.redaction import PresidioRedactor
 
@@ -134,8 +134,8 @@ def _pii(data: Path, engine: str) -> SuiteReport:
     redactor = PresidioRedactor(
         settings=RedactionSettings(engine="patterns" if engine == "patterns" else "spacy")
     )
-    result = pii_eval.evaluate(files[0], redactor)
-    shapes = pii_eval.evaluate_shapes(redactor)
+    result = pii_suite.evaluate(files[0], redactor)
+    shapes = pii_suite.evaluate_shapes(redactor)
     rows = [
         [kind, "yes" if r["in_scope"] else "no", str(r["gold"]), str(r["predicted"])]
         + [fmt(r[k]) for k in ("precision", "recall", "f2", "masked")]
@@ -162,9 +162,9 @@ def _pii(data: Path, engine: str) -> SuiteReport:
 
 
 def _answers(data: Path) -> SuiteReport | None:
-    """The answers suite (evals.answers_eval, written with the answer pipeline), if present."""
+    """The answers suite (evals.suites.answers, written with the answer pipeline), if present."""
     try:
-        module = importlib.import_module("evals.answers_eval")
+        module = importlib.import_module("evals.suites.answers")
     except ModuleNotFoundError:
         return None
     folder = _under(data, "clapnq", "answerable.jsonl")
@@ -201,7 +201,7 @@ def answers(
     """Answer and refusal rates, citation precision and recall (ALCE)."""
     report = _answers(data)
     if report is None:
-        err.print("[bold red]error:[/] the answers suite (evals.answers_eval) is not installed")
+        err.print("[bold red]error:[/] the answers suite (evals.suites.answers) is not installed")
         raise typer.Exit(EXIT_USAGE)
     _exit(_finish(report, thresholds, out_dir))
 

@@ -1,6 +1,6 @@
 """PII shapes that Presidio's recognizers miss on their own (issue 16, finding 8).
 
-Each row is a text, the entity type and the value inside it. `evals.pii_eval` scores them
+Each row is a text, the entity type and the value inside it. `evals.suites.pii` scores them
 apart from the Presidio set: every value must be masked (recall 1.0), whatever its wording.
 """
 

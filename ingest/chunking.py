@@ -22,7 +22,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from ingest.documents import ChunkDraft, ParsedDocument, Section
-from retrieval.embedder import TokenCounter
+from retrieval.embedding.embedder import TokenCounter
 from retrieval.sentences import punkt_splitter
 
 if TYPE_CHECKING:

@@ -91,6 +91,12 @@ class SourceConfig(BaseModel):
     max_depth: int = Field(default=5, ge=0)
     timeout_seconds: float = Field(default=10.0, gt=0)
     user_agent: str = "ProofdeskBot/0.1"
+    max_crawl_delay_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="the longest wait between two requests to a host that its robots.txt "
+        "Crawl-delay may ask for; a longer one is capped (and logged)",
+    )
     access_rules: list[UrlAccessRule] = Field(default_factory=list)
 
     _check_principals = field_validator("read", "deny")(classmethod(lambda cls, v: _principals(v)))

@@ -122,7 +122,10 @@ class FindingsCacheInfo:
 class _FindingsCache:
     """An LRU of findings by text digest, bounded by entries and by the total length of the
     texts it covers. Thread-safe. A key is SHA-256 over a per-process random salt and the text,
-    so neither the text nor a guess at it can be read back; a value holds spans only."""
+    so neither the text nor a guess at it can be read back; a value holds spans only.
+
+    Hand-written, not cachetools: it is bounded by entries *and* by characters at once, and a
+    cachetools cache has one size measure."""
 
     def __init__(self, *, max_entries: int, max_chars: int) -> None:
         self._max_entries = max_entries

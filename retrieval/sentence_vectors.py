@@ -29,7 +29,7 @@ from infra.sql_sweep import LiveKeys, SweepCount, sweep
 from infra.sql_upsert import dialect_insert
 from infra.state_migrations import ensure_state_schema
 from policies.injection import InjectionScreen
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.records import ChunkRecord
 from retrieval.sentences import EvidenceSentence, sentence_units
 

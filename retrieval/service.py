@@ -12,19 +12,19 @@ import hashlib
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from cachetools import LRUCache
 from pydantic import BaseModel, Field
 
 from policies.access import AccessFilter
 from policies.engine import PolicyEngine
 from policies.principal import Principal
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.records import ScoredChunk, SearchFilters
 from retrieval.store import SearchMode, VectorStore
 
@@ -80,28 +80,23 @@ class RetrievalResult:
 
 
 class _QueryCache:
-    """A small thread-safe LRU of query embeddings (the same question asked again is free)."""
+    """A small thread-safe LRU of query embeddings (the same question asked again is free):
+    a cachetools `LRUCache` behind a lock, since cachetools caches are not thread-safe."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._items: LRUCache[str, npt.NDArray[np.float32]] = LRUCache(maxsize=max(size, 1))
         self._lock = threading.Lock()
 
     def get(self, key: str) -> npt.NDArray[np.float32] | None:
         with self._lock:
-            vec = self._items.get(key)
-            if vec is not None:
-                self._items.move_to_end(key)
-            return vec
+            return self._items.get(key)
 
     def put(self, key: str, vec: npt.NDArray[np.float32]) -> None:
-        if self._size == 0:
+        if self._size <= 0:  # caching off
             return
         with self._lock:
             self._items[key] = vec
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
 
 
 class RetrievalService:

@@ -47,21 +47,21 @@ class StoreSettings(BaseModel):
     acorn: bool = Field(
         default=False,
         description="Filtered searches that walk the HNSW graph use ACORN (two-hop neighbours "
-        "past the points the filter rejects): with full_scan_threshold_kb at 10,000, hybrid "
-        "search over 100k chunks at 16% visible took 11.2 ms p50 against 15.0 exact, and 93% "
-        "of the top 8 agreed with the exact search (docs/benchmarks.md). Off: exact scan up "
-        "to the threshold",
+        "past the points the filter rejects): faster than the exact scan, but its top hits "
+        "do not always agree with it (figures in docs/benchmarks.md). Off: exact scan up to "
+        "the threshold",
     )
     bm25_idf: IdfScope = Field(
         default="visible",
         description="BM25 IDF over the chunks the caller may see (no side channel from hidden "
-        "ones; ~1 ms more at 40k chunks) or over the whole collection",
+        "ones; it evaluates the access filter once more, see docs/benchmarks.md) or over the "
+        "whole collection",
     )
     payload_memory: PayloadMemory = Field(
         default="cached",
-        description="Edge: 'cached' keeps payloads (chunk text, access lists) in RAM: reading "
-        "a search's 32 hits at 100k chunks took 0.5 ms p50 against 2.3 'cold' (from the files "
-        "on demand)",
+        description="Edge: 'cached' keeps payloads (chunk text, access lists) in RAM, which "
+        "makes reading a search's hits faster (figures in docs/benchmarks.md); 'cold' reads "
+        "them from the files on demand",
     )
     indexing_threshold_kb: int | None = Field(
         default=None,

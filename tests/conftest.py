@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from retrieval.embedder import Embedder, load_embedder
+from retrieval.embedding.embedder import Embedder, load_embedder
 from tests import network_guard
 from tests.kb_index import KbIndex, build_kb_index
 

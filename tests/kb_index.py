@@ -18,7 +18,7 @@ from ingest.sync import IngestService
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.injection import InjectionScreen
 from policies.settings import PolicySettings
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalService
 from retrieval.store import VectorStore

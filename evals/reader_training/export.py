@@ -36,7 +36,7 @@ def _load_model(train_dir: Path) -> Any:
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from retrieval.embedder import bundled_model_path
+    from retrieval.embedding.embedder import bundled_model_path
 
     model = AutoModelForSequenceClassification.from_pretrained(
         str(bundled_model_path()), num_labels=1
@@ -52,7 +52,7 @@ def export_model(train_dir: Path, target: Path, data_dir: Path) -> Path:
     """Write the int8 ONNX model, tokenizer files and model card to `target`."""
     import torch
 
-    from retrieval.embedder import bundled_model_path
+    from retrieval.embedding.embedder import bundled_model_path
 
     model = _load_model(train_dir)
 

@@ -46,7 +46,7 @@ def onnx_scorer(model_dir: Path, *, max_length: int) -> Scorer:
 def cosine_scorer() -> Scorer:
     from sentence_transformers import SentenceTransformer
 
-    from retrieval.embedder import bundled_model_path
+    from retrieval.embedding.embedder import bundled_model_path
 
     model = SentenceTransformer(str(bundled_model_path()), device="cpu")
 

@@ -149,7 +149,7 @@ class _Run:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from retrieval.embedder import bundled_model_path
+        from retrieval.embedding.embedder import bundled_model_path
 
         self.config = config
         base = bundled_model_path()

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from agent.audit.store import AuditStore
 from agent.audit_review import ReviewService, ReviewSettings
-from agent.audit_store import AuditStore
 from agent.masking import PiiGuard
 from agent.pipeline import AnswerService
 from agent.review_store import ReviewStore

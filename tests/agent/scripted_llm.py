@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from agent.llm_settings import EndpointSettings, RetrySettings
+from agent.llm.settings import EndpointSettings, RetrySettings
 from agent.types import Evidence
 from retrieval.records import ChunkRecord
 

@@ -20,7 +20,7 @@ from agent.answer_cache import (
     build_answer_cache,
     normalise_question,
 )
-from agent.llm_settings import AnswerCacheSettings
+from agent.llm.settings import AnswerCacheSettings
 from agent.types import Answer, Citation, TokenUsage
 from policies.access import AccessFilter
 from tests.agent.scripted_llm import FakeClock
@@ -208,6 +208,38 @@ def test_least_recently_used_entry_is_evicted() -> None:
     assert cache.get(question="b", **where) is None
     assert cache.get(question="a", **where) is not None
     assert cache.get(question="c", **where) is not None
+
+
+def test_each_memory_entry_keeps_the_ttl_it_was_set_with() -> None:
+    clock = FakeClock()
+    backend = MemoryCacheBackend(max_entries=4, clock=clock)
+    backend.set("short", "1", 10)
+    backend.set("long", "2", 100)
+
+    clock.advance(10.0)
+
+    assert backend.get("short") is None
+    assert backend.get("long") == "2"
+
+
+def test_a_full_memory_cache_drops_an_expired_entry_before_a_live_one() -> None:
+    clock = FakeClock()
+    backend = MemoryCacheBackend(max_entries=2, clock=clock)
+    backend.set("expiring", "1", 5)
+    backend.set("live", "2", 100)
+    assert backend.get("expiring") == "1"  # the most recently used, yet expired below
+    clock.advance(5.0)
+
+    backend.set("new", "3", 100)
+
+    assert backend.get("live") == "2"
+    assert backend.get("new") == "3"
+
+
+def test_a_memory_cache_without_room_keeps_nothing() -> None:
+    backend = MemoryCacheBackend(max_entries=0)
+    backend.set("k", "v", 60)
+    assert backend.get("k") is None
 
 
 def test_answer_round_trips_through_json() -> None:

@@ -23,7 +23,7 @@ import yaml
 
 from agent.pipeline import AnswerService
 from agent.settings import AgentSettings
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from tests.kb_index import KB, KbIndex, build_kb_index
 
 PAGES = {

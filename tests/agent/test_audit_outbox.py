@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from agent.audit_outbox import AuditOutbox
-from agent.audit_store import AuditSettings, AuditStore, DuplicateAnswerError
+from agent.audit.outbox import AuditOutbox
+from agent.audit.store import AuditSettings, AuditStore, DuplicateAnswerError
 from agent.masking_worker import MaskingWorker
 from agent.types import Answer
 from api.runtime import Engines, ServiceRuntime

@@ -18,7 +18,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, delete, insert, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-from agent.audit_models import AnswerRow, RetentionGrantRow
+from agent.audit.migrations import AUDIT_VERSION_TABLE, upgrade_audit_db
+from agent.audit.models import AnswerRow, RetentionGrantRow
 from agent.audit_review import (
     HIDDEN_TEXT,
     InvalidReviewError,
@@ -27,7 +28,6 @@ from agent.audit_review import (
     ReviewSettings,
     UnknownAnswerError,
 )
-from agent.migrations import AUDIT_VERSION_TABLE, upgrade_audit_db
 from agent.review_report import (
     CSV_COLUMNS,
     Agreement,

@@ -14,14 +14,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from agent.audit_retention import delete_older_than
-from agent.audit_store import (
+from agent.audit.migrations import AUDIT_VERSION_TABLE, upgrade_audit_db
+from agent.audit.retention import delete_older_than
+from agent.audit.store import (
     AuditStore,
     DuplicateAnswerError,
     UnknownAnswerError,
 )
 from agent.masking import PiiGuard
-from agent.migrations import AUDIT_VERSION_TABLE, upgrade_audit_db
 from agent.review_store import audit_database_metadata
 from agent.types import Answer, AnswerStatus, Citation, TokenUsage
 from policies.principal import Principal
@@ -293,7 +293,7 @@ def test_retention_deletes_by_age_only(
     store.add_feedback("recent", -1, None)
     clock.now = start + timedelta(days=40)
 
-    caplog.set_level(logging.INFO, logger="agent.audit_retention")
+    caplog.set_level(logging.INFO, logger="agent.audit.retention")
     result = delete_older_than(store, 30)
 
     assert (result.answers, result.citations, result.feedback) == (1, 2, 1)

@@ -52,6 +52,23 @@ def test_the_least_recently_used_conversation_is_dropped_beyond_the_limit() -> N
     assert [t.text for t in store.history("u", "a")] == ["1", "3"]
 
 
+def test_reading_a_history_does_not_extend_its_time_to_live() -> None:
+    clock = _Clock()
+    store = InMemoryConversationStore(ttl_seconds=60, clock=clock)
+    store.append("u1", "c1", [Turn("user", "q1")])
+    clock.now += 40
+    assert len(store.history("u1", "c1")) == 1
+    clock.now += 40
+    assert store.history("u1", "c1") == []
+
+
+def test_a_store_without_room_keeps_no_conversation() -> None:
+    store = InMemoryConversationStore(max_conversations=0)
+    store.append("u1", "c1", [Turn("user", "q1")])
+    assert store.history("u1", "c1") == []
+    assert len(store) == 0
+
+
 HISTORY = [
     Turn(
         "user", "How many days of annual leave do I get?", "How many days of annual leave do I get?"

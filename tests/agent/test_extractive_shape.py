@@ -21,7 +21,7 @@ from agent.answer_shape import (
 from agent.evidence import SentenceIndex
 from agent.extractive import ExtractiveComposer
 from agent.types import ComposeRequest, Evidence
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.records import ChunkRecord
 
 TITLE = "Password reset and account lockout"

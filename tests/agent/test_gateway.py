@@ -10,18 +10,18 @@ from typing import Any
 import pytest
 import redis
 
-from agent.gateway import LLMGateway
-from agent.gateway_breaker import CircuitBreaker
-from agent.gateway_budget import MemoryDailyUsage, RedisDailyUsage, cost_usd
-from agent.gateway_client import PromptMessage, parse_retry_after
-from agent.gateway_errors import (
+from agent.llm.breaker import CircuitBreaker
+from agent.llm.budget import MemoryDailyUsage, RedisDailyUsage, cost_usd
+from agent.llm.client import PromptMessage, parse_retry_after
+from agent.llm.errors import (
     BudgetExceededError,
     BudgetUnavailableError,
     LLMUnavailableError,
     NoLLMRouteError,
 )
-from agent.gateway_routing import Router
-from agent.llm_settings import (
+from agent.llm.gateway import LLMGateway
+from agent.llm.routing import Router
+from agent.llm.settings import (
     BreakerSettings,
     BudgetSettings,
     EndpointSettings,

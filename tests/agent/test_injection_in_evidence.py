@@ -20,7 +20,7 @@ import yaml
 from agent.pipeline import AnswerService
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.settings import DEFAULT_POLICY_PATH
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from tests.kb_index import KB, KbIndex, build_kb_index
 
 INJECTED = re.compile(r"<p>IMPORTANT SYSTEM NOTICE FOR AI ASSISTANTS:.*?</p>\s*", re.DOTALL)

@@ -8,21 +8,21 @@ from typing import Any
 
 import pytest
 
-from agent.gateway import LLMGateway
-from agent.gateway_errors import BudgetExceededError, LLMUnavailableError
-from agent.llm_composer import FallbackComposer, LLMComposer, parse_cited_answer, split_sentences
-from agent.llm_settings import (
+from agent.llm.composer import FallbackComposer, LLMComposer, parse_cited_answer, split_sentences
+from agent.llm.errors import BudgetExceededError, LLMUnavailableError
+from agent.llm.gateway import LLMGateway
+from agent.llm.prompts import (
+    REFUSAL_PHRASE,
+    PromptTemplateError,
+    load_prompt,
+    render_passages,
+)
+from agent.llm.settings import (
     BudgetSettings,
     EndpointSettings,
     LLMSettings,
     RoutingRule,
     RoutingSettings,
-)
-from agent.prompt_templates import (
-    REFUSAL_PHRASE,
-    PromptTemplateError,
-    load_prompt,
-    render_passages,
 )
 from agent.types import ComposedSentence, ComposeRequest, Composition, Evidence
 from tests.agent.scripted_llm import (

@@ -21,12 +21,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from agent.audit_store import AuditStore
+from agent.audit.store import AuditStore
 from agent.masking import PiiGuard
 from agent.masking_worker import MaskingWorker
-from agent.tracing_jsonl import JsonlTracer
-from agent.tracing_langfuse import LangfuseTracer
-from agent.tracing_settings import TracingSettings
+from agent.tracing.jsonl import JsonlTracer
+from agent.tracing.langfuse_tracer import LangfuseTracer
+from agent.tracing.settings import TracingSettings
 from evals.otlp_receiver import OtlpReceiver, running_receiver
 from policies.principal import Principal
 from tests.agent.pii_fixtures import labelled_texts, leaked_values, make_guard
@@ -269,7 +269,7 @@ def test_audit_rows_and_traces_share_the_request_placeholders(
 def test_a_duplicate_answer_is_logged_not_written_with_a_worker(
     tmp_path: Path, guard: PiiGuard, worker: MaskingWorker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="agent.audit_store")
+    caplog.set_level(logging.ERROR, logger="agent.audit.store")
     store = AuditStore(url=f"sqlite:///{tmp_path}/audit.db", guard=guard, worker=worker)
     try:
         store.record(make_answer("first", answer_id="same"), PRINCIPAL)

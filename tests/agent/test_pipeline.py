@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from agent.decision import HANDOFF_TEXT, NO_EVIDENCE_TEXT
-from agent.gateway_errors import LLMUnavailableError
+from agent.llm.errors import LLMUnavailableError
 from agent.masking import PiiGuard
 from agent.pipeline import AnswerService
 from agent.screening import InvalidQuestionError

@@ -12,7 +12,7 @@ import yaml
 
 from agent.pipeline import AnswerService
 from policies.settings import DEFAULT_POLICY_PATH
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from tests.kb_index import KbIndex, build_kb_index
 
 PHISHING = (

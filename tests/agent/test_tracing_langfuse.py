@@ -15,10 +15,11 @@ from langfuse._client.resource_manager import LangfuseResourceManager
 from pydantic import SecretStr
 
 from agent.masking import PiiGuard
-from agent.tracing_jsonl import JsonlTracer
-from agent.tracing_langfuse import LangfuseTracer
-from agent.tracing_port import NoopTracer, Tracer
-from agent.tracing_settings import TracingSettings, build_tracer
+from agent.tracing.build import build_tracer
+from agent.tracing.jsonl import JsonlTracer
+from agent.tracing.langfuse_tracer import LangfuseTracer
+from agent.tracing.port import NoopTracer, Tracer
+from agent.tracing.settings import TracingSettings
 from evals.otlp_receiver import OtlpReceiver, running_receiver
 from tests.agent.pii_fixtures import LabelledText, labelled_texts, leaked_values, make_guard
 

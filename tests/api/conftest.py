@@ -42,7 +42,7 @@ from ingest.state import StateStore, create_state_engine
 from ingest.state_prune import StatePruner
 from ingest.sync import IngestService
 from policies.principal import Principal
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.store import VectorStore
 from retrieval.store_factory import StoreSettings, open_store
 from tests.api.retrieval_chat import RetrievalChat

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from agent.audit_store import AuditSettings
+from agent.audit.store import AuditSettings
 from api.api_settings import ApiSettings, JwtSettings, RateLimitSettings
 from api.app import create_app
 from api.auth import generate_api_key, hash_api_key
@@ -35,7 +35,7 @@ from api.wiring import build_ingest
 from ingest.settings import IngestSettings
 from policies.pii_settings import RedactionSettings
 from policies.settings import PolicySettings
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.store_factory import StoreSettings
 from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, LiveServer, serve, stop
 from tests.kb_index import KB

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import yaml
 
-from agent.audit_store import AuditSettings
+from agent.audit.store import AuditSettings
 from api.app import create_app
 from api.runtime import ServiceRuntime
 from api.services import build_services, default_chat_factory

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.audit_store import AuditSettings
+from agent.audit.store import AuditSettings
 from api.api_settings import ApiSettings
 from api.app import create_app
 from api.runtime import ServiceRuntime

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from agent.audit_store import AuditSettings, AuditStore
+from agent.audit.store import AuditSettings, AuditStore
 from api.answer_store import SqlAnswerStore
 from api.metrics import ApiMetrics
 from api.retention import run_retention

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.settings import PolicySettings
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from tests.api.conftest import bearer, make_token
 from tests.api.served_app import HR_QUESTION, STAFF_QUESTION, ServedApp, start_served
 from tests.conftest import POSTGRES_URL

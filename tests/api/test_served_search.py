@@ -23,7 +23,7 @@ from api.runtime import ServiceRuntime
 from api.services import build_services, default_chat_factory
 from api.settings import Settings
 from api.wiring import build_ingest
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from tests.api.conftest import bearer, make_token, serve, stop
 from tests.api.served_app import ServedApp, served_settings
 

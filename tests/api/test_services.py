@@ -13,7 +13,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from agent.audit_store import AuditSettings
+from agent.audit.store import AuditSettings
 from api.api_settings import ApiSettings, InsecureSettingsError, JwtSettings
 from api.app import create_app
 from api.runtime import ServiceRuntime

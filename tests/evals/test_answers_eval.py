@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evals import answers_eval
-from retrieval.embedder import Embedder
+from evals.suites import answers as answers_suite
+from retrieval.embedding.embedder import Embedder
 
 ROWS = [
     (
@@ -62,7 +62,7 @@ def test_answers_citing_their_passage_are_seen_as_verified_by_the_eval(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     _write(tmp_path / "clapnq")
-    metrics = answers_eval.run(tmp_path / "clapnq", embedder=embedder, workdir=tmp_path / "work")
+    metrics = answers_suite.run(tmp_path / "clapnq", embedder=embedder, workdir=tmp_path / "work")
     rows = metrics["per_question"]
     assert isinstance(rows, list) and len(rows) == len(ROWS) + len(UNANSWERABLE)
     citing = [r for r in rows if r["answerable"] and r["cites_own"]]

@@ -1,9 +1,9 @@
-"""`evals.bench_prune` at a small size: it builds live and dead rows and the prune in its child
+"""`evals.bench.prune` at a small size: it builds live and dead rows and the prune in its child
 process removes exactly the dead ones (the figure `make bench` reports rests on this check)."""
 
 from __future__ import annotations
 
-from evals.bench_prune import run
+from evals.bench.prune import run
 
 
 def test_the_prune_benchmark_removes_exactly_the_dead_rows() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.leakage_eval import (
+from evals.suites.leakage import (
     Answerer,
     Counterfactual,
     LeakageResult,
@@ -25,7 +25,7 @@ from evals.leakage_eval import (
     pipeline_answerer,
     probe,
 )
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.service import RetrievalService
 from tests.kb_index import KB, KbIndex, build_kb_index
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.llm_injection_eval import CANARY, load_payloads, main
+from evals.suites.llm_injection import CANARY, load_payloads, main
 from tests.agent.scripted_llm import RecordedRequest, Reply, ScriptedLLM
 
 

@@ -166,7 +166,7 @@ def test_a_store_built_again_does_not_migrate_again(tmp_path: Path) -> None:
 def test_the_migrate_command_reports_and_upgrades_both_databases(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from agent.migrations import audit_head_revision
+    from agent.audit.migrations import audit_head_revision
     from api import cli
 
     config = tmp_path / "proofdesk.yaml"

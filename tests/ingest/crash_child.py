@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord
 from retrieval.store import VectorStore
 from tests.ingest.sync_fixtures import wire

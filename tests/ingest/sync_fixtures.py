@@ -15,7 +15,7 @@ from ingest.runner import SyncRunner
 from ingest.sources import SourceRegistry, load_sources
 from ingest.state import StateStore, create_state_engine
 from ingest.sync import IngestService
-from retrieval.embedder import Embedder
+from retrieval.embedding.embedder import Embedder
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.store import VectorStore
 from retrieval.store_factory import StoreSettings, open_store

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ingest.chunking import Chunker
 from ingest.documents import ChunkDraft, ParsedDocument, Section
 from ingest.parsing import parse_document
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedding.embedder import SentenceTransformerEmbedder
 
 SENTENCES = [
     f"Step {number} of the guide explains how to reset a forgotten password safely."

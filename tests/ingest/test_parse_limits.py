@@ -16,7 +16,7 @@ import pytest
 from ingest.documents import DocType
 from ingest.formats.limits import ParseLimitError, ParseLimits
 from ingest.parsing import parse_document
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
 
 SMALL = ParseLimits(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from agent.audit_store import AuditSettings
+from agent.audit.store import AuditSettings
 from ingest.settings import IngestSettings
 from ingest.sources import SourceConfig
 

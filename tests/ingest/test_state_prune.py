@@ -21,7 +21,7 @@ from ingest.state_prune import StatePruner
 from policies.pii_findings_store import FindingsStore
 from policies.pii_settings import RedactionSettings
 from policies.redaction import PresidioRedactor
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import (
     SentenceVectors,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from policies.access import AccessFilter
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
 
 STAFF = AccessFilter(holds=frozenset({"public", "group:all-staff", "user:erin"}))

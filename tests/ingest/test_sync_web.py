@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from tests.ingest.sync_fixtures import Wired, wire
 
 PAGES: dict[str, str] = {}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +41,7 @@ class Site:
     routes: dict[str, Route] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     user_agents: list[str] = field(default_factory=list)
+    request_times: list[float] = field(default_factory=list)  # time.monotonic(), per request
     endless_cut_off: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -59,6 +62,7 @@ class Site:
 def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            site.request_times.append(time.monotonic())
             site.requests.append(self.path)
             site.user_agents.append(self.headers.get("User-Agent", ""))
             route = site.routes.get(self.path, Route(b"not found", 404, "text/plain"))
@@ -105,7 +109,7 @@ def site() -> Iterator[Site]:
         thread.join()
 
 
-def _connector(site: Site, **overrides: object) -> WebConnector:
+def _source(site: Site, **overrides: object) -> SourceConfig:
     fields: dict[str, object] = {
         "id": "web",
         "kind": "web",
@@ -116,7 +120,11 @@ def _connector(site: Site, **overrides: object) -> WebConnector:
         "deny": ["user:eve"],
     }
     fields.update(overrides)
-    return WebConnector(source=SourceConfig.model_validate(fields))
+    return SourceConfig.model_validate(fields)
+
+
+def _connector(site: Site, **overrides: object) -> WebConnector:
+    return WebConnector(source=_source(site, **overrides))
 
 
 def _scan(site: Site, **overrides: object) -> list[Result]:
@@ -239,6 +247,109 @@ def test_robots_txt_server_error_means_the_source_is_unavailable(site: Site) -> 
     with pytest.raises(SourceUnavailableError, match=r"robots\.txt answered HTTP 503"):
         _scan(site)
     assert site.requests == ["/robots.txt"]
+
+
+def _robots(site: Site, text: str) -> None:
+    site.routes["/robots.txt"] = Route(text.encode(), content_type="text/plain")
+
+
+def test_robots_txt_wildcards_and_end_anchors_are_understood(site: Site) -> None:
+    _robots(site, "User-agent: *\nDisallow: /*.pdf$\nDisallow: /docs/*/drafts/\n")
+    site.page(
+        "/docs/",
+        "/docs/guide.pdf",
+        "/docs/guide.pdf?download=1",
+        "/docs/team/drafts/plan.html",
+        "/docs/team/final.html",
+    )
+    for path in ("/docs/guide.pdf", "/docs/guide.pdf?download=1"):
+        site.routes[path] = Route(b"%PDF-1.4", content_type="application/pdf")
+    site.page("/docs/team/drafts/plan.html")
+    site.page("/docs/team/final.html")
+
+    results = _scan(site)
+
+    # `$` anchors the end: with a query string the URL no longer ends in ".pdf".
+    assert site.pages_requested() == [
+        "/docs/",
+        "/docs/guide.pdf?download=1",
+        "/docs/team/final.html",
+    ]
+    assert site.url("/docs/guide.pdf") not in _keys(results)
+
+
+def test_robots_txt_longest_match_wins_whatever_the_order(site: Site) -> None:
+    _robots(
+        site,
+        "User-agent: ProofdeskBot\nDisallow: /docs/\nAllow: /docs/public/\n"
+        "Disallow: /docs/public/secret\n",
+    )
+    site.page("/docs/public/", "/docs/public/a.html", "/docs/public/secret.html", "/docs/b.html")
+    site.page("/docs/public/a.html")
+    site.page("/docs/public/secret.html")
+    site.page("/docs/b.html")
+
+    results = _scan(site, seeds=[site.url("/docs/public/")])
+
+    assert _keys(results) == [site.url("/docs/public/"), site.url("/docs/public/a.html")]
+    assert site.pages_requested() == ["/docs/public/", "/docs/public/a.html"]
+
+
+def test_robots_txt_allow_wins_a_tie_with_disallow(site: Site) -> None:
+    _robots(site, "User-agent: *\nDisallow: /docs/page\nAllow: /docs/page\n")
+    site.page("/docs/", "/docs/page")
+    site.page("/docs/page")
+
+    _scan(site)
+
+    assert site.pages_requested() == ["/docs/", "/docs/page"]
+
+
+def test_robots_txt_crawl_delay_spaces_the_requests(site: Site) -> None:
+    _robots(site, "User-agent: OtherBot\nCrawl-delay: 0\n\nUser-agent: *\nCrawl-delay: 0.3\n")
+    site.page("/docs/", "/docs/a.html", "/docs/b.html")
+    site.page("/docs/a.html")
+    site.page("/docs/b.html")
+
+    _scan(site)
+
+    assert site.requests == ["/robots.txt", "/docs/", "/docs/a.html", "/docs/b.html"]
+    gaps = [b - a for a, b in zip(site.request_times, site.request_times[1:], strict=False)]
+    assert min(gaps) >= 0.2, gaps  # 0.3 s asked; a margin for the server's own timing
+
+
+def test_a_crawl_delay_over_the_limit_is_capped_and_logged(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    _robots(site, "User-agent: *\nCrawl-delay: 3600\n")
+    site.page("/docs/", "/docs/a.html")
+    site.page("/docs/a.html")
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    source = _source(site, max_crawl_delay_seconds=5)
+    connector = WebConnector(source=source, clock=lambda: now[0], sleep=sleep)
+    with caplog.at_level(logging.WARNING, logger="ingest.connectors.web"):
+        results = list(connector.scan())
+
+    assert _keys(results) == [site.url("/docs/"), site.url("/docs/a.html")]
+    assert slept == [5.0, 5.0]  # before /docs/ (after robots.txt) and before /docs/a.html
+    assert "crawl delay of 3600s; waiting 5s" in caplog.text
+
+
+def test_without_a_crawl_delay_nothing_waits(site: Site) -> None:
+    _robots(site, "User-agent: *\nDisallow: /private/\n")
+    site.page("/docs/", "/docs/a.html")
+    site.page("/docs/a.html")
+    slept: list[float] = []
+    list(WebConnector(source=_source(site), sleep=slept.append).scan())
+
+    assert slept == []
+    assert site.pages_requested() == ["/docs/", "/docs/a.html"]
 
 
 def test_sitemap_index_and_sitemap(site: Site) -> None:

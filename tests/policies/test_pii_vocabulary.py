@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from evals.pii_kb_eval import REPO_KB, load_terms, measure, vocabulary_of
+from evals.suites.pii_kb import REPO_KB, load_terms, measure, vocabulary_of
 from policies.pii_vocabulary import CorpusVocabulary, corpus_vocabulary, document_terms
 from policies.redaction import PresidioRedactor
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.embedder import bundled_model_path
+from retrieval.embedding.embedder import bundled_model_path
 from retrieval.reading import BUNDLED_READER_PATH, MODEL_FILE
 
 __all__ = ["needs_bundled_reader", "tiny_cross_encoder"]

@@ -9,8 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.embedder import EmbeddingSettings, SentenceTransformerEmbedder, load_embedder
-from retrieval.onnx_embedder import OnnxEmbedder, OnnxExportError, int8_file_for, quantize_int8
+from retrieval.embedding.embedder import (
+    EmbeddingSettings,
+    SentenceTransformerEmbedder,
+    load_embedder,
+)
+from retrieval.embedding.onnx_backend import (
+    OnnxEmbedder,
+    OnnxExportError,
+    int8_file_for,
+    quantize_int8,
+)
 
 TEXTS = [
     "VPN",

@@ -15,7 +15,7 @@ from llama_index.core.schema import QueryBundle
 
 from policies.casbin_engine import CasbinPolicyEngine
 from policies.settings import PolicySettings
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.llama_retriever import PermissionedRetriever
 from retrieval.records import SearchFilters
 from retrieval.service import RetrievalRequest, RetrievalService

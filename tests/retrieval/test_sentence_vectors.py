@@ -19,7 +19,7 @@ from ingest.state import create_state_engine
 from policies.access import AccessFilter
 from policies.injection import InjectionAssessment, InjectionScreen
 from policies.redaction import PresidioRedactor
-from retrieval.embedder import Embedder, SentenceTransformerEmbedder
+from retrieval.embedding.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord, ScoredChunk
 from retrieval.sentence_vectors import (
     SentenceVectors,

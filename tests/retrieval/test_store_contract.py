@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policies.access import AccessFilter
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters, chunk_id_for
 from retrieval.schema import IdfScope
 from retrieval.store import SearchMode, StoreError, VectorStore

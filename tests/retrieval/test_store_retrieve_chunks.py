@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.embedder import SentenceTransformerEmbedder
+from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord
 from retrieval.store import VectorStore
 from retrieval.store_factory import open_store

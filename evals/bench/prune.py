@@ -1,0 +1,305 @@
+"""Benchmark: `proofdesk prune` (the state mark-and-sweep) on a large index.
+
+A synthetic index of `--chunks` chunks (Qdrant Edge on disk) and its state database (SQLite),
+as ingestion leaves them: per chunk a cached embedding, sentence units and vectors, screen
+verdicts and PII findings; plus `--dead` of each for chunks that are gone (an edited or deleted
+document's old content). The prune runs in a child process that opens the store and the state
+database as the CLI does, so its memory is measured apart from the set-up: the report gives the
+child's resident memory after opening (the baseline) and at its peak, and the time of a dry run
+and of the real prune. It also checks that exactly the dead rows were removed.
+
+    python -m evals.bench.prune [--chunks 100000] [--dead 0.2] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import resource
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine
+
+from ingest.chunking import Chunker
+from ingest.jobs import JobStore
+from ingest.state import StateStore, create_state_engine, embedding_key
+from ingest.state_prune import StatePruner
+from policies.pii_findings_store import FindingsStore
+from policies.pii_settings import RedactionSettings
+from policies.pii_types import PiiFinding
+from policies.redaction import PresidioRedactor
+from retrieval.embedding.embedder import Embedder, load_embedder
+from retrieval.records import ChunkRecord, chunk_id_for
+from retrieval.sentence_vectors import (
+    ChunkSentences,
+    SentenceVectorStore,
+    sentence_key,
+    shown_texts,
+)
+from retrieval.sentences import sentence_units
+from retrieval.store_factory import StoreSettings, open_store
+
+__all__ = ["bench_rows", "main", "run"]
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+_WORDS = [
+    "account",
+    "badge",
+    "printer",
+    "queue",
+    "ticket",
+    "laptop",
+    "network",
+    "password",
+    "policy",
+    "leave",
+    "expense",
+    "invoice",
+    "vendor",
+    "floor",
+    "desk",
+    "booking",
+    "access",
+    "request",
+    "approval",
+    "manager",
+    "payroll",
+    "travel",
+    "device",
+    "update",
+    "backup",
+    "restore",
+    "folder",
+    "share",
+    "calendar",
+    "meeting",
+    "room",
+    "parking",
+    "locker",
+    "shipment",
+    "order",
+    "refund",
+]
+
+
+def _chunk(i: int, rng: random.Random) -> ChunkRecord:
+    sentences = [
+        " ".join(rng.choice(_WORDS) for _ in range(rng.randint(8, 16))).capitalize() + "."
+        for _ in range(rng.randint(5, 10))
+    ]
+    text = f"{' '.join(sentences)} Reference {i:07d}."
+    doc = f"bench:doc-{i // 8:06d}"
+    content = f"{i:032x}"
+    return ChunkRecord(
+        chunk_id=chunk_id_for(doc, i % 8, content),
+        document_id=doc,
+        source_id="bench",
+        title=f"Procedure {i // 8}",
+        heading_path=(f"Procedure {i // 8}", f"Part {i % 8}"),
+        uri=f"https://kb.example.com/{i // 8}",
+        start=0,
+        end=len(text),
+        text=text,
+        content_hash=content,
+        document_version="v1",
+        read=("group:all-staff",),
+        deny=(),
+        doc_type="md",
+        ordinal=i % 8,
+    )
+
+
+def _write_rows(
+    chunks: Sequence[ChunkRecord],
+    *,
+    chunker: Chunker,
+    embedder: Embedder,
+    state: StateStore,
+    sentences: SentenceVectorStore,
+    findings: FindingsStore,
+    redactor: PresidioRedactor,
+    rng: np.random.Generator,
+) -> int:
+    """The four tables' rows for `chunks`, as ingestion writes them; returns sentence units."""
+    dim = embedder.dimension
+    texts = chunker.embed_texts([(c.title, c.heading_path, c.text) for c in chunks])
+    state.cache_embeddings(
+        {
+            embedding_key(embedder.model_id, t): rng.standard_normal(dim).astype(np.float32)
+            for t in texts
+        }
+    )
+    units = [tuple(sentence_units(c.text, c.heading_path)) for c in chunks]
+    entries = {}
+    for chunk, found in zip(chunks, units, strict=True):
+        vectors = rng.standard_normal((len(found), dim)).astype(np.float32)
+        entries[sentence_key(embedder.model_id, chunk)] = ChunkSentences(found, vectors, vectors)
+    sentences.put(entries)
+    sentences.put_screens(
+        {key: tuple(False for _ in e.sentences) for key, e in entries.items()}, "screen"
+    )
+    finding = (PiiFinding("PERSON", 0, 4, 0.85),)
+    findings.put(dict.fromkeys(redactor.stored_keys(shown_texts(chunks, units)), finding))
+    return sum(len(u) for u in units)
+
+
+def _build(workdir: Path, n_chunks: int, dead: float) -> dict[str, object]:
+    embedder = load_embedder()
+    chunker = Chunker(tokens=embedder)
+    engine = create_state_engine(f"sqlite:///{workdir / 'state.db'}")
+    state = StateStore(engine=engine)
+    sentences = SentenceVectorStore(engine=engine, dimension=embedder.dimension)
+    redactor = _redactor(engine)
+    findings = FindingsStore(engine=engine, fingerprint=redactor.fingerprint())
+    store = open_store(StoreSettings(path=workdir / "index"), dimension=embedder.dimension)
+    rng = np.random.default_rng(7)
+    text_rng = random.Random(7)  # noqa: S311 - reproducible synthetic data
+    n_dead = int(n_chunks * dead)
+    units = 0
+    try:
+        for start in range(0, n_chunks + n_dead, 2000):
+            batch = [
+                _chunk(i, text_rng) for i in range(start, min(start + 2000, n_chunks + n_dead))
+            ]
+            units += _write_rows(
+                batch,
+                chunker=chunker,
+                embedder=embedder,
+                state=state,
+                sentences=sentences,
+                findings=findings,
+                redactor=redactor,
+                rng=rng,
+            )
+            live = [c for i, c in enumerate(batch, start) if i < n_chunks]
+            if live:
+                vectors = rng.standard_normal((len(live), embedder.dimension)).astype(np.float32)
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                store.upsert(live, vectors.tolist())
+        store.flush()
+    finally:
+        store.close()
+        redactor.close()
+        engine.dispose()
+    return {"chunks": n_chunks, "dead_chunks": n_dead, "sentence_units": units}
+
+
+def _redactor(engine: Engine) -> PresidioRedactor:
+    """Patterns only: the findings' keys are what matters here, not their analysis."""
+    return PresidioRedactor(settings=RedactionSettings(engine="patterns"), findings_engine=engine)
+
+
+def _rss_mb() -> float:
+    with Path("/proc/self/status").open(encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _prune_child(workdir: str, queue: multiprocessing.Queue[dict[str, object]]) -> None:
+    embedder = load_embedder()
+    engine = create_state_engine(f"sqlite:///{Path(workdir) / 'state.db'}")
+    state = StateStore(engine=engine)
+    store = open_store(StoreSettings(path=Path(workdir) / "index"), dimension=embedder.dimension)
+    pruner = StatePruner(
+        store=store,
+        state=state,
+        jobs=JobStore(engine=engine),
+        source_ids=lambda: ["bench"],
+        chunker=Chunker(tokens=embedder),
+        model_id=embedder.model_id,
+        sentences=SentenceVectorStore(engine=engine, dimension=embedder.dimension),
+        findings=_redactor(engine),
+    )
+    opened_mb = _rss_mb()
+    started = time.perf_counter()
+    scrolled = sum(len(page) for page in store.iter_chunks())
+    scroll_s = time.perf_counter() - started
+    started = time.perf_counter()
+    dry = pruner.prune(dry_run=True)
+    dry_s = time.perf_counter() - started
+    started = time.perf_counter()
+    done = pruner.prune()
+    prune_s = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    store.close()
+    queue.put(
+        {
+            "scroll_seconds": round(scroll_s, 2),  # reading the index alone: the baseline
+            "scrolled_chunks": scrolled,
+            "dry_run_seconds": round(dry_s, 2),
+            "prune_seconds": round(prune_s, 2),
+            "rss_after_open_mb": round(opened_mb, 1),
+            "rss_peak_mb": round(peak_mb, 1),
+            "dry_run": dry.as_dict(),
+            "prune": done.as_dict(),
+        }
+    )
+
+
+def run(n_chunks: int = 100_000, dead: float = 0.2) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="proofdesk-bench-prune-") as tmp:
+        started = time.perf_counter()
+        built = _build(Path(tmp), n_chunks, dead)
+        built["build_seconds"] = round(time.perf_counter() - started, 1)
+        context = multiprocessing.get_context("spawn")
+        queue: multiprocessing.Queue[dict[str, object]] = context.Queue()
+        child = context.Process(target=_prune_child, args=(tmp, queue))
+        child.start()
+        measured = queue.get()
+        child.join()
+    prune = measured["prune"]
+    assert isinstance(prune, dict)
+    tables = prune["tables"]
+    n_dead = int(str(built["dead_chunks"]))
+    # Every dead chunk's embedding and sentence rows go; a live one's never do.
+    correct = (
+        tables["embedding_cache"] == {"kept": n_chunks, "removed": n_dead}
+        and tables["sentence_vectors"] == {"kept": n_chunks, "removed": n_dead}
+        and tables["sentence_screens"] == {"kept": n_chunks, "removed": n_dead}
+    )
+    return {**built, **measured, "dead_rows_removed_exactly": correct}
+
+
+def bench_rows(_data: Path, *, quick: bool) -> tuple[list[tuple[str, ...]], dict[str, object]]:
+    """`make bench`'s row: the prune against reading the index alone (its mark's first step)."""
+    result = run(10_000 if quick else 100_000)
+    prune, scroll = float(str(result["prune_seconds"])), float(str(result["scroll_seconds"]))
+    ok = "" if result["dead_rows_removed_exactly"] else " WRONG ROWS REMOVED"
+    return [
+        (
+            f"state prune @{int(str(result['chunks'])) // 1000}k chunks, 20% dead (s; peak MB)",
+            f"{prune:.1f}; {result['rss_peak_mb']}{ok}",
+            f"scroll of the index alone: {scroll:.1f}; after open {result['rss_after_open_mb']}",
+            f"{prune / scroll:.2f}×" if scroll else "-",
+        )
+    ], result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--dead", type=float, default=0.2, help="dead chunks per live chunk")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    result = run(args.chunks, args.dead)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bench_prune.json").write_text(text + "\n", encoding="utf-8")
+    return 0 if result["dead_rows_removed_exactly"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
