@@ -7,6 +7,7 @@ Environment variables use `__` for nesting, e.g. `PROOFDESK_STORE__BACKEND=serve
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -35,6 +36,7 @@ from retrieval.store_factory import StoreSettings
 __all__ = ["CONFIG_ENV", "Settings", "load_settings"]
 
 CONFIG_ENV = "PROOFDESK_CONFIG"
+_config_file: ContextVar[str | None] = ContextVar("proofdesk_config_file", default=None)
 DEFAULT_CONFIG_FILE = Path("proofdesk.yaml")  # read from the working directory when present
 
 
@@ -80,7 +82,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Precedence: explicit arguments > environment > YAML file > defaults.
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get(CONFIG_ENV)
+        config_file = _config_file.get() or os.environ.get(CONFIG_ENV)
         if config_file:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=Path(config_file)))
         return tuple(sources)
@@ -93,13 +95,21 @@ class ConfigFileError(ValueError):
 def load_settings(config_file: Path | None = None) -> Settings:
     """Settings from the environment and a YAML file: the argument, else PROOFDESK_CONFIG, else
     ./proofdesk.yaml when it exists."""
+    chosen: Path | None = None
     if config_file is not None:
         if not config_file.is_file():
             raise ConfigFileError(f"settings file not found: {config_file}")
-        os.environ[CONFIG_ENV] = str(config_file)
+        chosen = config_file
     elif named := os.environ.get(CONFIG_ENV):
         if not Path(named).is_file():
             raise ConfigFileError(f"settings file not found: {named} (from {CONFIG_ENV})")
+        chosen = Path(named)
     elif DEFAULT_CONFIG_FILE.is_file():
-        os.environ[CONFIG_ENV] = str(DEFAULT_CONFIG_FILE)
-    return Settings()
+        chosen = DEFAULT_CONFIG_FILE
+    # Handed to `settings_customise_sources` for this construction only: the process
+    # environment is never written (a later load, or a test, sees it unchanged).
+    token = _config_file.set(str(chosen) if chosen is not None else "")
+    try:
+        return Settings()
+    finally:
+        _config_file.reset(token)
