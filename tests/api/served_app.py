@@ -46,7 +46,8 @@ from ingest.settings import IngestSettings
 from policies.pii_settings import RedactionSettings
 from policies.settings import PolicySettings
 from retrieval.embedder import Embedder
-from retrieval.store_factory import StoreSettings
+from retrieval.store import VectorStore
+from retrieval.store_factory import StoreSettings, open_store
 from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, LiveServer, serve, stop
 from tests.kb_index import KB
 
@@ -100,10 +101,23 @@ class ServedApp:
     services: ApiServices
     live: LiveServer
     keys: dict[str, str]  # name → raw API key
+    held: VectorStore | None = None  # the index, held open here (`start_served(index_held=True)`)
 
     @property
     def url(self) -> str:
         return self.live.url
+
+    @property
+    def runtime(self) -> ServiceRuntime:
+        runtime = self.services.readiness
+        assert isinstance(runtime, ServiceRuntime)
+        return runtime
+
+    def release_index(self) -> None:
+        """Let go of the index this process held: the server opens it on its next try."""
+        assert self.held is not None, "the index is not held"
+        self.held.close()
+        self.held = None
 
     @property
     def policy_file(self) -> Path:
@@ -219,16 +233,25 @@ def start_served(
     policy: PolicySettings | None = None,
     keys: dict[str, str] | None = None,
     api: dict[str, Any] | None = None,
+    index_held: bool = False,
 ) -> Iterator[ServedApp]:
-    """The served app over HTTP on 127.0.0.1, built as `proofdesk serve` builds it."""
+    """The served app over HTTP on 127.0.0.1, built as `proofdesk serve` builds it.
+
+    `index_held`: this process holds the index open, as another process would, while the
+    server starts (the server is yielded not ready; `ServedApp.release_index` lets go)."""
     settings, keys = served_settings(root, policy=policy, keys=keys, api=api)
     _ingest(settings, embedder)
+    held = open_store(settings.store, dimension=embedder.dimension) if index_held else None
     services = build_services(settings, settings.api, chat_factory=default_chat_factory)
     live = serve(create_app(settings, services=services))
+    app = ServedApp(
+        root=root, settings=settings, services=services, live=live, keys=keys, held=held
+    )
     try:
-        runtime = services.readiness
-        assert isinstance(runtime, ServiceRuntime)
-        assert runtime.wait_ready(300), runtime.readiness()
-        yield ServedApp(root=root, settings=settings, services=services, live=live, keys=keys)
+        if held is None:
+            assert app.runtime.wait_ready(300), app.runtime.readiness()
+        yield app
     finally:
         stop(live)
+        if app.held is not None:
+            app.release_index()
