@@ -119,7 +119,7 @@ def api_settings(keys: Keys, **overrides: Any) -> ApiSettings:
 #
 # Behaviour tests run on the app `proofdesk serve` builds (the `served` fixture below). This
 # hand-built one stays for what the served app cannot be made to do: a chat service that raises
-# (500) or hangs (504), and a start-up that is held, fails or is retried (503 not_ready).
+# (500) or hangs (504), and a start-up that fails or waits for the test (503 not_ready).
 
 
 @dataclass
