@@ -1,9 +1,9 @@
-"""API test fixtures: real keys file, real policy, real retrieval and ingest, the app over HTTP."""
+"""API test fixtures: the app as `proofdesk serve` builds it, live on loopback (`served`,
+`client`); keys, tokens; and the stand-in app for tests that need a failing service."""
 
 from __future__ import annotations
 
 import socket
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import jwt
 import pytest
 import uvicorn
@@ -20,7 +21,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
-from agent.pipeline import AnswerService
 from agent.types import Answer
 from api.answer_store import SqlAnswerStore
 from api.api_settings import ApiSettings, JwtSettings, RateLimitSettings
@@ -33,18 +33,9 @@ from api.runtime import Engines, GatedChat, Progress, ServiceRuntime
 from api.services import ApiServices, readiness_checks
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
-from ingest.chunking import Chunker
-from ingest.connector_factory import connector_for
 from ingest.jobs import JobStore
-from ingest.runner import SyncRunner
-from ingest.sources import SourceConfig, SourceRegistry
-from ingest.state import StateStore, create_state_engine
-from ingest.state_prune import StatePruner
-from ingest.sync import IngestService
 from policies.principal import Principal
 from retrieval.embedding.embedder import Embedder
-from retrieval.store import VectorStore
-from retrieval.store_factory import StoreSettings, open_store
 from tests.api.retrieval_chat import RetrievalChat
 
 if TYPE_CHECKING:
@@ -124,91 +115,16 @@ def api_settings(keys: Keys, **overrides: Any) -> ApiSettings:
     return ApiSettings(**values)
 
 
-# --- a small index of its own for sync jobs (the shared kb index stays untouched) -----------
-
-
-@dataclass
-class SyncIndex:
-    registry: SourceRegistry
-    runner: SyncRunner
-    store: VectorStore
-    engine_url: str
-    pruner: StatePruner
-
-    def job_store(self) -> JobStore:
-        return JobStore(engine=create_state_engine(self.engine_url))
-
-
-@pytest.fixture(scope="session")
-def sync_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[SyncIndex]:
-    tmp = tmp_path_factory.mktemp("sync-index")
-    root = tmp / "docs"
-    root.mkdir()
-    (root / "printers.md").write_text(
-        textwrap.dedent("""\
-            # Printers
-            Every floor has two printers. Send jobs to the FOLLOW-ME queue and badge at a device.
-            """),
-        encoding="utf-8",
-    )
-    (root / "wifi.md").write_text(
-        "# Wi-Fi\nConnect to NW-Staff with your staff account.\n", encoding="utf-8"
-    )
-    source = SourceConfig(id="demo-kb", kind="filesystem", root=root, read=["group:all-staff"])
-    registry = SourceRegistry([source])
-    url = f"sqlite:///{tmp / 'state.db'}"
-    engine = create_state_engine(url)
-    store = open_store(StoreSettings(path=tmp / "index"), dimension=embedder.dimension)
-    service = IngestService(
-        registry=registry,
-        store=store,
-        embedder=embedder,
-        chunker=Chunker(tokens=embedder),
-        state=StateStore(engine=engine),
-        connector_for=connector_for,
-    )
-    jobs = JobStore(engine=engine)
-    runner = SyncRunner(service=service, jobs=jobs)
-    pruner = StatePruner(
-        store=store,
-        state=StateStore(engine=engine),
-        jobs=jobs,
-        source_ids=lambda: [s.id for s in registry],
-        chunker=Chunker(tokens=embedder),
-        model_id=embedder.model_id,
-    )
-    yield SyncIndex(registry=registry, runner=runner, store=store, engine_url=url, pruner=pruner)
-    store.close()
-
-
-# --- the app ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def answer_service(kb_index: KbIndex, embedder: Embedder) -> AnswerService:
-    """The agent's real answer pipeline (extractive) over the shared sample index."""
-    return AnswerService(
-        retrieval=kb_index.retrieval,
-        policy=kb_index.policy,
-        embedder=embedder,
-        index_version=kb_index.state.index_version,
-    )
-
-
-@pytest.fixture
-def agent_harness(
-    kb_index: KbIndex, keys: Keys, tmp_path: Path, answer_service: AnswerService
-) -> Iterator[Harness]:
-    """The app over the real answer pipeline."""
-    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path, chat=answer_service)
-    with running(h):
-        yield h
+# --- the stand-in: a hand-built app for tests that need a failing service -------------------
+#
+# Behaviour tests run on the app `proofdesk serve` builds (the `served` fixture below). This
+# hand-built one stays for what the served app cannot be made to do: a chat service that raises
+# (500) or hangs (504), and a start-up that fails or waits for the test (503 not_ready).
 
 
 @dataclass
 class Harness:
-    """An app over real services. The chat service is `RetrievalChat` (fast, deterministic
-    citations) unless given; `agent_harness` runs the agent's real pipeline."""
+    """An app over real services and the given chat service (`RetrievalChat` unless given)."""
 
     app: FastAPI
     services: ApiServices
@@ -231,17 +147,14 @@ def build_harness(
     tmp_path: Path,
     api: ApiSettings | None = None,
     chat: ChatService | None = None,
-    sync_index: SyncIndex | None = None,
     build: Any = None,
 ) -> Harness:
     """`build`: a replacement start-up (to hold the runtime in 'starting')."""
     api = api or api_settings(keys)
     chat = chat or RetrievalChat(kb_index.retrieval)
-    runner = sync_index.runner if sync_index is not None else None
-    pruner = sync_index.pruner if sync_index is not None else None
 
     def start_up(_progress: Progress) -> Engines:
-        return Engines(chat=chat, runner=runner, pruner=pruner)
+        return Engines(chat=chat)
 
     metrics = ApiMetrics()
     limiter = RateLimiter(
@@ -256,10 +169,9 @@ def build_harness(
     )
     engine = create_engine(f"sqlite:///{tmp_path / 'api.db'}")
     answers = SqlAnswerStore(engine=engine)
-    jobs = sync_index.job_store() if sync_index is not None else JobStore(engine=engine)
     sync = SyncJobs(
-        registry=sync_index.registry if sync_index is not None else kb_index.registry,
-        jobs=jobs,
+        registry=kb_index.registry,
+        jobs=JobStore(engine=engine),
         runner=runtime.runner,
         pruner=runtime.pruner,
         sync_lock=threading.Lock(),
@@ -297,20 +209,6 @@ def running(h: Harness, *, wait_ready: bool = True) -> Iterator[Harness]:
         h.client = client
         yield h
     h.client = None
-
-
-@pytest.fixture
-def harness(
-    kb_index: KbIndex, keys: Keys, tmp_path: Path, sync_index: SyncIndex
-) -> Iterator[Harness]:
-    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path, sync_index=sync_index)
-    with running(h):
-        yield h
-
-
-@pytest.fixture
-def client(harness: Harness) -> TestClient:
-    return harness.http
 
 
 # --- a real server on loopback ------------------------------------------------------------
@@ -372,6 +270,13 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
 
     with start_served(tmp_path_factory.mktemp("served"), embedder) as app:
         yield app
+
+
+@pytest.fixture
+def client(served: ServedApp) -> Iterator[httpx.Client]:
+    """An HTTP client on the shared served app."""
+    with served.client() as http:
+        yield http
 
 
 def write_cli_config(tmp_path: Path, policy: str) -> Path:

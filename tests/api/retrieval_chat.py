@@ -1,7 +1,10 @@
-"""A `ChatService` for API tests: cites the best passages the principal may read.
+"""A `ChatService` for the stand-in app (`tests/api/conftest.py` `build_harness`): cites the best
+passages the principal may read.
 
-It stands in for the agent's pipeline (tested on its own) and returns real `Answer` objects
-built from the real permission-filtered retrieval over the sample knowledge base.
+Only the tests that need a failing service use the stand-in app (a start-up that fails, or waits
+for the test: 503 not_ready; a chat service that raises or hangs: 500, 504); this is the chat
+service it serves once such a start-up finishes. Behaviour tests run on the app `proofdesk serve`
+builds, with the agent's pipeline (`tests/api/served_app.py`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,12 @@ the agent's answer pipeline, Casbin, Presidio, SQLite.
 The knowledge base: `staff-kb` (all staff: lockers) and `hr-kb` (group hr: salary bands). The
 policy file is a copy of the bundled one (dave is in hr, bob in all-staff, oscar an auditor,
 trent an admin); `policy_edited` changes it for one test and puts it back.
+
+Settings beyond the defaults, shared by every served app: the answer pipeline's question limit
+(`agent.max_question_chars`, 1,500) is below the API's (2,000), so both refusals are reachable
+(the API's 422 before the pipeline runs, the pipeline's own), and one browser origin is allowed
+(CORS). `start_served(..., api={...})` overrides API settings (rate limits, JWT keys) for a
+server of its own.
 """
 
 from __future__ import annotations
@@ -20,28 +26,35 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
 
 from agent.audit.store import AuditSettings
+from agent.settings import AgentSettings
+from api.answer_store import SqlAnswerStore
 from api.api_settings import ApiSettings, JwtSettings, RateLimitSettings
 from api.app import create_app
 from api.auth import generate_api_key, hash_api_key
 from api.runtime import ServiceRuntime
 from api.services import ApiServices, build_services, default_chat_factory
 from api.settings import Settings
+from api.sync_jobs import SyncJobs
 from api.wiring import build_ingest
 from ingest.settings import IngestSettings
 from policies.pii_settings import RedactionSettings
 from policies.settings import PolicySettings
 from retrieval.embedding.embedder import Embedder
-from retrieval.store_factory import StoreSettings
+from retrieval.store import VectorStore
+from retrieval.store_factory import StoreSettings, open_store
 from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, LiveServer, serve, stop
 from tests.kb_index import KB
 
 __all__ = [
+    "CORS_ORIGIN",
     "HR_QUESTION",
+    "PIPELINE_MAX_QUESTION_CHARS",
     "STAFF_QUESTION",
     "ServedApp",
     "served_settings",
@@ -50,6 +63,8 @@ __all__ = [
 
 STAFF_QUESTION = "How do I open a day locker?"
 HR_QUESTION = "When are salary bands reviewed?"
+CORS_ORIGIN = "https://helpdesk.example.com"
+PIPELINE_MAX_QUESTION_CHARS = 1500
 
 _DOCS = {
     "staff/lockers.md": """\
@@ -72,6 +87,10 @@ _KEYS: dict[str, tuple[list[str], str | None]] = {
     "audit_keyonly": (["audit", "chat"], None),  # the audit scope, no user
     "audit_svc": (["audit", "chat"], "svc-audit"),  # the audit scope, not an auditor
     "audit_oscar": (["audit"], "oscar"),  # the audit scope, an auditor in the policy
+    "chat": (["chat"], "svc-widget"),  # a user in no group: public documents only
+    "act_as": (["chat", "act_as"], "svc-ticket-bot"),  # asks for the users it names
+    "none": ([], None),  # no scope at all
+    "everything": (["chat", "act_as", "admin", "audit"], "bob"),
 }
 
 
@@ -82,10 +101,23 @@ class ServedApp:
     services: ApiServices
     live: LiveServer
     keys: dict[str, str]  # name → raw API key
+    held: VectorStore | None = None  # the index, held open here (`start_served(index_held=True)`)
 
     @property
     def url(self) -> str:
         return self.live.url
+
+    @property
+    def runtime(self) -> ServiceRuntime:
+        runtime = self.services.readiness
+        assert isinstance(runtime, ServiceRuntime)
+        return runtime
+
+    def release_index(self) -> None:
+        """Let go of the index this process held: the server opens it on its next try."""
+        assert self.held is not None, "the index is not held"
+        self.held.close()
+        self.held = None
 
     @property
     def policy_file(self) -> Path:
@@ -93,6 +125,18 @@ class ServedApp:
 
     def auth(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[key]}"}
+
+    @property
+    def sync(self) -> SyncJobs:
+        sync = self.services.sources
+        assert isinstance(sync, SyncJobs)
+        return sync
+
+    @property
+    def answers(self) -> SqlAnswerStore:
+        answers = self.services.answers
+        assert isinstance(answers, SqlAnswerStore)
+        return answers
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120)
@@ -111,9 +155,15 @@ class ServedApp:
 
 
 def served_settings(
-    root: Path, *, policy: PolicySettings | None = None, keys: dict[str, str] | None = None
+    root: Path,
+    *,
+    policy: PolicySettings | None = None,
+    keys: dict[str, str] | None = None,
+    api: dict[str, Any] | None = None,
 ) -> tuple[Settings, dict[str, str]]:
-    """Settings over a fresh small knowledge base under `root`, and the raw API keys."""
+    """Settings over a fresh small knowledge base under `root`, and the raw API keys (`keys`:
+    the same raw keys as another served app's, e.g. a second replica); `api`: API settings
+    that replace the defaults."""
     for name, text in _DOCS.items():
         path = root / "docs" / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +188,13 @@ def served_settings(
         for name, (scopes, user) in _KEYS.items()
     ]
     (root / "api_keys.yaml").write_text(yaml.safe_dump({"keys": entries}), encoding="utf-8")
+    api_values: dict[str, Any] = {
+        "api_keys_file": root / "api_keys.yaml",
+        "jwt": JwtSettings(secret=JWT_SECRET, issuer=ISSUER, audience=AUDIENCE),
+        "rate_limits": RateLimitSettings(per_key="100000/minute", per_user="100000/minute"),
+        "cors_origins": [CORS_ORIGIN],
+        "run_scheduler": False,
+    } | (api or {})
     settings = Settings(
         ingest=IngestSettings(
             sources_file=root / "sources.yaml",
@@ -150,12 +207,8 @@ def served_settings(
         policy=policy or PolicySettings(policy_path=root / "policy.csv"),
         audit=AuditSettings(url=f"sqlite:///{root / 'audit.db'}", retention_schedule=None),
         redaction=RedactionSettings(analysis_processes=0),
-        api=ApiSettings(
-            api_keys_file=root / "api_keys.yaml",
-            jwt=JwtSettings(secret=JWT_SECRET, issuer=ISSUER, audience=AUDIENCE),
-            rate_limits=RateLimitSettings(per_key="100000/minute", per_user="100000/minute"),
-            run_scheduler=False,
-        ),
+        agent=AgentSettings(max_question_chars=PIPELINE_MAX_QUESTION_CHARS),
+        api=ApiSettings(**api_values),
     )
     return settings, raw
 
@@ -174,17 +227,31 @@ def _ingest(settings: Settings, embedder: Embedder) -> None:
 
 @contextmanager
 def start_served(
-    root: Path, embedder: Embedder, *, policy: PolicySettings | None = None
+    root: Path,
+    embedder: Embedder,
+    *,
+    policy: PolicySettings | None = None,
+    keys: dict[str, str] | None = None,
+    api: dict[str, Any] | None = None,
+    index_held: bool = False,
 ) -> Iterator[ServedApp]:
-    """The served app over HTTP on 127.0.0.1, built as `proofdesk serve` builds it."""
-    settings, keys = served_settings(root, policy=policy)
+    """The served app over HTTP on 127.0.0.1, built as `proofdesk serve` builds it.
+
+    `index_held`: this process holds the index open, as another process would, while the
+    server starts (the server is yielded not ready; `ServedApp.release_index` lets go)."""
+    settings, keys = served_settings(root, policy=policy, keys=keys, api=api)
     _ingest(settings, embedder)
+    held = open_store(settings.store, dimension=embedder.dimension) if index_held else None
     services = build_services(settings, settings.api, chat_factory=default_chat_factory)
     live = serve(create_app(settings, services=services))
+    app = ServedApp(
+        root=root, settings=settings, services=services, live=live, keys=keys, held=held
+    )
     try:
-        runtime = services.readiness
-        assert isinstance(runtime, ServiceRuntime)
-        assert runtime.wait_ready(300), runtime.readiness()
-        yield ServedApp(root=root, settings=settings, services=services, live=live, keys=keys)
+        if held is None:
+            assert app.runtime.wait_ready(300), app.runtime.readiness()
+        yield app
     finally:
         stop(live)
+        if app.held is not None:
+            app.release_index()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,9 @@ import pytest
 from rich.progress import Progress
 
 from api.cli_console import CountColumn
-from tests.api.conftest import Keys, build_harness, serve, stop, write_cli_config
+from tests.api.conftest import write_cli_config
+from tests.api.served_app import STAFF_QUESTION, ServedApp
 from tests.ingest.sync_fixtures import write_sources_file
-from tests.kb_index import KbIndex
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = (
@@ -193,34 +194,33 @@ def test_audit_options_may_follow_the_subcommand(config: Path) -> None:
     assert "(check --as)" in not_auditor.stderr
 
 
-def test_ask_through_a_running_server(kb_index: KbIndex, keys: Keys, tmp_path: Path) -> None:
+def test_ask_through_a_running_server(served: ServedApp) -> None:
+    """`proofdesk ask --server` against the app as `proofdesk serve` builds it."""
     from typer.testing import CliRunner
 
     from api import cli
 
-    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path)
-    server = serve(h.app)
-
     def ask(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(cli.app, ["ask", "How do I set up the VPN client?", *args])
+        result = CliRunner().invoke(cli.app, ["ask", STAFF_QUESTION, *args])
         return result.exit_code, result.output
 
-    try:
-        assert h.runtime.wait_ready(30)
-        code, output = ask("--server", server.url, "--api-key", keys.act_as, "-u", "bob", "--json")
-        assert code == 0, output
-        answer = json.loads(output)
-        assert answer["status"] == "answered" and answer["citations"], answer
-        stored = httpx.get(  # read back as its asker: the key acting for bob
-            f"{server.url}/v1/answers/{answer['answer_id']}",
-            headers={**keys.auth("act_as"), "X-Proofdesk-User": "bob"},
-        )
-        assert stored.status_code == 200, stored.text  # the server answered it and recorded it
-        code, output = ask("--server", server.url, "--api-key", keys.audit, "-u", "bob")
-        assert code == 1 and "server refused the question (403)" in output, output
-        code, output = ask("--server", server.url)
-        assert code == 2 and "--server needs an API key" in output
-    finally:
-        stop(server)
-    code, output = ask("--server", server.url, "--api-key", keys.act_as)
+    act_as = served.keys["act_as"]
+    code, output = ask("--server", served.url, "--api-key", act_as, "-u", "bob", "--json")
+    assert code == 0, output
+    answer = json.loads(output)
+    assert answer["status"] == "answered" and answer["citations"], answer
+    assert {c["source_id"] for c in answer["citations"]} == {"staff-kb"}
+    stored = httpx.get(  # read back as its asker: the key acting for bob
+        f"{served.url}/v1/answers/{answer['answer_id']}",
+        headers={**served.auth("act_as"), "X-Proofdesk-User": "bob"},
+    )
+    assert stored.status_code == 200, stored.text  # the server answered it and recorded it
+    code, output = ask("--server", served.url, "--api-key", served.keys["audit_svc"], "-u", "bob")
+    assert code == 1 and "server refused the question (403)" in output, output
+    code, output = ask("--server", served.url)
+    assert code == 2 and "--server needs an API key" in output
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    code, output = ask("--server", closed, "--api-key", act_as)
     assert code == 1 and "cannot reach" in output

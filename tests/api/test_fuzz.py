@@ -1,4 +1,5 @@
-"""Property-based fuzzing of the OpenAPI schema (schemathesis) against the app on a real socket.
+"""Property-based fuzzing of the OpenAPI schema (schemathesis) against the app as `proofdesk
+serve` builds it (`tests/api/served_app.py`), on a real socket.
 
 Every operation gets valid and invalid requests (positive and negative generation) with
 credentials holding every scope; no response may be a 5xx, and every response must match the
@@ -10,7 +11,6 @@ operation and mode (default 60: about 1,100 requests in total, a minute or two h
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,16 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.api.conftest import (
-    Harness,
-    Keys,
-    LiveServer,
-    SyncIndex,
-    build_harness,
-    serve,
-    stop,
-)
-from tests.kb_index import KbIndex
+from tests.api.served_app import ServedApp
 
 EXAMPLES = int(os.environ.get("PROOFDESK_FUZZ_EXAMPLES", "60"))
 MIN_REQUESTS = 1000 if EXAMPLES >= 60 else 0
@@ -49,33 +40,10 @@ CHECKS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fuzz_target(
-    kb_index: KbIndex,
-    keys: Keys,
-    sync_index: SyncIndex,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[LiveServer, Harness]]:
-    h = build_harness(
-        kb_index=kb_index,
-        keys=keys,
-        tmp_path=tmp_path_factory.mktemp("fuzz"),
-        sync_index=sync_index,
-    )
-    h.services.search = lambda: kb_index.retrieval  # `/v1/search`, as `build_services` wires it
-    server = serve(h.app)
-    assert h.runtime.wait_ready(30)
-    yield server, h
-    stop(server)
-
-
 @pytest.mark.slow
-def test_openapi_fuzzing_finds_no_server_errors(
-    fuzz_target: tuple[LiveServer, Harness], keys: Keys
-) -> None:
-    server, _ = fuzz_target
-    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
-    auth = {"Authorization": f"Bearer {keys.everything}"}
+def test_openapi_fuzzing_finds_no_server_errors(served: ServedApp) -> None:
+    schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
+    auth = served.auth("everything")
     sent: dict[str, int] = {}
     with requests.Session() as session:
         for result in schema.get_all_operations():
@@ -103,5 +71,6 @@ def test_openapi_fuzzing_finds_no_server_errors(
                     assert mode is GenerationMode.NEGATIVE, operation.label
     total = sum(sent.values())
     print(f"schemathesis: {total} requests over {len(sent)} operations: {sent}")  # noqa: T201
-    assert len(sent) == 16  # every operation of the API: /v1/models, the policy reload, search
+    # Every operation of the served API: /v1/models, the policy reload, search, the audit API.
+    assert len(sent) == 24
     assert total >= MIN_REQUESTS

@@ -1,12 +1,17 @@
-"""Request ids, the error body on every error, 500s, timeouts, CORS, and request ids in logs."""
+"""Request ids, the error body on every error, 500s, timeouts, CORS, and request ids in logs.
+
+Request ids, error bodies and CORS run on the app as `proofdesk serve` builds it
+(`tests/api/served_app.py`, which allows one browser origin). The 500 and the 504 use the
+stand-in app (`build_harness`): they need a chat service that raises or hangs.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from agent.types import Answer
 from policies.principal import Principal
@@ -19,6 +24,7 @@ from tests.api.conftest import (
     make_token,
     running,
 )
+from tests.api.served_app import CORS_ORIGIN, ServedApp
 from tests.kb_index import KbIndex
 
 CHAT = {"question": "How do I set up the VPN client?"}
@@ -31,21 +37,21 @@ def _assert_error_shape(body: object) -> None:
 
 
 def test_every_response_has_a_request_id_and_errors_have_one_body(
-    client: TestClient, keys: Keys
+    client: httpx.Client, served: ServedApp
 ) -> None:
     responses = {
         "ok": client.get("/healthz"),
         "404 route": client.get("/v1/nothing-here"),
         "405": client.get("/v1/chat"),
         "401": client.post("/v1/chat", json=CHAT),
-        "403": client.post("/v1/chat", json=CHAT, headers=keys.auth("none")),
-        "422": client.post("/v1/chat", json={}, headers=keys.auth("chat")),
+        "403": client.post("/v1/chat", json=CHAT, headers=served.auth("none")),
+        "422": client.post("/v1/chat", json={}, headers=served.auth("chat")),
         "413": client.post(
             "/v1/chat",
             content=b"x" * 200_000,
-            headers={**keys.auth("chat"), "Content-Type": "application/json"},
+            headers={**served.auth("chat"), "Content-Type": "application/json"},
         ),
-        "404 answer": client.get("/v1/answers/nope", headers=keys.auth("chat")),
+        "404 answer": client.get("/v1/answers/nope", headers=served.auth("chat")),
     }
     ids = set()
     for name, r in responses.items():
@@ -60,7 +66,7 @@ def test_every_response_has_a_request_id_and_errors_have_one_body(
     assert "POST" in responses["405"].headers["Allow"]
 
 
-def test_a_callers_request_id_is_kept_when_it_is_safe(client: TestClient) -> None:
+def test_a_callers_request_id_is_kept_when_it_is_safe(client: httpx.Client) -> None:
     r = client.get("/healthz", headers={"X-Request-ID": "helpdesk-7f3a9c21"})
     assert r.headers["X-Request-ID"] == "helpdesk-7f3a9c21"
     r = client.get("/healthz", headers={"X-Request-ID": "<script>alert(1)</script>"})
@@ -118,23 +124,17 @@ def test_a_request_that_takes_too_long_is_504(
         chat.release.set()
 
 
-def test_cors_allows_only_the_configured_origins(
-    kb_index: KbIndex, keys: Keys, tmp_path: Path
-) -> None:
-    api = api_settings(keys, cors_origins=["https://helpdesk.example.com"])
-    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path, api=api)
+def test_cors_allows_only_the_configured_origins(client: httpx.Client, served: ServedApp) -> None:
+    assert served.settings.api.cors_origins == [CORS_ORIGIN]
     preflight = {
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization,content-type",
     }
-    with running(h):
-        r = h.http.options(
-            "/v1/chat", headers={"Origin": "https://helpdesk.example.com", **preflight}
-        )
-        assert r.status_code == 200
-        assert r.headers["access-control-allow-origin"] == "https://helpdesk.example.com"
-        assert r.headers["X-Request-ID"]
-        r = h.http.options("/v1/chat", headers={"Origin": "https://evil.example", **preflight})
-        assert "access-control-allow-origin" not in r.headers
-        r = h.http.get("/healthz", headers={"Origin": "https://helpdesk.example.com"})
-        assert "X-Request-ID" in r.headers["access-control-expose-headers"]
+    r = client.options("/v1/chat", headers={"Origin": CORS_ORIGIN, **preflight})
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == CORS_ORIGIN
+    assert r.headers["X-Request-ID"]
+    r = client.options("/v1/chat", headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in r.headers
+    r = client.get("/healthz", headers={"Origin": CORS_ORIGIN})
+    assert "X-Request-ID" in r.headers["access-control-expose-headers"]

@@ -17,14 +17,13 @@ from agent.audit.store import AuditSettings
 from api.api_settings import ApiSettings, InsecureSettingsError, JwtSettings
 from api.app import create_app
 from api.runtime import ServiceRuntime
-from api.services import ChatParts, build_services, default_chat_factory
+from api.services import build_services, default_chat_factory
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from ingest.settings import IngestSettings
 from policies.settings import PolicySettings
 from retrieval.store_factory import StoreSettings
 from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, Keys, bearer, make_token, serve, stop
-from tests.api.retrieval_chat import RetrievalChat
 from tests.kb_index import KB
 
 
@@ -59,6 +58,7 @@ def _settings(tmp_path: Path) -> Settings:
         ),
         store=StoreSettings(path=tmp_path / "index"),
         policy=PolicySettings(policy_path=KB / "policy.csv"),
+        audit=AuditSettings(url=f"sqlite:///{tmp_path / 'audit.db'}"),  # not the working dir's
     )
 
 
@@ -70,13 +70,9 @@ def _api(keys: Keys) -> ApiSettings:
     )
 
 
-def _chat(parts: ChatParts) -> RetrievalChat:
-    return RetrievalChat(parts.retrieval)
-
-
 def test_built_services_sync_and_answer_end_to_end(keys: Keys, tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    services = build_services(settings, _api(keys), chat_factory=_chat)
+    services = build_services(settings, _api(keys), chat_factory=default_chat_factory)
     runtime, sync = services.readiness, services.sources
     assert isinstance(runtime, ServiceRuntime) and isinstance(sync, SyncJobs)
     server = serve(create_app(settings, api_settings=_api(keys), services=services))
@@ -90,6 +86,7 @@ def test_built_services_sync_and_answer_end_to_end(keys: Keys, tmp_path: Path) -
                 "index": "ok",
                 "policy": "ok",
                 "rate_limits": "ok",
+                "audit": "ok",  # the agent's pipeline keeps an audit record of every answer
             }
             before = http.post("/v1/chat", json={"question": "day lockers"}, headers=bob).json()
             assert before["status"] == "refused_no_evidence"
@@ -108,7 +105,7 @@ def test_built_services_sync_and_answer_end_to_end(keys: Keys, tmp_path: Path) -
 
 def test_create_app_builds_and_closes_its_own_services(keys: Keys, tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    app = create_app(settings, api_settings=_api(keys), chat_factory=_chat)
+    app = create_app(settings, api_settings=_api(keys), chat_factory=default_chat_factory)
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
         assert client.get("/readyz").status_code in (200, 503)
@@ -116,8 +113,7 @@ def test_create_app_builds_and_closes_its_own_services(keys: Keys, tmp_path: Pat
             client.get("/v1/sources", headers=keys.auth("admin")).json()["sources"][0]["id"]
             == "lockers-kb"
         )
-    # Closed: the index opens again (Qdrant Edge allows one holder at a time), this time with
-    # the default chat service, the agent's pipeline.
+    # Closed: the index opens again (Qdrant Edge allows one holder at a time).
     services = build_services(settings, _api(keys), chat_factory=default_chat_factory)
     runtime = services.readiness
     assert isinstance(runtime, ServiceRuntime)
@@ -175,9 +171,7 @@ def test_the_served_app_feeds_rated_answers_into_the_audit_review(
 ) -> None:
     # The whole path as deployed: ingest through the API, answer, a negative rating, and the
     # answer in the auditors' queue, on the API and on the review page.
-    settings = _settings(tmp_path).model_copy(
-        update={"audit": AuditSettings(url=f"sqlite:///{tmp_path / 'audit.db'}")}
-    )
+    settings = _settings(tmp_path)
     services = build_services(settings, _api(keys), chat_factory=default_chat_factory)
     runtime = services.readiness
     assert isinstance(runtime, ServiceRuntime)
@@ -245,7 +239,7 @@ def test_a_served_api_analyses_pii_in_worker_processes_it_stops_on_close(
     keys: Keys, tmp_path: Path
 ) -> None:
     before = _analysis_workers()
-    services = build_services(_settings(tmp_path), _api(keys), chat_factory=_chat)
+    services = build_services(_settings(tmp_path), _api(keys), chat_factory=default_chat_factory)
     try:
         started = _analysis_workers() - before
         assert len(started) == (2 if (os.cpu_count() or 1) >= 2 else 0)

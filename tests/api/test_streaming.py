@@ -1,4 +1,5 @@
-"""Streaming over a real socket: uvicorn on 127.0.0.1, httpx and the OpenAI SDK as clients."""
+"""Streaming over a real socket: the app as `proofdesk serve` builds it, uvicorn on 127.0.0.1
+(`tests/api/served_app.py`), httpx and the OpenAI SDK as clients."""
 
 from __future__ import annotations
 
@@ -10,43 +11,10 @@ import httpx
 import openai
 import pytest
 
-from agent.pipeline import AnswerService
-from tests.api.conftest import (
-    Harness,
-    Keys,
-    LiveServer,
-    SyncIndex,
-    bearer,
-    build_harness,
-    make_token,
-    serve,
-    stop,
-)
-from tests.kb_index import KbIndex
+from tests.api.conftest import bearer, make_token
+from tests.api.served_app import STAFF_QUESTION, ServedApp
 
-QUESTION = "How do I set up the VPN client?"
-
-
-@pytest.fixture(scope="module")
-def live(
-    kb_index: KbIndex,
-    keys: Keys,
-    sync_index: SyncIndex,
-    answer_service: AnswerService,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[LiveServer, Harness]]:
-    """The real pipeline behind a real socket."""
-    h = build_harness(
-        kb_index=kb_index,
-        keys=keys,
-        tmp_path=tmp_path_factory.mktemp("live"),
-        sync_index=sync_index,
-        chat=answer_service,
-    )
-    server = serve(h.app)
-    assert h.runtime.wait_ready(30), "the runtime did not start"
-    yield server, h
-    stop(server)
+QUESTION = STAFF_QUESTION
 
 
 def _events(lines: Iterator[str]) -> list[tuple[str | None, str]]:
@@ -69,11 +37,10 @@ def _events(lines: Iterator[str]) -> list[tuple[str | None, str]]:
 
 
 def test_sse_stream_sends_deltas_then_citations_then_done(
-    live: tuple[LiveServer, Harness],
+    served: ServedApp,
 ) -> None:
-    server, _ = live
     headers = bearer(make_token("bob"))
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+    with httpx.Client(base_url=served.url, timeout=30) as http:
         with http.stream(
             "POST", "/v1/chat/stream", json={"question": QUESTION}, headers=headers
         ) as r:
@@ -96,24 +63,22 @@ def test_sse_stream_sends_deltas_then_citations_then_done(
     assert json.loads(events[-2][1])["citations"] == stored["citations"]
 
 
-def test_stream_errors_are_plain_json_statuses(live: tuple[LiveServer, Harness]) -> None:
-    server, h = live
-    with httpx.Client(base_url=server.url, timeout=30) as http:
+def test_stream_errors_are_plain_json_statuses(served: ServedApp) -> None:
+    with httpx.Client(base_url=served.url, timeout=30) as http:
         r = http.post("/v1/chat/stream", json={"question": QUESTION})
         assert r.status_code == 401 and r.json()["error"]["code"] == "missing_credentials"
-        r = http.post("/v1/chat/stream", json={"question": ""}, headers=h.keys.auth("chat"))
+        r = http.post("/v1/chat/stream", json={"question": ""}, headers=served.auth("chat"))
         assert r.status_code == 422 and r.headers["content-type"] == "application/json"
 
 
-def test_openai_stream_over_http(live: tuple[LiveServer, Harness]) -> None:
-    server, _ = live
+def test_openai_stream_over_http(served: ServedApp) -> None:
     body: dict[str, Any] = {
         "model": "proofdesk",
         "messages": [{"role": "user", "content": QUESTION}],
     }
     headers = bearer(make_token("bob"))
     with (
-        httpx.Client(base_url=server.url, timeout=30) as http,
+        httpx.Client(base_url=served.url, timeout=30) as http,
         http.stream(
             "POST", "/v1/chat/completions", json=body | {"stream": True}, headers=headers
         ) as r,
@@ -136,9 +101,10 @@ def test_openai_stream_over_http(live: tuple[LiveServer, Harness]) -> None:
     assert all(c["choices"][0]["finish_reason"] is None for c in chunks[:-1])
 
 
-def test_the_openai_sdk_works_unchanged(live: tuple[LiveServer, Harness], keys: Keys) -> None:
-    server, _ = live
-    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=keys.act_as, max_retries=0)
+def test_the_openai_sdk_works_unchanged(served: ServedApp) -> None:
+    client = openai.OpenAI(
+        base_url=f"{served.url}/v1", api_key=served.keys["act_as"], max_retries=0
+    )
     client = client.with_options(default_headers={"X-Proofdesk-User": "bob"})
     messages: list[Any] = [{"role": "user", "content": QUESTION}]
     completion = client.chat.completions.create(model="proofdesk", messages=messages)
@@ -156,18 +122,17 @@ def test_the_openai_sdk_works_unchanged(live: tuple[LiveServer, Harness], keys: 
     assert "[1]" in streamed and "\n\n[1]: <" in streamed
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(
-            base_url=f"{server.url}/v1", api_key="pdk_wrong", max_retries=0
+            base_url=f"{served.url}/v1", api_key="pdk_wrong", max_retries=0
         ).chat.completions.create(model="proofdesk", messages=messages)
 
 
-def test_end_to_end_sync_over_http(live: tuple[LiveServer, Harness]) -> None:
-    server, h = live
-    with httpx.Client(base_url=server.url, timeout=60) as http:
-        r = http.post("/v1/sources/demo-kb/sync", headers=h.keys.auth("admin"))
+def test_end_to_end_sync_over_http(served: ServedApp) -> None:
+    with served.client() as http:
+        r = http.post("/v1/sources/staff-kb/sync", headers=served.auth("ops"))
         assert r.status_code == 202, r.text
         job_id = r.json()["job_id"]
-        assert h.sync.wait(job_id, timeout=120).status == "succeeded"
-        job = http.get(r.headers["Location"], headers=h.keys.auth("admin")).json()
+        assert served.sync.wait(job_id, timeout=120).status == "succeeded"
+        job = http.get(r.headers["Location"], headers=served.auth("ops")).json()
         assert job["status"] == "succeeded" and job["trigger"] == "api"
         assert http.get("/readyz").status_code == 200
         metrics = http.get("/metrics").text
