@@ -41,7 +41,7 @@ from ingest.sources import SourceConfig, SourceRegistry
 from ingest.state import StateStore, create_state_engine
 from ingest.state_prune import StatePruner
 from ingest.sync import IngestService
-from policies.principal import Principal
+from policies.access.principal import Principal
 from retrieval.embedding.embedder import Embedder
 from retrieval.store import VectorStore
 from retrieval.store_factory import StoreSettings, open_store

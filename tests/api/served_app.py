@@ -33,8 +33,8 @@ from api.services import ApiServices, build_services, default_chat_factory
 from api.settings import Settings
 from api.wiring import build_ingest
 from ingest.settings import IngestSettings
-from policies.pii_settings import RedactionSettings
-from policies.settings import PolicySettings
+from policies.access.settings import PolicySettings
+from policies.pii.settings import RedactionSettings
 from retrieval.embedding.embedder import Embedder
 from retrieval.store_factory import StoreSettings
 from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, LiveServer, serve, stop

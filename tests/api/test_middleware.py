@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent.types import Answer
-from policies.principal import Principal
+from policies.access.principal import Principal
 from tests.api.conftest import (
     BlockingChat,
     Keys,
