@@ -28,7 +28,7 @@ from redis.retry import Retry
 
 from agent.llm.settings import AnswerCacheSettings
 from agent.types import Answer, Citation, TokenUsage
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 
 __all__ = [
     "AnswerCache",

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from agent.request_context import current_request_id
 
 if TYPE_CHECKING:  # the guard loads Presidio; settings import this module at CLI start-up
-    from agent.masking import PiiGuard
+    from policies.pii.guard import PiiGuard
 
 __all__ = ["MaskedJsonFormatter", "PiiLogFilter", "mask_record", "withhold_record"]
 

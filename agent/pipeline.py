@@ -46,16 +46,16 @@ from agent.types import (
     TokenUsage,
 )
 from agent.verification import CitationVerifier, Verification, VerifiedSentence
-from policies.access import AccessFilter
-from policies.engine import PolicyEngine
-from policies.principal import Principal
+from policies.access.engine import PolicyEngine
+from policies.access.filters import AccessFilter
+from policies.access.principal import Principal
 from retrieval.embedding.embedder import Embedder
 from retrieval.reading import Reader
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalRequest, RetrievalService
 
 if TYPE_CHECKING:
-    from agent.masking import PiiGuard
+    from policies.pii.guard import PiiGuard
 
 __all__ = ["AnswerRecorder", "AnswerService", "NoopRecorder"]
 

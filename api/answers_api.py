@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from agent.audit_review import NotAnAuditorError, ReviewService
+from agent.review.service import NotAnAuditorError, ReviewService
 from api.auth import Identity
 from api.errors import NotFoundError
 from api.ports import AnswerStore, FeedbackStore, StoredAnswer

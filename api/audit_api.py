@@ -16,13 +16,13 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agent.audit_review import (
+from agent.review.report import report_to_csv
+from agent.review.service import (
     InvalidReviewError,
     NotAnAuditorError,
     ReviewService,
     UnknownAnswerError,
 )
-from agent.review_report import report_to_csv
 from api.audit_schemas import (
     ANSWER_ID_PATTERN,
     PickRequest,

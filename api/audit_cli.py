@@ -30,8 +30,8 @@ from rich.markup import escape
 from rich.table import Column, Table
 from typer.core import TyperGroup
 
-from agent.review_report import ANSWER_VERDICTS, CITATION_VERDICTS, report_to_csv
-from agent.review_types import InvalidReviewError, NotAnAuditorError
+from agent.review.report import ANSWER_VERDICTS, CITATION_VERDICTS, report_to_csv
+from agent.review.types import InvalidReviewError, NotAnAuditorError
 from api.audit_schemas import (
     PickResponse,
     QueueItemResponse,
@@ -43,13 +43,13 @@ from api.audit_schemas import (
     SkipResponse,
 )
 from api.cli_console import console
-from policies.engine import PolicyEngine, PolicyError
+from policies.access.engine import PolicyEngine, PolicyError
 from retrieval.store import StoreError, StoreLockedError
 
 if TYPE_CHECKING:  # loaded when a command runs, not for --help: the review service loads Presidio
     import httpx
 
-    from agent.audit_review import ReviewService
+    from agent.review.service import ReviewService
 
 __all__ = ["CliDeps", "app"]
 
@@ -256,7 +256,7 @@ def _main(  # noqa: PLR0917 - Typer takes options as parameters
     ] = None,
 ) -> None:
     from api.logging_setup import LoggingSettings, configure_logging, masking_guard
-    from policies.pii_settings import RedactionSettings
+    from policies.pii.settings import RedactionSettings
 
     # Masked logs from the start, warnings only as before (direct mode configures them again
     # with the settings' format and redaction).
@@ -331,13 +331,13 @@ def _deps_from_settings(state: _State) -> CliDeps:
     """Direct mode's composition root: the audit store, the policy, the guard, and the index
     (opened only when a command shows or checks citations)."""
     from agent.audit.store import AuditStore
-    from agent.audit_review import ReviewService
-    from agent.masking import PiiGuard
-    from agent.review_store import ReviewStore
+    from agent.review.service import ReviewService
+    from agent.review.store import ReviewStore
     from api.logging_setup import configure_logging, masking_guard
     from api.settings import ConfigFileError, load_settings
     from api.wiring import build_embedder, build_policy
-    from policies.redaction import PresidioRedactor
+    from policies.pii.guard import PiiGuard
+    from policies.pii.redaction import PresidioRedactor
     from retrieval.store import VectorStore
     from retrieval.store_factory import open_store
 

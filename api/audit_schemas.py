@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.review_report import AnswerVerdict, CitationVerdict
-from agent.review_types import CitationState, QueueReason
+from agent.review.report import AnswerVerdict, CitationVerdict
+from agent.review.types import CitationState, QueueReason
 
 __all__ = [
     "AgreementResponse",

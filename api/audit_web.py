@@ -36,7 +36,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from agent.audit_review import (
+from agent.review.report import report_to_csv, report_to_dict
+from agent.review.service import (
     ANSWER_VERDICTS,
     CITATION_VERDICTS,
     InvalidReviewError,
@@ -44,7 +45,6 @@ from agent.audit_review import (
     ReviewItem,
     UnknownAnswerError,
 )
-from agent.review_report import report_to_csv, report_to_dict
 from api.audit_api import AuditApp, audit_state, csv_response
 from api.audit_schemas import ANSWER_ID_PATTERN
 from api.auth import Identity

@@ -26,8 +26,8 @@ from api.errors import (
     PermissionDeniedError,
 )
 from api.key_hashing import KEY_PREFIX, generate_api_key, hash_api_key
-from policies.engine import PolicyEngine, holds_auditor_role
-from policies.principal import InvalidPrincipalError, Principal, user_ref
+from policies.access.engine import PolicyEngine, holds_auditor_role
+from policies.access.principal import InvalidPrincipalError, Principal, user_ref
 
 __all__ = [
     "ApiKeyEntry",

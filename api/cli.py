@@ -551,11 +551,11 @@ def _retention_stores(
     """The audit store and the API's answer store, opened to delete (nothing is masked: a
     patterns-only guard saves loading spaCy), and the job store holding the task's lease."""
     from agent.audit.store import AuditStore
-    from agent.masking import PiiGuard
     from api.answer_store import SqlAnswerStore
     from ingest.jobs import JobStore
     from ingest.state import create_state_engine
-    from policies.redaction import PresidioRedactor
+    from policies.pii.guard import PiiGuard
+    from policies.pii.redaction import PresidioRedactor
 
     redactor = PresidioRedactor(
         settings=settings.redaction.model_copy(
@@ -637,7 +637,7 @@ def serve(
     from api.auth import ApiKeysFileError
     from api.logging_setup import configure_logging, masking_guard
     from api.services import build_services, default_chat_factory
-    from policies.engine import PolicyLoadError
+    from policies.access.engine import PolicyLoadError
 
     settings = _settings(config)
     # Log records wait for the services' redactor (spaCy loads once), or for a guard of their
@@ -767,7 +767,7 @@ def _search_locally(
 ) -> Any:
     """Retrieval over the local index (a `RetrievalResult`), closed afterwards."""
     from api.wiring import build_embedder, build_policy, build_retrieval
-    from policies.principal import InvalidPrincipalError
+    from policies.access.principal import InvalidPrincipalError
     from retrieval.records import SearchFilters
     from retrieval.service import RetrievalRequest
     from retrieval.store import StoreLockedError
@@ -945,7 +945,7 @@ def ask(
     """
     from agent.screening import InvalidQuestionError
     from agent.serialize import answer_to_dict
-    from policies.principal import InvalidPrincipalError
+    from policies.access.principal import InvalidPrincipalError
     from retrieval.store import StoreLockedError
 
     settings = _settings(config)
@@ -1109,7 +1109,7 @@ def policy_show(
 ) -> None:
     """Validate the policy and print its version (and what a user holds, with --user)."""
     from api.wiring import build_policy
-    from policies.engine import PolicyError
+    from policies.access.engine import PolicyError
 
     settings = _settings(config)
     try:
@@ -1171,7 +1171,7 @@ def policy_reload(
 
 def _check_policy(config: Path | None) -> None:
     from api.wiring import build_policy
-    from policies.engine import PolicyError
+    from policies.access.engine import PolicyError
 
     settings = _settings(config)
     try:

@@ -21,8 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from agent.screening import InvalidQuestionError
 from ingest.jobs import SourceBusyError
 from ingest.sources import UnknownSourceError
-from policies.engine import PolicyError
-from policies.principal import InvalidPrincipalError
+from policies.access.engine import PolicyError
+from policies.access.principal import InvalidPrincipalError
 from retrieval.store import StoreError, StoreLockedError
 
 __all__ = [

@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from api.auth import ApiKeyEntry, ApiKeysFileError, ApiKeyStore
-from policies.principal import InvalidPrincipalError
+from policies.access.principal import InvalidPrincipalError
 
 __all__ = ["append_key_entry"]
 

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Literal, TextIO
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.log_masking import MaskedJsonFormatter, mask_record, withhold_record
-from policies.pii_settings import RedactionSettings
+from policies.pii.settings import RedactionSettings
 
 if TYPE_CHECKING:  # the guard loads Presidio: built on the first record, not at import
-    from agent.masking import PiiGuard
+    from policies.pii.guard import PiiGuard
 
 __all__ = ["LogMasking", "LoggingSettings", "configure_logging", "masking_guard"]
 
@@ -156,8 +156,8 @@ _guards_lock = threading.Lock()
 def masking_guard(redaction: RedactionSettings) -> PiiGuard:
     """A guard for a command's logs: the configured recognizers and model, in this process;
     one per process and settings (commands run in one process share it)."""
-    from agent.masking import PiiGuard
-    from policies.redaction import PresidioRedactor
+    from policies.pii.guard import PiiGuard
+    from policies.pii.redaction import PresidioRedactor
 
     in_process = redaction.model_copy(update={"analysis_processes": 0})
     key = in_process.model_dump_json()

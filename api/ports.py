@@ -15,8 +15,8 @@ from agent.types import Answer
 from ingest.jobs import JobRecord
 from ingest.sources import SourceConfig
 from ingest.state_prune import PruneReport
-from policies.engine import PolicyStatus
-from policies.principal import Principal
+from policies.access.engine import PolicyStatus
+from policies.access.principal import Principal
 
 __all__ = [
     "AnswerStore",

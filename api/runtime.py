@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import OperationalError
 
 from agent.audit.store import AuditStore
-from agent.audit_review import ReviewService
+from agent.review.service import ReviewService
 from agent.types import Answer
 from api.errors import NotReadyError
 from api.ports import ChatService, Readiness
 from ingest.runner import SyncRunner
 from ingest.scheduler import Scheduler
 from ingest.state_prune import StatePruner
-from policies.principal import Principal
+from policies.access.principal import Principal
 from retrieval.service import RetrievalService
 from retrieval.store import StoreLockedError
 

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.audit.store import UnknownAnswerError
-from agent.audit_review import ReviewService
-from agent.masking import PiiGuard
 from agent.metrics import AgentMetrics
-from agent.review_store import ReviewStore
+from agent.review.service import ReviewService
+from agent.review.store import ReviewStore
 from api.answer_store import SqlAnswerStore
 from api.api_settings import ApiSettings
 from api.auth import ApiKeyStore, Authenticator, JwtVerifier
@@ -49,11 +48,12 @@ from api.wiring import (
 from ingest.jobs import JobStore
 from ingest.scheduler import Scheduler
 from ingest.state import StateStore, create_state_engine
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.engine import PolicyEngine
-from policies.pii_settings import RedactionSettings
-from policies.pii_vocabulary import CorpusVocabulary
-from policies.redaction import PresidioRedactor
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.engine import PolicyEngine
+from policies.pii.guard import PiiGuard
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.settings import RedactionSettings
+from policies.pii.vocabulary import CorpusVocabulary
 from retrieval.embedding.embedder import Embedder
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalService

@@ -20,14 +20,14 @@ from pydantic_settings import (
 
 from agent.audit.store import AuditSettings
 from agent.llm.settings import AnswerCacheSettings, LLMSettings
-from agent.review_types import ReviewSettings
+from agent.review.types import ReviewSettings
 from agent.settings import AgentSettings
 from agent.tracing.settings import TracingSettings
 from api.api_settings import ApiSettings
 from api.logging_setup import LoggingSettings
 from ingest.settings import IngestSettings
-from policies.pii_settings import RedactionSettings
-from policies.settings import PolicySettings
+from policies.access.settings import PolicySettings
+from policies.pii.settings import RedactionSettings
 from retrieval.embedding.embedder import EmbeddingSettings
 from retrieval.reading import ReaderSettings
 from retrieval.service import RetrievalSettings

@@ -17,12 +17,12 @@ from api.settings import Settings
 
 if TYPE_CHECKING:
     from agent.audit.store import AuditStore
-    from agent.masking import PiiGuard
     from agent.metrics import AgentMetrics
     from agent.pipeline import AnswerService
     from agent.types import Answer
-    from policies.principal import Principal
-    from policies.redaction import PresidioRedactor
+    from policies.access.principal import Principal
+    from policies.pii.guard import PiiGuard
+    from policies.pii.redaction import PresidioRedactor
 from ingest.chunking import Chunker
 from ingest.connector_factory import connector_for
 from ingest.jobs import JobStore
@@ -32,8 +32,8 @@ from ingest.sources import SourceRegistry, load_sources
 from ingest.state import StateStore, create_state_engine
 from ingest.state_prune import PruneReport, StatePruner
 from ingest.sync import IngestService
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.engine import PolicyEngine
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.engine import PolicyEngine
 from policies.injection import InjectionScreen
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.reading import Reader, shared_reader
@@ -115,7 +115,7 @@ def build_ingest(
     sentences = build_sentence_vectors(engine, embedder)
     flag_pii = None
     if settings.ingest.flag_pii:
-        from policies.redaction import PresidioRedactor
+        from policies.pii.redaction import PresidioRedactor
 
         scanner = PresidioRedactor(
             settings=settings.redaction.model_copy(update={"engine": "patterns"})
@@ -123,7 +123,7 @@ def build_ingest(
         flag_pii = scanner.contains_pii
     pii_findings = None
     if settings.ingest.precompute_pii:
-        from policies.redaction import PresidioRedactor
+        from policies.pii.redaction import PresidioRedactor
 
         redactor = redactor or PresidioRedactor(settings=settings.redaction, findings_engine=engine)
         pii_findings = redactor.precompute
@@ -295,11 +295,11 @@ def build_answer_service(
     from agent.audit.store import AuditStore
     from agent.llm.composer import LLMComposer
     from agent.llm.gateway import LLMGateway
-    from agent.masking import PiiGuard
-    from agent.masking_worker import MaskingWorker
     from agent.pipeline import AnswerService
     from agent.tracing.build import build_tracer
-    from policies.redaction import PresidioRedactor
+    from policies.pii.guard import PiiGuard
+    from policies.pii.masking_worker import MaskingWorker
+    from policies.pii.redaction import PresidioRedactor
 
     closers: list[Callable[[], object]] = []
     if sentences is None or redactor is None:

@@ -122,8 +122,8 @@ def _injection(data: Path, kb: Path, payloads: int) -> SuiteReport:
 
 def _pii(data: Path, engine: str) -> SuiteReport:
     from evals.suites import pii as pii_suite
-    from policies.pii_settings import RedactionSettings
-    from policies.redaction import PresidioRedactor
+    from policies.pii.redaction import PresidioRedactor
+    from policies.pii.settings import RedactionSettings
 
     # A file, a folder of Presidio-format files, or a data root holding pii/.
     folder = data if data.is_file() or any(data.glob("*.json")) else data / "pii"

@@ -15,7 +15,7 @@ import yaml
 
 from ingest.documents import AccessList
 from ingest.sources import SourceConfig
-from policies.principal import InvalidPrincipalError, parse_principal_ref
+from policies.access.principal import InvalidPrincipalError, parse_principal_ref
 
 __all__ = [
     "ACL_SUFFIX",

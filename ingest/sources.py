@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infra.cron import CronExpression
-from policies.principal import InvalidPrincipalError, parse_principal_ref
+from policies.access.principal import InvalidPrincipalError, parse_principal_ref
 
 __all__ = [
     "DEFAULT_INCLUDE",

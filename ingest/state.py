@@ -34,7 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from infra.sql_sweep import LiveKeys, SweepCount, sweep
 from infra.sql_upsert import dialect_insert
 from infra.state_migrations import ensure_state_schema
-from policies.pii_vocabulary import DocumentTerms, corpus_vocabulary
+from policies.pii.vocabulary import DocumentTerms, corpus_vocabulary
 
 __all__ = [
     "DocumentState",
@@ -71,7 +71,7 @@ class _EmbeddingRow(_Base):
 
 
 class _DocumentTermsRow(_Base):
-    """What a document contributes to the corpus vocabulary (`policies.pii_vocabulary`)."""
+    """What a document contributes to the corpus vocabulary (`policies.pii.vocabulary`)."""
 
     __tablename__ = "pd_document_terms"
     document_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
@@ -212,7 +212,7 @@ class StateStore:
                 s.merge(_DocumentTermsRow(document_id=document_id, terms_json=json.dumps(payload)))
 
     def corpus_vocabulary(self) -> frozenset[str]:
-        """The indexed corpus's own words (see `policies.pii_vocabulary.corpus_vocabulary`)."""
+        """The indexed corpus's own words (see `policies.pii.vocabulary.corpus_vocabulary`)."""
         with self._session() as s:
             rows = s.execute(select(_DocumentTermsRow.terms_json)).scalars().all()
         documents = []

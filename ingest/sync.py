@@ -37,7 +37,7 @@ from ingest.parsing import parse_document
 from ingest.report import SourceReport
 from ingest.sources import SourceConfig, SourceRegistry
 from ingest.state import DocumentState, StateStore, embedding_key
-from policies.pii_vocabulary import document_terms
+from policies.pii.vocabulary import document_terms
 from retrieval.embedding.embedder import Embedder
 from retrieval.records import ChunkRecord, chunk_id_for
 from retrieval.sentence_vectors import SentenceVectors, shown_texts

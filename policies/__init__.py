@@ -1,4 +1,4 @@
-"""Who may read what: principals, access rules, access filters, PII masking and injection screening.
+"""Who may read what (`access/`), PII detection and masking (`pii/`), and injection screening.
 
-This package knows nothing of Qdrant or of any other package of ours.
+This package knows nothing of Qdrant or of any other package of ours but `infra`.
 """

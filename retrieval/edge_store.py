@@ -46,7 +46,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from retrieval.bm25 import Bm25Encoder, SparseEmbedding, document_text
 from retrieval.fusion import fused_chunks, reciprocal_rank_fusion
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters

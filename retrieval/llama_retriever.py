@@ -10,7 +10,7 @@ from __future__ import annotations
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from policies.principal import Principal
+from policies.access.principal import Principal
 from retrieval.records import SearchFilters
 from retrieval.service import RetrievalRequest, RetrievalService
 

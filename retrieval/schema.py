@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Literal
 
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters
 from retrieval.store import SearchMode, StoreError
 

@@ -16,7 +16,7 @@ from typing import Final, Self
 
 from qdrant_client import QdrantClient, models
 
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from retrieval.bm25 import Bm25Encoder, SparseEmbedding, document_text
 from retrieval.fusion import fused_chunks, reciprocal_rank_fusion
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters

@@ -21,9 +21,9 @@ import numpy.typing as npt
 from cachetools import LRUCache
 from pydantic import BaseModel, Field
 
-from policies.access import AccessFilter
-from policies.engine import PolicyEngine
-from policies.principal import Principal
+from policies.access.engine import PolicyEngine
+from policies.access.filters import AccessFilter
+from policies.access.principal import Principal
 from retrieval.embedding.embedder import Embedder
 from retrieval.records import ScoredChunk, SearchFilters
 from retrieval.store import SearchMode, VectorStore

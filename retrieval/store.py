@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal, Protocol
 
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters
 
 __all__ = [

@@ -15,9 +15,9 @@ from ingest.report import SourceReport
 from ingest.sources import SourceRegistry, load_sources
 from ingest.state import StateStore, create_state_engine
 from ingest.sync import IngestService
-from policies.casbin_engine import CasbinPolicyEngine
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.settings import PolicySettings
 from policies.injection import InjectionScreen
-from policies.settings import PolicySettings
 from retrieval.embedding.embedder import Embedder
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalService

@@ -64,14 +64,14 @@ from agent.audit.models import (
     RetentionResult,
 )
 from agent.audit.outbox import AuditHealth, AuditOutbox, OutboxDelivery
-from agent.review_store import review_deletes
+from agent.review.store import review_deletes
 from agent.types import Answer, AnswerStatus
 from infra.cron import CronExpression
-from policies.principal import Principal
+from policies.access.principal import Principal
 
 if TYPE_CHECKING:  # the guard loads Presidio; settings and CLI start-up import this module
-    from agent.masking import PiiGuard, RequestScope
-    from agent.masking_worker import MaskingWorker
+    from policies.pii.guard import PiiGuard, RequestScope
+    from policies.pii.masking_worker import MaskingWorker
 
 __all__ = [
     "AUDIT_METADATA",

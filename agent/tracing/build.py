@@ -14,10 +14,10 @@ from agent.tracing.port import NoopTracer
 from agent.tracing.settings import TracingSettings
 
 if TYPE_CHECKING:
-    from agent.masking import PiiGuard
-    from agent.masking_worker import MaskingWorker
     from agent.tracing.jsonl import JsonlTracer
     from agent.tracing.langfuse_tracer import LangfuseTracer
+    from policies.pii.guard import PiiGuard
+    from policies.pii.masking_worker import MaskingWorker
 
 __all__ = ["build_tracer"]
 

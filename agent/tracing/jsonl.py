@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from agent.masking import PiiGuard, safe_name
-from agent.masking_worker import DeferredSpan, DeferredTrace, MaskingWorker, deliver
+from policies.pii.guard import PiiGuard, safe_name
+from policies.pii.masking_worker import DeferredSpan, DeferredTrace, MaskingWorker, deliver
 
 __all__ = ["JsonlGenerationHandle", "JsonlSpanHandle", "JsonlTracer"]
 

@@ -42,9 +42,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
-from agent.masking import PiiGuard, safe_name
-from agent.masking_worker import DeferredSpan, DeferredTrace, MaskingWorker, deliver
 from agent.tracing.settings import TracingSettings
+from policies.pii.guard import PiiGuard, safe_name
+from policies.pii.masking_worker import DeferredSpan, DeferredTrace, MaskingWorker, deliver
 
 __all__ = ["LangfuseGenerationHandle", "LangfuseSpanHandle", "LangfuseTracer"]
 

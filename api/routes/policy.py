@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from api.deps import AdminIdentity, PolicyAdminDep
 from api.errors import InvalidRequestError, error_responses
 from api.schemas import PolicyReloadResponse
-from policies.engine import PolicyLoadError
+from policies.access.engine import PolicyLoadError
 
 __all__ = ["router"]
 

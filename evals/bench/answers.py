@@ -42,8 +42,8 @@ from evals.bench.retrieval import build_corpus, load_edge_index, load_queries, r
 from evals.suites.answers import load_clapnq
 from evals.suites.retrieval import default_cache_dir
 from ingest.state import create_state_engine
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.settings import PolicySettings
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.settings import PolicySettings
 from retrieval.edge_store import EdgeStore
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.reading import PASSAGE_TOKENS, SENTENCE_TOKENS, Reader, ReaderSettings, shared_reader

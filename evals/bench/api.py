@@ -57,7 +57,7 @@ from evals.bench.retrieval import (
 from evals.corpus_files import read_jsonl
 from evals.suites.retrieval import default_cache_dir
 from ingest.state import create_state_engine
-from policies.redaction import PresidioRedactor
+from policies.pii.redaction import PresidioRedactor
 from retrieval.edge_store import EdgeStore
 from retrieval.embedding.embedder import load_embedder
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore

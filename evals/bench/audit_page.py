@@ -35,16 +35,16 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from agent.audit.store import AuditStore
-from agent.audit_review import ReviewService, ReviewSettings
-from agent.masking import PiiGuard
-from agent.review_store import ReviewStore
+from agent.review.service import ReviewService, ReviewSettings
+from agent.review.store import ReviewStore
 from agent.types import Answer, Citation
 from api import audit_web
 from api.audit_api import AUDIT_STATE_KEY, AuditApp
 from api.auth import ApiKeyEntry, ApiKeyStore, Authenticator, generate_api_key, hash_api_key
 from evals.suites.retrieval import EvalIndex, build_index
-from policies.pii_settings import RedactionSettings
-from policies.redaction import PresidioRedactor
+from policies.pii.guard import PiiGuard
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.settings import RedactionSettings
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.records import ChunkRecord
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from retrieval.bm25 import Bm25Encoder, document_text
 from retrieval.embedding.embedder import Embedder
 from retrieval.records import ChunkRecord

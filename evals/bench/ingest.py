@@ -34,8 +34,8 @@ from ingest.sources import load_sources
 from ingest.state import StateStore, create_state_engine
 from ingest.sync import IngestService
 from policies.injection import InjectionScreen
-from policies.pii_settings import RedactionSettings
-from policies.redaction import PresidioRedactor
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.settings import RedactionSettings
 from retrieval.embedding.embedder import load_embedder
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore

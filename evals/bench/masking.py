@@ -56,14 +56,14 @@ from typing import Literal
 from pydantic import SecretStr
 
 from agent.audit.store import AuditStore
-from agent.masking import PiiGuard
-from agent.masking_worker import MaskingWorker
 from agent.tracing.langfuse_tracer import LangfuseTracer
 from agent.tracing.settings import TracingSettings
 from agent.types import Answer, Citation, TokenUsage
-from policies.pii_settings import RedactionSettings
-from policies.principal import Principal
-from policies.redaction import MaskingSession, PiiFinding, PresidioRedactor
+from policies.access.principal import Principal
+from policies.pii.guard import PiiGuard
+from policies.pii.masking_worker import MaskingWorker
+from policies.pii.redaction import MaskingSession, PiiFinding, PresidioRedactor
+from policies.pii.settings import RedactionSettings
 
 __all__ = ["BUDGET_P95_MS", "CASES", "MODES", "BenchRequest", "bench_rows", "main", "run"]
 

@@ -19,8 +19,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.settings import PolicySettings
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.settings import PolicySettings
 
 __all__ = ["BUDGET_P95_MS", "run", "synthetic_policy"]
 

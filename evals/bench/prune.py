@@ -31,10 +31,10 @@ from ingest.chunking import Chunker
 from ingest.jobs import JobStore
 from ingest.state import StateStore, create_state_engine, embedding_key
 from ingest.state_prune import StatePruner
-from policies.pii_findings_store import FindingsStore
-from policies.pii_settings import RedactionSettings
-from policies.pii_types import PiiFinding
-from policies.redaction import PresidioRedactor
+from policies.pii.findings_store import FindingsStore
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.settings import RedactionSettings
+from policies.pii.types import PiiFinding
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.records import ChunkRecord, chunk_id_for
 from retrieval.sentence_vectors import (

@@ -41,10 +41,10 @@ from evals.suites.retrieval import beir_workdir, default_cache_dir, open_beir_in
 from ingest.chunking import Chunker
 from ingest.parsing import parse_document
 from ingest.state import StateStore, create_state_engine, embedding_key
-from policies.access import AccessFilter
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.principal import Principal
-from policies.settings import PolicySettings
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.filters import AccessFilter
+from policies.access.principal import Principal
+from policies.access.settings import PolicySettings
 from retrieval.edge_store import EdgeStore
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.records import ChunkRecord, chunk_id_for

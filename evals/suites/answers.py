@@ -54,7 +54,7 @@ from evals.reporting import SuiteReport, fmt, print_report, wilson_interval, wri
 from evals.suites.answer_calibration import Scored, profile_rates, reader_metrics
 from evals.suites.retrieval import build_index
 from ingest.parsing import parse_document
-from policies.settings import DEFAULT_POLICY_PATH
+from policies.access.settings import DEFAULT_POLICY_PATH
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.reading import ReaderSettings, shared_reader
 

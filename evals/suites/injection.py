@@ -40,7 +40,7 @@ from evals.suites.injection_screen import load_examples
 from evals.suites.leakage import Answerer, AnswerView, pipeline_answerer
 from evals.suites.retrieval import EvalIndex, build_index
 from ingest.sync import document_id_for
-from policies.principal import Principal
+from policies.access.principal import Principal
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.records import SearchFilters
 from retrieval.service import RetrievalRequest

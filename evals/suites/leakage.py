@@ -42,8 +42,8 @@ import yaml
 from evals.reporting import SuiteReport
 from evals.suites.retrieval import EvalIndex, build_index
 from ingest.state import StateStore
-from policies.engine import PolicyEngine
-from policies.principal import PUBLIC, Principal, group_ref, user_ref
+from policies.access.engine import PolicyEngine
+from policies.access.principal import PUBLIC, Principal, group_ref, user_ref
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.service import RetrievalRequest, RetrievalService
 from retrieval.store import SearchMode

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import TypedDict
 
 from evals.pii_shapes import SHAPES
-from policies.pii_settings import RedactionSettings
-from policies.redaction import PiiFinding, PresidioRedactor, Redactor
+from policies.pii.redaction import PiiFinding, PresidioRedactor, Redactor
+from policies.pii.settings import RedactionSettings
 
 __all__ = [
     "ENTITY_MAPPING",

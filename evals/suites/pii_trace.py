@@ -26,12 +26,12 @@ from typing import TypedDict
 
 from pydantic import SecretStr
 
-from agent.masking import PiiGuard
 from agent.tracing.langfuse_tracer import LangfuseTracer
 from agent.tracing.settings import TracingSettings
 from evals.suites.pii import ENTITY_MAPPING
-from policies.pii_settings import RedactionSettings
-from policies.redaction import PresidioRedactor
+from policies.pii.guard import PiiGuard
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.settings import RedactionSettings
 
 __all__ = ["TraceLeakReport", "evaluate", "main"]
 

@@ -40,10 +40,10 @@ from ingest.report import SourceReport
 from ingest.sources import load_sources
 from ingest.state import StateStore, create_state_engine
 from ingest.sync import IngestService
-from policies.casbin_engine import CasbinPolicyEngine
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.principal import Principal
+from policies.access.settings import PolicySettings
 from policies.injection import InjectionScreen
-from policies.principal import Principal
-from policies.settings import PolicySettings
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.schema import SCHEMA_VERSION
 from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings

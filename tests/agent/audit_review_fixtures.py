@@ -19,12 +19,12 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from agent.audit.store import AuditStore
-from agent.audit_review import ReviewService, ReviewSettings
-from agent.masking import PiiGuard
 from agent.pipeline import AnswerService
-from agent.review_store import ReviewStore
+from agent.review.service import ReviewService, ReviewSettings
+from agent.review.store import ReviewStore
 from agent.types import Answer, Citation
-from policies.principal import Principal
+from policies.access.principal import Principal
+from policies.pii.guard import PiiGuard
 from retrieval.records import ChunkRecord
 from tests.agent.pii_fixtures import make_guard
 from tests.kb_index import KbIndex

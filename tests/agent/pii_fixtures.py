@@ -11,9 +11,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from agent.masking import PiiGuard
-from policies.pii_settings import RedactionSettings
-from policies.redaction import PresidioRedactor
+from policies.pii.guard import PiiGuard
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.settings import RedactionSettings
 
 __all__ = ["PII_SAMPLE", "LabelledText", "labelled_texts", "leaked_values", "make_guard"]
 

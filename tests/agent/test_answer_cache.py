@@ -22,7 +22,7 @@ from agent.answer_cache import (
 )
 from agent.llm.settings import AnswerCacheSettings
 from agent.types import Answer, Citation, TokenUsage
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from tests.agent.scripted_llm import FakeClock
 
 REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -14,10 +14,10 @@ from sqlalchemy import create_engine, text
 
 from agent.audit.outbox import AuditOutbox
 from agent.audit.store import AuditSettings, AuditStore, DuplicateAnswerError
-from agent.masking_worker import MaskingWorker
 from agent.types import Answer
 from api.runtime import Engines, ServiceRuntime
-from policies.principal import Principal
+from policies.access.principal import Principal
+from policies.pii.masking_worker import MaskingWorker
 from tests.agent.pii_fixtures import make_guard
 from tests.agent.tcp_proxy import TcpProxy
 from tests.agent.test_audit_store import POSTGRES_URL, make_answer

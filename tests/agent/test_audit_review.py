@@ -20,15 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from agent.audit.migrations import AUDIT_VERSION_TABLE, upgrade_audit_db
 from agent.audit.models import AnswerRow, RetentionGrantRow
-from agent.audit_review import (
-    HIDDEN_TEXT,
-    InvalidReviewError,
-    NotAnAuditorError,
-    ReviewService,
-    ReviewSettings,
-    UnknownAnswerError,
-)
-from agent.review_report import (
+from agent.review.report import (
     CSV_COLUMNS,
     Agreement,
     PrecisionRow,
@@ -37,8 +29,16 @@ from agent.review_report import (
     report_to_csv,
     report_to_dict,
 )
-from agent.review_store import audit_database_metadata, review_deletes
-from policies.principal import Principal
+from agent.review.service import (
+    HIDDEN_TEXT,
+    InvalidReviewError,
+    NotAnAuditorError,
+    ReviewService,
+    ReviewSettings,
+    UnknownAnswerError,
+)
+from agent.review.store import audit_database_metadata, review_deletes
+from policies.access.principal import Principal
 from tests.agent.audit_review_fixtures import (
     POSTGRES_URL,
     START,

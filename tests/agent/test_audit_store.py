@@ -21,10 +21,10 @@ from agent.audit.store import (
     DuplicateAnswerError,
     UnknownAnswerError,
 )
-from agent.masking import PiiGuard
-from agent.review_store import audit_database_metadata
+from agent.review.store import audit_database_metadata
 from agent.types import Answer, AnswerStatus, Citation, TokenUsage
-from policies.principal import Principal
+from policies.access.principal import Principal
+from policies.pii.guard import PiiGuard
 from tests.agent.pii_fixtures import labelled_texts, leaked_values, make_guard
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -18,8 +18,8 @@ from agent.decision import (
 from agent.settings import AgentSettings
 from agent.types import Evidence
 from agent.verification import Verification, VerifiedSentence
-from policies.pii_settings import RedactionSettings
-from policies.redaction import PresidioRedactor
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.settings import RedactionSettings
 from retrieval.records import ChunkRecord
 from tests.agent.pii_fixtures import leaked_values, make_guard
 

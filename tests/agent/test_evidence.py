@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.evidence import select_evidence
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from retrieval.records import ChunkRecord, ScoredChunk
 from retrieval.sentences import content_terms, numbers_in, sentence_units
 from retrieval.service import RetrievalResult, RetrievedChunk

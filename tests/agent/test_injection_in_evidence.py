@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from agent.pipeline import AnswerService
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.settings import DEFAULT_POLICY_PATH
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.settings import DEFAULT_POLICY_PATH
 from retrieval.embedding.embedder import Embedder
 from tests.kb_index import KB, KbIndex, build_kb_index
 

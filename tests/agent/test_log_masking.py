@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from agent.log_masking import MaskedJsonFormatter, PiiLogFilter
-from agent.masking import PiiGuard
 from agent.request_context import current_request_id, request_id_scope
-from policies.redaction import MaskingSession, PiiFinding
+from policies.pii.guard import PiiGuard
+from policies.pii.redaction import MaskingSession, PiiFinding
 from tests.agent.pii_fixtures import labelled_texts, leaked_values, make_guard
 
 

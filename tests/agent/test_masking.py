@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from agent.masking import PiiGuard, safe_name
-from policies.pii_settings import RedactionSettings
-from policies.redaction import MaskingSession, PiiFinding, PresidioRedactor, Redactor
+from policies.pii.guard import PiiGuard, safe_name
+from policies.pii.redaction import MaskingSession, PiiFinding, PresidioRedactor, Redactor
+from policies.pii.settings import RedactionSettings
 from tests.agent.pii_fixtures import labelled_texts, leaked_values, make_guard
 
 
@@ -116,7 +116,7 @@ def test_without_a_key_pseudonyms_use_a_process_key_announced_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     redactor = PresidioRedactor(settings=RedactionSettings(engine="patterns"))
-    caplog.set_level(logging.INFO, logger="agent.masking")
+    caplog.set_level(logging.INFO, logger="policies.pii.guard")
     first = PiiGuard(redactor=redactor)
     for _ in range(5):
         first.pseudonymize("jane.doe")

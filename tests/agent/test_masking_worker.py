@@ -22,13 +22,13 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from agent.audit.store import AuditStore
-from agent.masking import PiiGuard
-from agent.masking_worker import MaskingWorker
 from agent.tracing.jsonl import JsonlTracer
 from agent.tracing.langfuse_tracer import LangfuseTracer
 from agent.tracing.settings import TracingSettings
 from evals.otlp_receiver import OtlpReceiver, running_receiver
-from policies.principal import Principal
+from policies.access.principal import Principal
+from policies.pii.guard import PiiGuard
+from policies.pii.masking_worker import MaskingWorker
 from tests.agent.pii_fixtures import labelled_texts, leaked_values, make_guard
 from tests.agent.test_audit_store import make_answer
 from tests.agent.test_masking import CountingRedactor
@@ -171,7 +171,7 @@ def test_a_trace_left_out_by_sampling_is_never_masked(
 def test_a_full_queue_drops_traces_counts_them_and_logs_no_value(
     receiver: OtlpReceiver, guard: PiiGuard, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="agent.masking_worker")
+    caplog.set_level(logging.WARNING, logger="policies.pii.masking_worker")
     worker = MaskingWorker(max_pending=1)
     tracer = _langfuse(receiver, guard, worker)
     gate = Gate()
@@ -316,7 +316,7 @@ def test_jsonl_lines_wait_for_the_worker_and_keep_their_real_times(
 def test_a_failing_job_is_counted_logged_without_its_message_and_the_worker_goes_on(
     worker: MaskingWorker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="agent.masking_worker")
+    caplog.set_level(logging.ERROR, logger="policies.pii.masking_worker")
     ran = threading.Event()
 
     def fails() -> None:

@@ -14,14 +14,14 @@ import yaml
 
 from agent.decision import HANDOFF_TEXT, NO_EVIDENCE_TEXT
 from agent.llm.errors import LLMUnavailableError
-from agent.masking import PiiGuard
 from agent.pipeline import AnswerService
 from agent.screening import InvalidQuestionError
 from agent.serialize import answer_to_dict
 from agent.settings import AgentSettings
 from agent.types import Answer, ComposeRequest, Composition
 from ingest.parsing import parse_document
-from policies.principal import Principal
+from policies.access.principal import Principal
+from policies.pii.guard import PiiGuard
 from tests.agent.pii_fixtures import make_guard
 from tests.agent.test_masking import CountingRedactor
 from tests.kb_index import KB, KbIndex

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from agent.pipeline import AnswerService
-from policies.settings import DEFAULT_POLICY_PATH
+from policies.access.settings import DEFAULT_POLICY_PATH
 from retrieval.embedding.embedder import Embedder
 from tests.kb_index import KbIndex, build_kb_index
 

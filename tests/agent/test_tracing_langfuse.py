@@ -14,13 +14,13 @@ import pytest
 from langfuse._client.resource_manager import LangfuseResourceManager
 from pydantic import SecretStr
 
-from agent.masking import PiiGuard
 from agent.tracing.build import build_tracer
 from agent.tracing.jsonl import JsonlTracer
 from agent.tracing.langfuse_tracer import LangfuseTracer
 from agent.tracing.port import NoopTracer, Tracer
 from agent.tracing.settings import TracingSettings
 from evals.otlp_receiver import OtlpReceiver, running_receiver
+from policies.pii.guard import PiiGuard
 from tests.agent.pii_fixtures import LabelledText, labelled_texts, leaked_values, make_guard
 
 USER_ID = "jane.doe@example.com"  # a raw user id that is itself personal data

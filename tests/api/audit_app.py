@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from agent.audit_review import ReviewService
+from agent.review.service import ReviewService
 from api import audit_api, audit_web
 from api.api_settings import JwtSettings
 from api.audit_api import AUDIT_STATE_KEY, AuditApp
@@ -25,7 +25,7 @@ from api.auth import ApiKeyEntry, ApiKeyStore, Authenticator, JwtVerifier, gener
 from api.auth import hash_api_key as hashed
 from api.errors import install_error_handlers
 from api.ratelimit import RateLimiter
-from policies.engine import PolicyEngine
+from policies.access.engine import PolicyEngine
 
 __all__ = ["AuditKeys", "LiveServer", "audit_app", "make_authenticator", "serve"]
 

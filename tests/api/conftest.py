@@ -34,7 +34,7 @@ from api.services import ApiServices, readiness_checks
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from ingest.jobs import JobStore
-from policies.principal import Principal
+from policies.access.principal import Principal
 from retrieval.embedding.embedder import Embedder
 from tests.api.retrieval_chat import RetrievalChat
 

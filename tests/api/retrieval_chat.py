@@ -13,7 +13,7 @@ import re
 import uuid
 
 from agent.types import Answer, Citation
-from policies.principal import Principal
+from policies.access.principal import Principal
 from retrieval.service import RetrievalRequest, RetrievalService
 
 REFUSAL = "I cannot answer that from the sources you have access to."

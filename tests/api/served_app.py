@@ -43,8 +43,8 @@ from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from api.wiring import build_ingest
 from ingest.settings import IngestSettings
-from policies.pii_settings import RedactionSettings
-from policies.settings import PolicySettings
+from policies.access.settings import PolicySettings
+from policies.pii.settings import RedactionSettings
 from retrieval.embedding.embedder import Embedder
 from retrieval.store import VectorStore
 from retrieval.store_factory import StoreSettings, open_store

@@ -22,8 +22,8 @@ from api.services import build_services, default_chat_factory
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from ingest.settings import IngestSettings
-from policies.pii_settings import RedactionSettings
-from policies.settings import PolicySettings
+from policies.access.settings import PolicySettings
+from policies.pii.settings import RedactionSettings
 from retrieval.store_factory import StoreSettings
 from tests.api.conftest import Keys, api_settings, bearer, make_token, serve, stop
 from tests.kb_index import KB

@@ -13,7 +13,7 @@ from typing import Any, cast
 import pytest
 from fastapi.testclient import TestClient
 
-from agent.audit_review import ReviewService, ReviewSettings
+from agent.review.service import ReviewService, ReviewSettings
 from retrieval.records import ChunkRecord
 from retrieval.store import VectorStore
 from tests.agent.audit_review_fixtures import AuditWorld, build_world, cited_answer

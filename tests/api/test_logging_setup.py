@@ -17,10 +17,10 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from agent.masking import PiiGuard
 from api import audit_cli, cli
 from api.logging_setup import LoggingSettings, LogMasking, configure_logging, masking_guard
-from policies.pii_settings import RedactionSettings
+from policies.pii.guard import PiiGuard
+from policies.pii.settings import RedactionSettings
 from tests.agent.pii_fixtures import make_guard
 
 EMAIL = "maria.gonzalez@contoso.com"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from agent.types import Answer
-from policies.principal import Principal
+from policies.access.principal import Principal
 from tests.api.conftest import (
     BlockingChat,
     Keys,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typer.testing import CliRunner, Result
 
 from api import cli
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.settings import PolicySettings
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.settings import PolicySettings
 from tests.api.conftest import bearer, make_token
 from tests.api.served_app import HR_QUESTION, ServedApp
 

@@ -21,7 +21,7 @@ from api.services import build_services, default_chat_factory
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from ingest.settings import IngestSettings
-from policies.settings import PolicySettings
+from policies.access.settings import PolicySettings
 from retrieval.reading import ReaderSettings
 from retrieval.store_factory import StoreSettings
 from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, Keys, bearer, make_token, serve, stop

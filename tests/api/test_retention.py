@@ -20,7 +20,7 @@ from api.settings import Settings
 from api.wiring import retention_tasks
 from ingest.jobs import JobStore, SourceBusyError
 from ingest.state import create_state_engine
-from policies.principal import Principal
+from policies.access.principal import Principal
 from tests.agent.audit_review_fixtures import Clock
 from tests.agent.pii_fixtures import make_guard
 from tests.agent.test_audit_store import make_answer

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.settings import PolicySettings
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.settings import PolicySettings
 from retrieval.embedding.embedder import Embedder
 from tests.api.conftest import bearer, make_token
 from tests.api.served_app import HR_QUESTION, STAFF_QUESTION, ServedApp, start_served

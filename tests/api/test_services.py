@@ -21,7 +21,7 @@ from api.services import build_services, default_chat_factory
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from ingest.settings import IngestSettings
-from policies.settings import PolicySettings
+from policies.access.settings import PolicySettings
 from retrieval.store_factory import StoreSettings
 from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, Keys, bearer, make_token, serve, stop
 from tests.kb_index import KB
@@ -230,7 +230,7 @@ def _analysis_workers() -> set[int]:
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError):
             continue
-        if parent == os.getpid() and b"policies.pii_analysis_worker" in command:
+        if parent == os.getpid() and b"policies.pii.analysis_worker" in command:
             found.add(int(entry.name))
     return found
 

@@ -37,14 +37,14 @@ from infra.state_migrations import (
 )
 from ingest import jobs, state
 from ingest.jobs import JobStore
-from policies import pii_findings_store
+from policies.pii import findings_store
 from retrieval import sentence_vectors
 
 
 def _models() -> MetaData:
     """Every table of the state database, as its store's models declare it."""
     combined = MetaData()
-    for module in (state, jobs, sentence_vectors, pii_findings_store, answer_store):
+    for module in (state, jobs, sentence_vectors, findings_store, answer_store):
         for table in module._Base.metadata.sorted_tables:
             table.to_metadata(combined)
     return combined

@@ -18,9 +18,9 @@ from ingest.jobs import SourceBusyError
 from ingest.report import SourceReport
 from ingest.state import create_state_engine
 from ingest.state_prune import StatePruner
-from policies.pii_findings_store import FindingsStore
-from policies.pii_settings import RedactionSettings
-from policies.redaction import PresidioRedactor
+from policies.pii.findings_store import FindingsStore
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.settings import RedactionSettings
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
 

@@ -4,7 +4,7 @@ For random worlds (users, nested groups as DAGs and deep chains, roles, source r
 identity-provider groups the policy may not define) and random documents, the access filter that
 retrieval pushes into the vector search (`AccessFilter.admits`) and the per-chunk re-check
 (`can_read`) give exactly the decision of the real Casbin enforcer running
-`policies/casbin/model.conf` over every policy line (`reference_can_read`).
+`policies/access/casbin/model.conf` over every policy line (`reference_can_read`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.settings import PolicySettings
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.settings import PolicySettings
 
 DOCUMENTS_PER_WORLD = 50
 WORLDS = 200

@@ -9,11 +9,11 @@ from typing import cast
 import pytest
 import yaml
 
-from policies.access import AccessFilter
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.engine import PolicyEngine, PolicyLoadError, PolicyStorageError
-from policies.principal import InvalidPrincipalError, Principal
-from policies.settings import DEFAULT_MODEL_PATH, PolicySettings
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.engine import PolicyEngine, PolicyLoadError, PolicyStorageError
+from policies.access.filters import AccessFilter
+from policies.access.principal import InvalidPrincipalError, Principal
+from policies.access.settings import DEFAULT_MODEL_PATH, PolicySettings
 
 REPO = Path(__file__).resolve().parents[2]
 

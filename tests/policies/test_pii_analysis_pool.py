@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from spacy.language import Language
 
-from policies.pii_analysis_pool import AnalysisPool, PiiAnalysisError
-from policies.pii_settings import RedactionSettings
-from policies.redaction import PresidioRedactor
+from policies.pii.analysis_pool import AnalysisPool, PiiAnalysisError
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.settings import RedactionSettings
 from tests.agent.pii_fixtures import labelled_texts, leaked_values
 
 NO_CACHE = {"findings_cache_entries": 0}

@@ -7,8 +7,8 @@ from __future__ import annotations
 from presidio_analyzer import RecognizerResult
 from sqlalchemy import Engine, event
 
-from policies.pii_settings import RedactionSettings
-from policies.redaction import PresidioRedactor
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.settings import RedactionSettings
 
 SENTENCES = [
     "Ask Maria Lopez in Lisbon to re-enrol the token; her phone is +1 212 555 0142.",

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from evals.pii_shapes import SHAPES
-from policies.redaction import PresidioRedactor
+from policies.pii.redaction import PresidioRedactor
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from evals.suites.pii_kb import REPO_KB, load_terms, measure, vocabulary_of
-from policies.pii_vocabulary import CorpusVocabulary, corpus_vocabulary, document_terms
-from policies.redaction import PresidioRedactor
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.vocabulary import CorpusVocabulary, corpus_vocabulary, document_terms
 
 
 def test_words_of_several_documents_are_vocabulary_and_name_pairs_are_not() -> None:

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import create_engine, inspect, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.engine import PolicyLoadError
-from policies.settings import DEFAULT_MODEL_PATH, PolicySettings
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.engine import PolicyLoadError
+from policies.access.settings import DEFAULT_MODEL_PATH, PolicySettings
 
 POSTGRES_URL = os.environ.get(
     "PROOFDESK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from policies.pii_settings import RedactionSettings
-from policies.redaction import (
+from policies.pii.redaction import (
     MaskingSession,
     PiiFinding,
     PresidioRedactor,
     PseudonymKeyMissingError,
     Redactor,
 )
+from policies.pii.settings import RedactionSettings
 
 SAMPLE = Path(__file__).parent / "data" / "pii_sample.json"
 PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from policies.pii_settings import RedactionSettings
-from policies.redaction import MaskingSession, PiiFinding, PresidioRedactor, _segments
+from policies.pii.redaction import MaskingSession, PiiFinding, PresidioRedactor, _segments
+from policies.pii.settings import RedactionSettings
 
 SAMPLE = Path(__file__).parent / "data" / "pii_sample.json"
 ROWS = json.loads(SAMPLE.read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from retrieval.edge_store import EdgeStore
 from retrieval.records import ChunkRecord, chunk_id_for
 from retrieval.store import StoreLockedError

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.settings import PolicySettings
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.settings import PolicySettings
 from retrieval.edge_store import EdgeStore
 from retrieval.records import ChunkRecord, chunk_id_for
 from retrieval.store_factory import StoreSettings, open_store

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from qdrant_edge import Fusion, Prefetch, Query, QueryRequest
 
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from retrieval.edge_store import EdgeStore, _sparse
 from retrieval.fusion import FusedHit, fused_chunks, reciprocal_rank_fusion
 from retrieval.schema import DENSE_VECTOR, RRF_K, SPARSE_VECTOR, chunk_to_payload

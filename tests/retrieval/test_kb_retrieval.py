@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from policies.principal import Principal
+from policies.access.principal import Principal
 from retrieval.service import RetrievalRequest
 from tests.kb_index import KB, KbIndex
 

@@ -13,8 +13,8 @@ import numpy.typing as npt
 import pytest
 from llama_index.core.schema import QueryBundle
 
-from policies.casbin_engine import CasbinPolicyEngine
-from policies.settings import PolicySettings
+from policies.access.casbin_engine import CasbinPolicyEngine
+from policies.access.settings import PolicySettings
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.llama_retriever import PermissionedRetriever
 from retrieval.records import SearchFilters

@@ -16,9 +16,9 @@ from agent.evidence import SentenceIndex
 from agent.pipeline import AnswerService
 from agent.types import Evidence
 from ingest.state import create_state_engine
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from policies.injection import InjectionAssessment, InjectionScreen
-from policies.redaction import PresidioRedactor
+from policies.pii.redaction import PresidioRedactor
 from retrieval.embedding.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord, ScoredChunk
 from retrieval.sentence_vectors import (

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policies.access import AccessFilter
+from policies.access.filters import AccessFilter
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters, chunk_id_for
 from retrieval.schema import IdfScope

@@ -1,6 +1,6 @@
 """The shapes of citation audit reviews: settings, errors, queue items, review items, reviews.
 
-`ReviewService` (agent.audit_review) produces them; the API, the web page and the CLI render
+`ReviewService` (agent.review.service) produces them; the API, the web page and the CLI render
 them. Every text in them is masked; reviewers are pseudonyms.
 """
 
@@ -13,7 +13,7 @@ from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.review_report import AnswerVerdict, CitationVerdict
+from agent.review.report import AnswerVerdict, CitationVerdict
 
 __all__ = [
     "QUEUE_REASONS",

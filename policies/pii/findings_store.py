@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from infra.sql_sweep import LiveKeys, SweepCount, sweep
 from infra.sql_upsert import dialect_insert
 from infra.state_migrations import ensure_state_schema
-from policies.pii_types import PiiFinding
+from policies.pii.types import PiiFinding
 
 __all__ = ["FindingsStore"]
 

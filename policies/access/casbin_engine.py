@@ -1,12 +1,13 @@
 """`CasbinPolicyEngine`: the access model and policy in Casbin; the only module importing casbin.
 
-Casbin holds the specification (`policies/casbin/model.conf`) and reads the policy through its
-adapters: the file adapter (`policy.csv`) or the SQLAlchemy adapter (SQLite, PostgreSQL). Every
-line is validated when it is loaded, and the whole policy is compiled once per version into the
-lookup tables of `CompiledPolicy`, which decide requests without scanning policy lines (plain
-`enforce()` scans all of them: far too slow per request, let alone per chunk). The Casbin enforcer
-running the model itself stays available as the reference decision (`reference_can_read`,
-`reference_is_allowed`), and the property tests prove that both always agree.
+Casbin holds the specification (`policies/access/casbin/model.conf`) and reads the policy
+through its adapters: the file adapter (`policy.csv`) or the SQLAlchemy adapter (SQLite,
+PostgreSQL). Every line is validated when it is loaded, and the whole policy is compiled once
+per version into the lookup tables of `CompiledPolicy`, which decide requests without scanning
+policy lines (plain `enforce()` scans all of them: far too slow per request, let alone per
+chunk). The Casbin enforcer running the model itself stays available as the reference
+decision (`reference_can_read`, `reference_is_allowed`), and the property tests prove that both
+always agree.
 
 Fail closed: a missing or invalid model or policy stops the engine from being built; a failed
 reload keeps the last good policy and reports the error; an error while deciding means "no".
@@ -32,8 +33,10 @@ from sqlalchemy import Integer, String, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from policies.access import AccessFilter
-from policies.access_rules import (
+from policies.access.engine import PolicyLoadError, PolicyStatus, PolicyStorageError
+from policies.access.filters import AccessFilter
+from policies.access.principal import PUBLIC, InvalidPrincipalError, Principal
+from policies.access.rules import (
     SOURCE_PREFIX,
     CompiledPolicy,
     Rule,
@@ -42,9 +45,7 @@ from policies.access_rules import (
     policy_version,
     rule_text,
 )
-from policies.engine import PolicyLoadError, PolicyStatus, PolicyStorageError
-from policies.principal import PUBLIC, InvalidPrincipalError, Principal
-from policies.settings import DEFAULT_MODEL_PATH, PolicySettings
+from policies.access.settings import DEFAULT_MODEL_PATH, PolicySettings
 
 __all__ = ["CasbinPolicyEngine"]
 

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agent.audit.store import AuditCitation, AuditRecord
-from agent.masking import PiiGuard
-from agent.review_types import CitationState, CitationView
-from policies.access import AccessFilter
-from policies.engine import PolicyEngine
-from policies.principal import Principal
-from policies.redaction import MaskingSession
+from agent.review.types import CitationState, CitationView
+from policies.access.engine import PolicyEngine
+from policies.access.filters import AccessFilter
+from policies.access.principal import Principal
+from policies.pii.guard import PiiGuard
+from policies.pii.redaction import MaskingSession
 from retrieval.records import ChunkRecord, SearchFilters
 from retrieval.store import VectorStore
 

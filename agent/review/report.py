@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final, Literal, get_args
 
 if TYPE_CHECKING:  # the store's SQLAlchemy tables are not needed to name verdicts (CLI start-up)
-    from agent.review_store import AnswerFacts, StoredReview
+    from agent.review.store import AnswerFacts, StoredReview
 
 __all__ = [
     "ANSWER_VERDICTS",

@@ -2,7 +2,7 @@
 
 One decision point, used twice: `access_filter` compiles a principal once per request into the
 filter that retrieval pushes into the vector search; `can_read` re-checks every chunk that will be
-cited. Both give the decision of the access model (Casbin, in `policies.casbin_engine`).
+cited. Both give the decision of the access model (Casbin, in `policies.access.casbin_engine`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from policies.access import AccessFilter
-from policies.principal import Principal
+from policies.access.filters import AccessFilter
+from policies.access.principal import Principal
 
 __all__ = [
     "PolicyEngine",

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from agent.masking import PiiGuard, RequestScope
+from policies.pii.guard import PiiGuard, RequestScope
 
 __all__ = [
     "DeferredSpan",

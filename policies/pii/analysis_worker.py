@@ -1,6 +1,6 @@
-"""A PII analysis worker process (see `policies.pii_analysis_pool`).
+"""A PII analysis worker process (see `policies.pii.analysis_pool`).
 
-    python -m policies.pii_analysis_worker READ_FD WRITE_FD
+    python -m policies.pii.analysis_worker READ_FD WRITE_FD
 
 Reads `RedactionSettings` from READ_FD, builds the analyzer, answers "ready"; then, per request,
 reads a list of segments and writes back the list of their findings (or the exception raised).
@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
-from policies.pii_analysis_pool import read_frame, write_frame
-from policies.pii_settings import RedactionSettings
+from policies.pii.analysis_pool import read_frame, write_frame
+from policies.pii.settings import RedactionSettings
 
 
 def main(argv: list[str]) -> int:
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
         write_frame(replies, f"expected RedactionSettings, got {type(settings).__name__}")
         return 2
     try:
-        from policies.redaction import PresidioRedactor
+        from policies.pii.redaction import PresidioRedactor
 
         redactor = PresidioRedactor(settings=settings)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it

@@ -37,9 +37,9 @@ from presidio_analyzer.nlp_engine import (
 from sqlalchemy import Engine
 
 from infra.sql_sweep import LiveKeys, SweepCount
-from policies.pii_analysis_pool import AnalysisPool
-from policies.pii_findings_store import FindingsStore
-from policies.pii_recognizers import (
+from policies.pii.analysis_pool import AnalysisPool
+from policies.pii.findings_store import FindingsStore
+from policies.pii.recognizers import (
     AddressRecognizer,
     build_recognizers,
     expand_person_spans,
@@ -48,9 +48,9 @@ from policies.pii_recognizers import (
     needs_part_of_speech,
     not_a_person_in,
 )
-from policies.pii_settings import RedactionSettings
-from policies.pii_types import PiiFinding
-from policies.pii_vocabulary import CorpusVocabulary
+from policies.pii.settings import RedactionSettings
+from policies.pii.types import PiiFinding
+from policies.pii.vocabulary import CorpusVocabulary
 
 __all__ = [
     "FindingsCacheInfo",
@@ -408,7 +408,7 @@ class PresidioRedactor:
         processes = self._settings.analysis_processes or 0
         if not processes:
             self._analyzer_engine()  # loaded now, not by whichever request comes first
-        # Analysis in worker processes (see policies.pii_analysis_pool); the warm-up below
+        # Analysis in worker processes (see policies.pii.analysis_pool); the warm-up below
         # waits for them to be ready, so a redactor that exists can mask.
         self._pool = (
             AnalysisPool(settings=self._settings, processes=processes) if processes else None

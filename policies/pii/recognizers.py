@@ -1,6 +1,6 @@
 """Presidio recognizers for what a helpdesk leaks, and the set of built-in ones we keep.
 
-Part of the Presidio adapter: only this module and `policies.redaction` import presidio.
+Part of the Presidio adapter: only this module and `policies.pii.redaction` import presidio.
 Patterns run with the `regex` module (Presidio's), which allows variable-length look-behind:
 a credential's label ("password: ") stays readable and only its value is masked.
 """
@@ -36,7 +36,7 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 
-from policies.pii_settings import RedactionSettings
+from policies.pii.settings import RedactionSettings
 
 __all__ = [
     "NER_ENTITIES",

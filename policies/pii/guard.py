@@ -39,7 +39,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from cachetools import LRUCache
 
-from policies.redaction import MaskingSession, Prefetching, PseudonymKeyMissingError, Redactor
+from policies.pii.redaction import MaskingSession, Prefetching, PseudonymKeyMissingError, Redactor
 
 __all__ = ["IDENTIFIER_KEYS", "PiiGuard", "Pseudonymizer", "RequestScope", "safe_name"]
 

@@ -18,7 +18,7 @@ What auditors get:
   document left the index, nobody can check, so it is restricted too).
 - **Reviews**: a verdict per readable citation, an answer-level verdict and a masked note.
   Append-only: a second review by the same auditor is a new row and the latest one counts.
-- **Reports** (`agent.review_report`): precision by source, week, model and prompt version;
+- **Reports** (`agent.review.report`): precision by source, week, model and prompt version;
   the worst sources; agreement between reviewers; CSV and JSON.
 
 Who may: principals the policy gives `("api", "audit")` (the auditor role). Reviewers are
@@ -35,9 +35,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from agent.audit.store import AuditRecord, AuditStore, UnknownAnswerError
-from agent.masking import PiiGuard
-from agent.review_citations import CitationInspector, seed_scope
-from agent.review_report import (
+from agent.review.citations import CitationInspector, seed_scope
+from agent.review.report import (
     ANSWER_VERDICTS,
     CITATION_VERDICTS,
     SKIPPED,
@@ -46,8 +45,8 @@ from agent.review_report import (
     ReviewReport,
     build_report,
 )
-from agent.review_store import ReviewStore, StoredReview, latest_per_reviewer
-from agent.review_types import (
+from agent.review.store import ReviewStore, StoredReview, latest_per_reviewer
+from agent.review.types import (
     QUEUE_REASONS,
     AnswerSegment,
     CitationState,
@@ -64,8 +63,9 @@ from agent.review_types import (
     SkipRecord,
 )
 from agent.types import Answer
-from policies.engine import PolicyEngine, holds_auditor_role
-from policies.principal import Principal
+from policies.access.engine import PolicyEngine, holds_auditor_role
+from policies.access.principal import Principal
+from policies.pii.guard import PiiGuard
 from retrieval.store import VectorStore
 
 __all__ = [

@@ -7,7 +7,7 @@ worker process it runs beside the request threads instead of taking turns with t
 machine's second core. The parent keeps the findings cache and the findings stored at ingest;
 only what is analysed anew crosses to a worker (the text there, its findings' spans back).
 
-A worker is `python -m policies.pii_analysis_worker`, started with the parent's import path and
+A worker is `python -m policies.pii.analysis_worker`, started with the parent's import path and
 talking over two private pipes (length-prefixed pickles; nothing else writes to them, so a
 library printing to stdout cannot corrupt the exchange). It builds the analyzer from the same
 `RedactionSettings`, so findings are identical to an in-process analysis. It never imports the
@@ -29,8 +29,8 @@ import threading
 from collections.abc import Sequence
 from typing import BinaryIO
 
-from policies.pii_settings import RedactionSettings
-from policies.pii_types import PiiFinding
+from policies.pii.settings import RedactionSettings
+from policies.pii.types import PiiFinding
 
 __all__ = ["AnalysisPool", "PiiAnalysisError", "read_frame", "write_frame"]
 
@@ -75,7 +75,7 @@ class _Worker:
                 [
                     sys.executable,
                     "-m",
-                    "policies.pii_analysis_worker",
+                    "policies.pii.analysis_worker",
                     str(to_child_r),
                     str(from_child_w),
                 ],

@@ -1,8 +1,9 @@
 """Policy lines as typed rules, their validation, and their compilation into lookup tables.
 
 Pure Python, no Casbin: `CompiledPolicy` is the fast path of the access model defined in
-`policies/casbin/model.conf`. It is built once per policy version; a request then costs a few set
-unions (principal expansion, access filter compilation), never a scan of the policy lines.
+`policies/access/casbin/model.conf`. It is built once per policy version; a request then costs
+a few set unions (principal expansion, access filter compilation), never a scan of the policy
+lines.
 `tests/policies/test_access_property.py` proves that its decisions equal those of the Casbin
 enforcer running the model itself.
 """
@@ -15,9 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal, TypeVar
 
-from policies.access import AccessFilter
-from policies.engine import PolicyLoadError
-from policies.principal import PUBLIC, InvalidPrincipalError, Principal, parse_principal_ref
+from policies.access.engine import PolicyLoadError
+from policies.access.filters import AccessFilter
+from policies.access.principal import PUBLIC, InvalidPrincipalError, Principal, parse_principal_ref
 
 __all__ = [
     "ALL_SOURCES",
