@@ -13,7 +13,7 @@ import httpx
 import pytest
 from rich.progress import Progress
 
-from api.cli_console import CountColumn
+from api.cli.console import CountColumn
 from tests.api.conftest import Keys, build_harness, serve, stop, write_cli_config
 from tests.ingest.sync_fixtures import write_sources_file
 from tests.kb_index import KbIndex
