@@ -36,6 +36,19 @@ def _root_logging_restored() -> Iterator[None]:
     root.setLevel(level)
 
 
+@pytest.fixture(autouse=True)
+def _config_file_env_restored() -> Iterator[None]:
+    """`api.settings.load_settings` records the settings file it found (./proofdesk.yaml, as a
+    relative path) in PROOFDESK_CONFIG; a CLI test run in-process would hand it to the tests
+    after it, which then look for it in their own working directory. Put it back."""
+    before = os.environ.get("PROOFDESK_CONFIG")
+    yield
+    if before is None:
+        os.environ.pop("PROOFDESK_CONFIG", None)
+    else:
+        os.environ["PROOFDESK_CONFIG"] = before
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     return load_embedder()
