@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api import audit_cli
-from api.audit_cli import CliDeps
+from api.cli import audit as audit_cli
+from api.cli.audit import CliDeps
 from tests.agent.audit_review_fixtures import AuditWorld, build_world
 from tests.api.audit_app import AuditKeys, LiveServer, audit_app, make_authenticator, serve
 from tests.kb_index import KbIndex

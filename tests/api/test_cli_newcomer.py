@@ -14,7 +14,7 @@ import httpx
 import pytest
 from rich.progress import Progress
 
-from api.cli_console import CountColumn
+from api.cli.console import CountColumn
 from tests.api.conftest import write_cli_config
 from tests.api.served_app import STAFF_QUESTION, ServedApp
 from tests.ingest.sync_fixtures import write_sources_file

@@ -17,7 +17,8 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from api import audit_cli, cli
+from api.cli import audit as audit_cli
+from api.cli.common import command_settings
 from api.logging_setup import LoggingSettings, LogMasking, configure_logging, masking_guard
 from policies.pii.guard import PiiGuard
 from policies.pii.settings import RedactionSettings
@@ -176,18 +177,18 @@ def test_a_guard_that_cannot_be_built_withholds_the_content() -> None:
 def test_the_logging_format_is_a_setting(tmp_path: Path) -> None:
     config = tmp_path / "proofdesk.yaml"
     config.write_text(yaml.safe_dump({"logging": {"format": "json"}}), encoding="utf-8")
-    assert cli._settings(config).logging.format == "json"
+    assert command_settings(config).logging.format == "json"
     config.write_text(yaml.safe_dump({"logging": {"format": "xml"}}), encoding="utf-8")
     with pytest.raises(typer.Exit):
-        cli._settings(config)
+        command_settings(config)
 
 
 def test_cli_commands_log_masked(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    # Every command (ingest, ask, scheduler, serve, ...) starts with `_settings`.
+    # Every command (ingest, ask, scheduler, serve, ...) starts with `command_settings`.
     config = tmp_path / "proofdesk.yaml"
     config.write_text(yaml.safe_dump({"log_level": "INFO"}), encoding="utf-8")
 
-    cli._settings(config)
+    command_settings(config)
     logging.getLogger("proofdesk.test").warning("sync failed for %s (card %s)", EMAIL, CARD)
 
     logged = capfd.readouterr().err
