@@ -13,8 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Final, Self
+from typing import TYPE_CHECKING, Any, Final
 
 from qdrant_edge import (
     AcornSearchParams,
@@ -39,24 +38,17 @@ from qdrant_edge import (
     QueryBatchRequest,
     QueryRequest,
     RangeFloat,
-    ScoredPoint,
     ScrollRequest,
     SearchParams,
     SparseVector,
     UpdateOperation,
 )
 
-from policies.access.filters import AccessFilter
-from retrieval.bm25 import Bm25Encoder, SparseEmbedding, document_text
-from retrieval.fusion import fused_chunks, reciprocal_rank_fusion
-from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters
+from retrieval.bm25 import Bm25Encoder, SparseEmbedding
+from retrieval.qdrant_common import Hit, NewPoint, Payload, QdrantStoreBase
 from retrieval.schema import (
     DEFAULT_FULL_SCAN_THRESHOLD_KB,
     DENSE_VECTOR,
-    F_DENY,
-    F_DOCUMENT_ID,
-    F_DOCUMENT_VERSION,
-    F_READ,
     PAYLOAD_INDEXES,
     SPARSE_VECTOR,
     AnyOf,
@@ -65,25 +57,17 @@ from retrieval.schema import (
     IdfScope,
     IndexKind,
     PayloadMemory,
-    chunk_to_payload,
-    compile_search_filter,
-    dense_rows,
-    document_filter,
-    payload_to_chunk,
-    point_ids,
-    query_row,
-    scope_filter,
-    scored_chunk,
-    validate_point_id,
 )
-from retrieval.store import SearchMode, StoreError, StoreLockedError
+from retrieval.store import StoreError, StoreLockedError
 
 if TYPE_CHECKING:
-    from qdrant_edge import ConditionType, NamedVector, PointId
+    from qdrant_edge import ConditionType, PointId
 
 __all__ = ["EdgeStats", "EdgeStore"]
 
 _HNSW_M, _HNSW_EF_CONSTRUCT = 16, 100  # the engine's defaults; only the scan threshold differs
+
+_Channel = tuple[Query, SearchParams | None]  # a ranking: its query and search parameters
 
 _INDEX_TYPES: Final[Mapping[IndexKind, PayloadSchemaType]] = {
     "keyword": PayloadSchemaType.Keyword,
@@ -122,7 +106,7 @@ class EdgeStats:
     payload_indexes: Mapping[str, str]  # field -> index type
 
 
-class EdgeStore:
+class EdgeStore(QdrantStoreBase[Filter, _Channel]):
     """A `VectorStore` over one Qdrant Edge shard at `path` (created on first open).
 
     `indexing_threshold_kb`: the segment size above which `optimize()` builds an HNSW graph
@@ -184,10 +168,6 @@ class EdgeStore:
     @property
     def path(self) -> Path:
         return self._path
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     def _config(self) -> EdgeConfig:
         return EdgeConfig(
@@ -286,158 +266,67 @@ class EdgeStore:
                 finally:
                     shard.close()
 
-    def __enter__(self) -> Self:
-        return self
+    # --- the primitives of `QdrantStoreBase` -------------------------------------------------
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    def _ensure_open(self) -> None:
+        _ = self._live
 
-    # --- writes --------------------------------------------------------------------------------
+    def _filter(self, plan: FilterPlan) -> Filter | None:
+        return _edge_filter(plan)
 
-    def upsert(self, chunks: Sequence[ChunkRecord], dense: Sequence[Sequence[float]]) -> None:
-        rows = dense_rows(chunks, dense, dimension=self._dimension)
-        shard = self._live
-        for start in range(0, len(chunks), self._batch):
-            points = []
-            for chunk, row in zip(
-                chunks[start : start + self._batch], rows[start : start + self._batch], strict=True
-            ):
-                sparse = self._encoder.embed_document(
-                    document_text(
-                        title=chunk.title, heading_path=chunk.heading_path, text=chunk.text
+    def _write_points(self, points: Sequence[NewPoint]) -> None:
+        self._live.update(
+            UpdateOperation.upsert_points(
+                [
+                    Point(
+                        p.point_id,
+                        {DENSE_VECTOR: p.dense, SPARSE_VECTOR: _sparse(p.sparse)},
+                        p.payload,
                     )
-                )
-                vectors: dict[str, NamedVector] = {
-                    DENSE_VECTOR: row,
-                    SPARSE_VECTOR: _sparse(sparse),
-                }
-                points.append(
-                    Point(validate_point_id(chunk.chunk_id), vectors, chunk_to_payload(chunk))
-                )
-            with self._errors("upsert points"):
-                shard.update(UpdateOperation.upsert_points(points))
-
-    def delete_document(self, document_id: str, *, keep_version: str | None = None) -> None:
-        flt = _edge_filter(document_filter(document_id, keep_version=keep_version))
-        assert flt is not None
-        with self._errors("delete a document"):
-            self._live.update(UpdateOperation.delete_points_by_filter(flt))
-
-    def set_document_access(
-        self, document_id: str, *, read: Sequence[str], deny: Sequence[str]
-    ) -> None:
-        flt = _edge_filter(document_filter(document_id))
-        assert flt is not None
-        payload: dict[str, object] = {F_READ: list(read), F_DENY: list(deny)}
-        with self._errors("set document access"):
-            self._live.update(UpdateOperation.set_payload_by_filter(flt, payload))
-
-    # --- reads ---------------------------------------------------------------------------------
-
-    def document_versions(self, source_id: str) -> Mapping[str, frozenset[str]]:
-        flt = _edge_filter(scope_filter(source_id=source_id))
-        selector = PayloadSelector.Include([F_DOCUMENT_ID, F_DOCUMENT_VERSION])
-        versions: dict[str, set[str]] = {}
-        offset = None
-        with self._errors("scroll document versions"):
-            while True:
-                records, offset = self._live.scroll(
-                    ScrollRequest(
-                        offset=offset, limit=self._page, filter=flt, with_payload=selector
-                    )
-                )
-                for record in records:
-                    payload = record.payload or {}
-                    doc, version = payload.get(F_DOCUMENT_ID), payload.get(F_DOCUMENT_VERSION)
-                    if isinstance(doc, str) and isinstance(version, str):
-                        versions.setdefault(doc, set()).add(version)
-                if offset is None:
-                    break
-        return {doc: frozenset(vs) for doc, vs in versions.items()}
-
-    def count(self, *, source_id: str | None = None, document_id: str | None = None) -> int:
-        flt = _edge_filter(scope_filter(source_id=source_id, document_id=document_id))
-        with self._errors("count points"):
-            return self._live.count(CountRequest(exact=True, filter=flt))
-
-    def iter_chunks(self) -> Iterator[list[ChunkRecord]]:
-        offset: PointId | None = None
-        while True:
-            with self._errors("scroll chunks"):
-                records, offset = self._live.scroll(
-                    ScrollRequest(offset=offset, limit=self._page, with_payload=True)
-                )
-            if records:
-                yield [payload_to_chunk(r.payload or {}) for r in records]
-            if offset is None:
-                return
-
-    def retrieve_chunks(self, chunk_ids: Sequence[str]) -> list[ChunkRecord]:
-        wanted = point_ids(chunk_ids)
-        if not wanted:
-            return []
-        ids: list[PointId] = list(wanted)
-        with self._errors("retrieve points"):
-            records = self._live.retrieve(ids, with_payload=True, with_vector=False)
-        found = {str(r.id): payload_to_chunk(r.payload or {}) for r in records}
-        return [found[c] for c in wanted if c in found]
-
-    def search(
-        self,
-        *,
-        query_text: str,
-        query_vector: Sequence[float] | None,
-        access: AccessFilter,
-        filters: SearchFilters | None = None,
-        limit: int = 10,
-        mode: SearchMode = "hybrid",
-        prefetch_limit: int = 100,
-    ) -> list[ScoredChunk]:
-        """Top chunks; the access filter is part of every prefetch, never applied afterwards."""
-        vector = query_row(mode, query_vector, dimension=self._dimension)
-        plan = compile_search_filter(access, filters)
-        if plan is None or limit < 1:
-            return []
-        flt = _edge_filter(plan)
-        # (query, params) per channel: dense first, then BM25 when the query has terms.
-        channels: list[tuple[Query, SearchParams | None]] = []
-        if vector is not None:
-            channels.append((Query.Nearest(vector, using=DENSE_VECTOR), self._dense_params))
-        if mode != "dense":
-            terms = self._encoder.embed_query(query_text)
-            if terms.indices:
-                # IDF over what this search may see: hidden chunks must not move the scores.
-                idf = SearchParams(idf=IdfParams(corpus=flt)) if self._visible_idf else None
-                channels.append((Query.Nearest(_sparse(terms), using=SPARSE_VECTOR), idf))
-            elif mode == "sparse":
-                return []  # only stopwords: BM25 has nothing to match
-
-        def request(
-            query: Query, params: SearchParams | None, size: int, *, payload: bool
-        ) -> QueryRequest:
-            return QueryRequest(
-                limit=size, query=query, filter=flt, params=params, with_payload=payload
+                    for p in points
+                ]
             )
+        )
 
-        with self._errors("search"):
-            if mode != "hybrid":
-                hits = self._live.query(request(*channels[0], limit, payload=True))
-                return [scored_chunk(p.payload, p.score, mode=mode) for p in hits]
-            channel_limit = max(prefetch_limit, limit)
-            # Both channels in one batch; their rankings are fused here (retrieval.fusion).
-            batch = [request(q, p, channel_limit, payload=False) for q, p in channels]
-            results = self._live.query_batch(QueryBatchRequest(batch))
-            channel_scores = [_scores(points) for points in results]
-            fused = reciprocal_rank_fusion(channel_scores, limit=limit)
-            ids: list[PointId] = [hit.point_id for hit in fused]
-            records = self._live.retrieve(ids, with_payload=True, with_vector=False) if ids else []
-        return fused_chunks(fused, channel_scores, {str(r.id): r.payload for r in records})
+    def _delete_where(self, flt: Filter) -> None:
+        self._live.update(UpdateOperation.delete_points_by_filter(flt))
 
+    def _set_payload_where(self, flt: Filter, payload: dict[str, object]) -> None:
+        self._live.update(UpdateOperation.set_payload_by_filter(flt, payload))
 
-def _scores(points: Sequence[ScoredPoint]) -> dict[str, float]:
-    return {str(p.id): p.score for p in points}
+    def _scroll(
+        self, flt: Filter | None, offset: Any, fields: Sequence[str] | None
+    ) -> tuple[list[Payload], Any]:
+        selector = PayloadSelector.Include(list(fields)) if fields is not None else True
+        records, next_offset = self._live.scroll(
+            ScrollRequest(offset=offset, limit=self._page, filter=flt, with_payload=selector)
+        )
+        return [r.payload for r in records], next_offset
+
+    def _count_where(self, flt: Filter | None) -> int:
+        return self._live.count(CountRequest(exact=True, filter=flt))
+
+    def _payloads(self, ids: Sequence[str]) -> dict[str, Payload]:
+        wanted: list[PointId] = list(ids)
+        records = self._live.retrieve(wanted, with_payload=True, with_vector=False)
+        return {str(r.id): r.payload for r in records}
+
+    def _dense_channel(self, vector: list[float]) -> _Channel:
+        return Query.Nearest(vector, using=DENSE_VECTOR), self._dense_params
+
+    def _sparse_channel(self, terms: SparseEmbedding, flt: Filter | None) -> _Channel:
+        idf = SearchParams(idf=IdfParams(corpus=flt)) if self._visible_idf else None
+        return Query.Nearest(_sparse(terms), using=SPARSE_VECTOR), idf
+
+    def _query(
+        self, channels: Sequence[_Channel], flt: Filter | None, size: int, *, payload: bool
+    ) -> list[list[Hit]]:
+        requests = [
+            QueryRequest(limit=size, query=query, filter=flt, params=params, with_payload=payload)
+            for query, params in channels
+        ]
+        if len(requests) == 1:
+            results = [self._live.query(requests[0])]
+        else:
+            results = self._live.query_batch(QueryBatchRequest(requests))
+        return [[Hit(str(p.id), p.score, p.payload) for p in points] for points in results]

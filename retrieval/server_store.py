@@ -11,21 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Final, Self
+from typing import Any, Final
 
 from qdrant_client import QdrantClient, models
 
-from policies.access.filters import AccessFilter
-from retrieval.bm25 import Bm25Encoder, SparseEmbedding, document_text
-from retrieval.fusion import fused_chunks, reciprocal_rank_fusion
-from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters
+from retrieval.bm25 import Bm25Encoder, SparseEmbedding
+from retrieval.qdrant_common import Hit, NewPoint, Payload, QdrantStoreBase
 from retrieval.schema import (
     DENSE_VECTOR,
-    F_DENY,
-    F_DOCUMENT_ID,
-    F_DOCUMENT_VERSION,
-    F_READ,
     PAYLOAD_INDEXES,
     SPARSE_VECTOR,
     AnyOf,
@@ -33,20 +26,13 @@ from retrieval.schema import (
     FilterPlan,
     IdfScope,
     IndexKind,
-    chunk_to_payload,
-    compile_search_filter,
-    dense_rows,
-    document_filter,
-    payload_to_chunk,
-    point_ids,
-    query_row,
-    scope_filter,
-    scored_chunk,
-    validate_point_id,
 )
-from retrieval.store import SearchMode, StoreError, StoreLockedError
+from retrieval.store import StoreError, StoreLockedError
 
 __all__ = ["ServerStore"]
+
+# A ranking: the vector it searches, its query and search parameters.
+_Channel = tuple[str, list[float] | models.SparseVector, models.SearchParams | None]
 
 _INDEX_TYPES: Final[Mapping[IndexKind, models.PayloadSchemaType]] = {
     "keyword": models.PayloadSchemaType.KEYWORD,
@@ -76,7 +62,7 @@ def _sparse(vector: SparseEmbedding) -> models.SparseVector:
     return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
 
 
-class ServerStore:
+class ServerStore(QdrantStoreBase[models.Filter, _Channel]):
     """A `VectorStore` over one collection of a Qdrant server (or of qdrant-client local mode).
 
     Give exactly one of `url` (a server), `path` (local mode on disk) or `in_memory=True`.
@@ -141,10 +127,6 @@ class ServerStore:
     @property
     def collection(self) -> str:
         return self._collection
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -229,161 +211,77 @@ class ServerStore:
             with self._errors("close"):
                 client.close()
 
-    def __enter__(self) -> Self:
-        return self
+    # --- the primitives of `QdrantStoreBase` -------------------------------------------------
 
-    def __exit__(
+    def _ensure_open(self) -> None:
+        _ = self._live
+
+    def _filter(self, plan: FilterPlan) -> models.Filter | None:
+        return _server_filter(plan)
+
+    def _write_points(self, points: Sequence[NewPoint]) -> None:
+        self._live.upsert(
+            self._collection,
+            points=[
+                models.PointStruct(
+                    id=p.point_id,
+                    vector={DENSE_VECTOR: p.dense, SPARSE_VECTOR: _sparse(p.sparse)},
+                    payload=p.payload,
+                )
+                for p in points
+            ],
+            wait=True,
+        )
+
+    def _delete_where(self, flt: models.Filter) -> None:
+        self._live.delete(
+            self._collection, points_selector=models.FilterSelector(filter=flt), wait=True
+        )
+
+    def _set_payload_where(self, flt: models.Filter, payload: dict[str, object]) -> None:
+        self._live.set_payload(self._collection, payload=payload, points=flt, wait=True)
+
+    def _scroll(
+        self, flt: models.Filter | None, offset: Any, fields: Sequence[str] | None
+    ) -> tuple[list[Payload], Any]:
+        records, next_offset = self._live.scroll(
+            self._collection,
+            scroll_filter=flt,
+            limit=self._page,
+            offset=offset,
+            with_payload=list(fields) if fields is not None else True,
+            with_vectors=False,
+        )
+        return [r.payload for r in records], next_offset
+
+    def _count_where(self, flt: models.Filter | None) -> int:
+        return self._live.count(self._collection, count_filter=flt, exact=True).count
+
+    def _payloads(self, ids: Sequence[str]) -> dict[str, Payload]:
+        records = self._live.retrieve(
+            self._collection, ids=list(ids), with_payload=True, with_vectors=False
+        )
+        return {str(r.id): r.payload for r in records}
+
+    def _dense_channel(self, vector: list[float]) -> _Channel:
+        return DENSE_VECTOR, vector, self._dense_params
+
+    def _sparse_channel(self, terms: SparseEmbedding, flt: models.Filter | None) -> _Channel:
+        idf = None
+        if self._visible_idf and flt is not None:
+            idf = models.SearchParams(idf=models.IdfCorpusParams(corpus=flt))
+        return SPARSE_VECTOR, _sparse(terms), idf
+
+    def _query(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # --- writes --------------------------------------------------------------------------------
-
-    def upsert(self, chunks: Sequence[ChunkRecord], dense: Sequence[Sequence[float]]) -> None:
-        rows = dense_rows(chunks, dense, dimension=self._dimension)
-        client = self._live
-        for start in range(0, len(chunks), self._batch):
-            points = []
-            for chunk, row in zip(
-                chunks[start : start + self._batch], rows[start : start + self._batch], strict=True
-            ):
-                sparse = self._encoder.embed_document(
-                    document_text(
-                        title=chunk.title, heading_path=chunk.heading_path, text=chunk.text
-                    )
-                )
-                vectors: dict[str, list[float] | models.SparseVector] = {
-                    DENSE_VECTOR: row,
-                    SPARSE_VECTOR: _sparse(sparse),
-                }
-                points.append(
-                    models.PointStruct(
-                        id=validate_point_id(chunk.chunk_id),
-                        vector=vectors,
-                        payload=chunk_to_payload(chunk),
-                    )
-                )
-            with self._errors("upsert points"):
-                client.upsert(self._collection, points=points, wait=True)
-
-    def delete_document(self, document_id: str, *, keep_version: str | None = None) -> None:
-        flt = _server_filter(document_filter(document_id, keep_version=keep_version))
-        assert flt is not None
-        with self._errors("delete a document"):
-            self._live.delete(
-                self._collection, points_selector=models.FilterSelector(filter=flt), wait=True
-            )
-
-    def set_document_access(
-        self, document_id: str, *, read: Sequence[str], deny: Sequence[str]
-    ) -> None:
-        flt = _server_filter(document_filter(document_id))
-        assert flt is not None
-        payload: dict[str, object] = {F_READ: list(read), F_DENY: list(deny)}
-        with self._errors("set document access"):
-            self._live.set_payload(self._collection, payload=payload, points=flt, wait=True)
-
-    # --- reads ---------------------------------------------------------------------------------
-
-    def document_versions(self, source_id: str) -> Mapping[str, frozenset[str]]:
-        flt = _server_filter(scope_filter(source_id=source_id))
-        versions: dict[str, set[str]] = {}
-        offset: models.ExtendedPointId | None = None
-        with self._errors("scroll document versions"):
-            while True:
-                records, offset = self._live.scroll(
-                    self._collection,
-                    scroll_filter=flt,
-                    limit=self._page,
-                    offset=offset,
-                    with_payload=[F_DOCUMENT_ID, F_DOCUMENT_VERSION],
-                )
-                for record in records:
-                    payload = record.payload or {}
-                    doc, version = payload.get(F_DOCUMENT_ID), payload.get(F_DOCUMENT_VERSION)
-                    if isinstance(doc, str) and isinstance(version, str):
-                        versions.setdefault(doc, set()).add(version)
-                if offset is None:
-                    break
-        return {doc: frozenset(vs) for doc, vs in versions.items()}
-
-    def count(self, *, source_id: str | None = None, document_id: str | None = None) -> int:
-        flt = _server_filter(scope_filter(source_id=source_id, document_id=document_id))
-        with self._errors("count points"):
-            return self._live.count(self._collection, count_filter=flt, exact=True).count
-
-    def iter_chunks(self) -> Iterator[list[ChunkRecord]]:
-        offset: models.ExtendedPointId | None = None
-        while True:
-            with self._errors("scroll chunks"):
-                records, offset = self._live.scroll(
-                    self._collection,
-                    limit=self._page,
-                    offset=offset,
-                    with_payload=True,
-                    with_vectors=False,
-                )
-            if records:
-                yield [payload_to_chunk(r.payload or {}) for r in records]
-            if offset is None:
-                return
-
-    def retrieve_chunks(self, chunk_ids: Sequence[str]) -> list[ChunkRecord]:
-        wanted = point_ids(chunk_ids)
-        if not wanted:
-            return []
-        with self._errors("retrieve points"):
-            records = self._live.retrieve(
-                self._collection, ids=wanted, with_payload=True, with_vectors=False
-            )
-        found = {str(r.id): payload_to_chunk(r.payload or {}) for r in records}
-        return [found[c] for c in wanted if c in found]
-
-    def search(
-        self,
+        channels: Sequence[_Channel],
+        flt: models.Filter | None,
+        size: int,
         *,
-        query_text: str,
-        query_vector: Sequence[float] | None,
-        access: AccessFilter,
-        filters: SearchFilters | None = None,
-        limit: int = 10,
-        mode: SearchMode = "hybrid",
-        prefetch_limit: int = 100,
-    ) -> list[ScoredChunk]:
-        """Top chunks; the access filter is part of every prefetch, never applied afterwards."""
-        vector = query_row(mode, query_vector, dimension=self._dimension)
-        plan = compile_search_filter(access, filters)
-        if plan is None or limit < 1:
-            return []
-        flt = _server_filter(plan)
-        # (vector name, query, params) per channel: dense first, then BM25 when it has terms.
-        channels: list[tuple[str, list[float] | models.SparseVector, models.SearchParams | None]]
-        channels = []
-        if vector is not None:
-            channels.append((DENSE_VECTOR, vector, self._dense_params))
-        if mode != "dense":
-            terms = self._encoder.embed_query(query_text)
-            if terms.indices:
-                # IDF over what this search may see: hidden chunks must not move the scores.
-                idf = None
-                if self._visible_idf and flt is not None:
-                    idf = models.SearchParams(idf=models.IdfCorpusParams(corpus=flt))
-                channels.append((SPARSE_VECTOR, _sparse(terms), idf))
-            elif mode == "sparse":
-                return []  # only stopwords: BM25 has nothing to match
-
-        def request(
-            using: str,
-            query: list[float] | models.SparseVector,
-            params: models.SearchParams | None,
-            size: int,
-            *,
-            payload: bool,
-        ) -> models.QueryRequest:
-            return models.QueryRequest(
+        payload: bool,
+    ) -> list[list[Hit]]:
+        requests = [
+            models.QueryRequest(
                 query=query,
                 using=using,
                 filter=flt,
@@ -391,25 +289,7 @@ class ServerStore:
                 limit=size,
                 with_payload=payload,
             )
-
-        with self._errors("search"):
-            if mode != "hybrid":
-                hits = self._live.query_batch_points(
-                    self._collection, requests=[request(*channels[0], limit, payload=True)]
-                )[0].points
-                return [scored_chunk(p.payload, p.score, mode=mode) for p in hits]
-            channel_limit = max(prefetch_limit, limit)
-            # Both channels in one round trip; their rankings are fused here (retrieval.fusion).
-            batch = [request(*c, channel_limit, payload=False) for c in channels]
-            results = self._live.query_batch_points(self._collection, requests=batch)
-            channel_scores = [{str(p.id): p.score for p in r.points} for r in results]
-            fused = reciprocal_rank_fusion(channel_scores, limit=limit)
-            records = []
-            if fused:
-                records = self._live.retrieve(
-                    self._collection,
-                    ids=[hit.point_id for hit in fused],
-                    with_payload=True,
-                    with_vectors=False,
-                )
-        return fused_chunks(fused, channel_scores, {str(r.id): r.payload for r in records})
+            for using, query, params in channels
+        ]
+        results = self._live.query_batch_points(self._collection, requests=requests)
+        return [[Hit(str(p.id), p.score, p.payload) for p in r.points] for r in results]
