@@ -31,7 +31,7 @@ from policies.pii.settings import RedactionSettings
 from retrieval.embedding.embedder import EmbeddingSettings
 from retrieval.reading import ReaderSettings
 from retrieval.service import RetrievalSettings
-from retrieval.store_factory import StoreSettings
+from retrieval.store_factory import EdgeStoreSettings, StoreSettings
 
 __all__ = ["CONFIG_ENV", "Settings", "load_settings"]
 
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
-    store: StoreSettings = Field(default_factory=StoreSettings)
+    store: StoreSettings = Field(default_factory=EdgeStoreSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)

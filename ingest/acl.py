@@ -14,7 +14,7 @@ from pathlib import Path, PurePath, PurePosixPath
 import yaml
 
 from ingest.documents import AccessList
-from ingest.sources import SourceConfig
+from ingest.sources import FilesystemSource
 from policies.access.principal import InvalidPrincipalError, parse_principal_ref
 
 __all__ = [
@@ -137,9 +137,7 @@ class FolderAclResolver:
         self._folders: dict[PurePosixPath, _Level | str] = {}  # str: why it is unresolvable
 
     @classmethod
-    def for_source(cls, source: SourceConfig) -> FolderAclResolver:
-        if source.root is None:
-            raise ValueError(f"source {source.id!r} has no 'root'")
+    def for_source(cls, source: FilesystemSource) -> FolderAclResolver:
         default = AccessList(read=tuple(source.read), deny=tuple(source.deny))
         return cls(root=source.root, default=default, default_origin=f"source {source.id!r}")
 

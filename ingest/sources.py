@@ -6,18 +6,29 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from infra.cron import CronExpression
 from policies.access.principal import InvalidPrincipalError, parse_principal_ref
 
 __all__ = [
     "DEFAULT_INCLUDE",
+    "FilesystemSource",
     "SourceConfig",
     "SourceRegistry",
     "SourcesFileError",
     "UnknownSourceError",
     "UrlAccessRule",
+    "WebSource",
     "load_sources",
 ]
 
@@ -56,13 +67,12 @@ class UrlAccessRule(BaseModel):
     _check_read = field_validator("read", "deny")(classmethod(lambda cls, v: _principals(v)))
 
 
-class SourceConfig(BaseModel):
-    """One approved source. Paths are relative to the sources file's folder."""
+class _SourceBase(BaseModel):
+    """What every approved source declares, whatever its kind."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: SourceId
-    kind: str
     description: str = ""
     enabled: bool = True
     read: list[str] = Field(default_factory=list, description="default readers of its documents")
@@ -78,11 +88,27 @@ class SourceConfig(BaseModel):
         description="wipe guard: if fewer than this share of indexed documents are still listed, "
         "nothing is deleted without --allow-mass-delete",
     )
-    # filesystem
-    root: Path | None = None
+
+    _check_principals = field_validator("read", "deny")(classmethod(lambda cls, v: _principals(v)))
+
+
+class FilesystemSource(_SourceBase):
+    """Files under `root` (relative to the sources file's folder)."""
+
+    kind: Literal["filesystem"]
+    root: Path
     include: list[str] = Field(default_factory=lambda: list(DEFAULT_INCLUDE))
     exclude: list[str] = Field(default_factory=list)
-    # web
+
+    @property
+    def source_kind(self) -> SourceKind:
+        return "filesystem"
+
+
+class WebSource(_SourceBase):
+    """Pages crawled from `seeds` and/or a `sitemap`, on `allowed_hosts` only."""
+
+    kind: Literal["web"]
     seeds: list[str] = Field(default_factory=list)
     sitemap: str | None = None
     allowed_hosts: list[str] = Field(default_factory=list)
@@ -99,31 +125,33 @@ class SourceConfig(BaseModel):
     )
     access_rules: list[UrlAccessRule] = Field(default_factory=list)
 
-    _check_principals = field_validator("read", "deny")(classmethod(lambda cls, v: _principals(v)))
-
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        if value not in _KINDS:
-            raise ValueError(
-                f"unknown source kind {value!r} (expected one of: {', '.join(_KINDS)})"
-            )
-        return value
-
     @model_validator(mode="after")
-    def _kind_fields(self) -> SourceConfig:
-        if self.kind == "filesystem" and self.root is None:
-            raise ValueError("a filesystem source needs 'root'")
-        if self.kind == "web":
-            if not self.seeds and not self.sitemap:
-                raise ValueError("a web source needs 'seeds' or 'sitemap'")
-            if not self.allowed_hosts:
-                raise ValueError("a web source needs 'allowed_hosts'")
+    def _reachable(self) -> WebSource:
+        if not self.seeds and not self.sitemap:
+            raise ValueError("a web source needs 'seeds' or 'sitemap'")
+        if not self.allowed_hosts:
+            raise ValueError("a web source needs 'allowed_hosts'")
         return self
 
     @property
     def source_kind(self) -> SourceKind:
-        return "web" if self.kind == "web" else "filesystem"
+        return "web"
+
+
+def _known_kind(value: object) -> object:
+    """An unknown `kind` named with the kinds there are (before the union picks a model)."""
+    kind = value.get("kind") if isinstance(value, dict) else None
+    if isinstance(kind, str) and kind not in _KINDS:
+        raise ValueError(f"unknown source kind {kind!r} (expected one of: {', '.join(_KINDS)})")
+    return value
+
+
+# One approved source: its `kind` decides which fields it has (a web source's `seeds` on a
+# filesystem source is an error, not silently ignored).
+SourceConfig = Annotated[
+    Annotated[FilesystemSource | WebSource, Field(discriminator="kind")],
+    BeforeValidator(_known_kind),
+]
 
 
 class _SourcesFile(BaseModel):
@@ -177,6 +205,19 @@ def _where(loc: tuple[int | str, ...], raw: dict[str, object]) -> str:
     return ".".join(str(p) for p in loc)
 
 
+def _problem(error: ErrorDetails, raw: dict[str, object]) -> str:
+    """One validation error, located by source id; the kind's tag is left out of the place
+    (`sources[wiki].root`, not `sources[wiki].filesystem.root`), and a missing field says
+    which kind of source needs it."""
+    loc = tuple(error["loc"])
+    tag = loc[2] if len(loc) > 2 and loc[2] in _KINDS else None
+    if tag is not None:
+        loc = loc[:2] + loc[3:]
+        if error["type"] == "missing" and len(loc) == 3:
+            return f"{_where(loc[:2], raw)}: a {tag} source needs {loc[2]!r}"
+    return f"{_where(loc, raw)}: {error['msg']}"
+
+
 def load_sources(path: Path) -> SourceRegistry:
     """Read and validate a sources file; every error names the file and what is wrong."""
     try:
@@ -190,11 +231,13 @@ def load_sources(path: Path) -> SourceRegistry:
     try:
         parsed = _SourcesFile.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{_where(err['loc'], raw)}: {err['msg']}" for err in exc.errors())
+        problems = "; ".join(_problem(err, raw) for err in exc.errors())
         raise SourcesFileError(f"{path}: {problems}") from exc
     base = path.parent.resolve()
-    resolved = [
-        s.model_copy(update={"root": (base / s.root).resolve()}) if s.root is not None else s
+    resolved: list[SourceConfig] = [
+        s.model_copy(update={"root": (base / s.root).resolve()})
+        if isinstance(s, FilesystemSource)
+        else s
         for s in parsed.sources
     ]
     return SourceRegistry(resolved, path=path)

@@ -3,45 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, model_validator
 
 from retrieval.schema import DEFAULT_FULL_SCAN_THRESHOLD_KB, IdfScope, PayloadMemory
 from retrieval.store import VectorStore
 
-__all__ = ["StoreSettings", "open_store"]
+__all__ = ["EdgeStoreSettings", "ServerStoreSettings", "StoreSettings", "open_store"]
 
 
-class StoreSettings(BaseModel):
-    """Where the index lives. `edge` (default): Qdrant Edge in-process at `path`, one process at
-    a time. `server`: a Qdrant server at `url`, or with `local_mode` qdrant-client's local mode
-    at `path` (tests and tiny indexes only: it scans in Python)."""
+class _StoreCommon(BaseModel):
+    """Search and write settings both backends take."""
 
-    backend: Literal["edge", "server"] = "edge"
-    path: Path = Field(
-        default=Path(".proofdesk/index"),
-        description="Edge shard directory, or the local-mode storage folder",
-    )
-    url: str | None = Field(default=None, description="Qdrant server URL (backend=server)")
-    api_key: SecretStr | None = None
-    collection: str = Field(
-        default="proofdesk", min_length=1, description="Collection name (server backend)"
-    )
-    local_mode: bool = Field(
-        default=False, description="backend=server without a server: qdrant-client local mode"
-    )
+    model_config = ConfigDict(extra="forbid")
+
     hnsw_ef: int | None = Field(
         default=None,
         ge=1,
         description="HNSW search breadth; None: the engine's default",
-    )
-    full_scan_threshold_kb: int | None = Field(
-        default=DEFAULT_FULL_SCAN_THRESHOLD_KB,
-        ge=1,
-        description="Edge: a filter admitting fewer vectors than this (in KB) is searched "
-        "exhaustively over the admitted points instead of through the HNSW graph; applies when "
-        "the index is created. None: the engine's default (10,000 KB)",
     )
     exact: bool = Field(default=False, description="Exhaustive search, never the HNSW graph")
     acorn: bool = Field(
@@ -57,28 +37,72 @@ class StoreSettings(BaseModel):
         "ones; it evaluates the access filter once more, see docs/benchmarks.md) or over the "
         "whole collection",
     )
+    upsert_batch_size: int = Field(default=256, ge=1, le=10_000)
+    scroll_page_size: int = Field(default=1000, ge=1, le=100_000)
+
+
+class EdgeStoreSettings(_StoreCommon):
+    """`store.backend: edge` (the default): Qdrant Edge in-process at `path`, one process at a
+    time."""
+
+    backend: Literal["edge"] = "edge"
+    path: Path = Field(default=Path(".proofdesk/index"), description="Edge shard directory")
+    full_scan_threshold_kb: int | None = Field(
+        default=DEFAULT_FULL_SCAN_THRESHOLD_KB,
+        ge=1,
+        description="a filter admitting fewer vectors than this (in KB) is searched "
+        "exhaustively over the admitted points instead of through the HNSW graph; applies when "
+        "the index is created. None: the engine's default (10,000 KB)",
+    )
     payload_memory: PayloadMemory = Field(
         default="cached",
-        description="Edge: 'cached' keeps payloads (chunk text, access lists) in RAM, which "
-        "makes reading a search's hits faster (figures in docs/benchmarks.md); 'cold' reads "
-        "them from the files on demand",
+        description="'cached' keeps payloads (chunk text, access lists) in RAM, which makes "
+        "reading a search's hits faster (figures in docs/benchmarks.md); 'cold' reads them "
+        "from the files on demand",
     )
     indexing_threshold_kb: int | None = Field(
         default=None,
         ge=1,
-        description="Edge: segment size (KB) above which optimize() builds HNSW; None: keep",
+        description="segment size (KB) above which optimize() builds HNSW; None: keep",
     )
+
+
+class ServerStoreSettings(_StoreCommon):
+    """`store.backend: server`: a Qdrant server at `url`, or with `local_mode` qdrant-client's
+    local mode at `path` (tests and tiny indexes only: it scans in Python)."""
+
+    backend: Literal["server"]
+    url: str | None = Field(default=None, description="Qdrant server URL")
+    api_key: SecretStr | None = None
+    collection: str = Field(default="proofdesk", min_length=1, description="Collection name")
+    local_mode: bool = Field(
+        default=False, description="without a server: qdrant-client local mode at `path`"
+    )
+    path: Path = Field(default=Path(".proofdesk/index"), description="the local-mode folder")
     timeout: int = Field(default=30, ge=1, description="Seconds per server request")
-    upsert_batch_size: int = Field(default=256, ge=1, le=10_000)
-    scroll_page_size: int = Field(default=1000, ge=1, le=100_000)
 
     @model_validator(mode="after")
-    def _server_needs_a_target(self) -> Self:
-        if self.backend == "server" and not self.local_mode and not self.url:
+    def _needs_a_target(self) -> Self:
+        if not self.local_mode and not self.url:
             raise ValueError("backend 'server' needs a url (or local_mode=true)")
-        if self.backend == "server" and self.local_mode and self.url:
+        if self.local_mode and self.url:
             raise ValueError("give either url or local_mode=true, not both")
         return self
+
+
+def _backend(value: object) -> str:
+    """The union's tag: `backend`, which defaults to edge when a settings file leaves it out."""
+    if isinstance(value, dict):
+        return str(value.get("backend", "edge"))
+    return str(getattr(value, "backend", "edge"))
+
+
+# Where the index lives: the backend decides which settings exist (an Edge-only setting under
+# `backend: server` is an error, not silently ignored).
+StoreSettings = Annotated[
+    Annotated[EdgeStoreSettings, Tag("edge")] | Annotated[ServerStoreSettings, Tag("server")],
+    Discriminator(_backend),
+]
 
 
 def open_store(settings: StoreSettings, *, dimension: int) -> VectorStore:
@@ -87,7 +111,7 @@ def open_store(settings: StoreSettings, *, dimension: int) -> VectorStore:
     Raises `StoreLockedError` when an Edge index is held by another process, and `StoreError`
     when the existing index does not fit the schema (for example another dimension).
     """
-    if settings.backend == "edge":
+    if isinstance(settings, EdgeStoreSettings):
         from retrieval.edge_store import EdgeStore
 
         return EdgeStore(

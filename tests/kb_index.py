@@ -22,7 +22,7 @@ from retrieval.embedding.embedder import Embedder
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
 from retrieval.service import RetrievalService
 from retrieval.store import VectorStore
-from retrieval.store_factory import StoreSettings, open_store
+from retrieval.store_factory import EdgeStoreSettings, open_store
 
 REPO = Path(__file__).resolve().parents[1]
 KB = REPO / "kb"
@@ -62,7 +62,7 @@ def build_kb_index(
     sentences = SentenceVectors(
         embedder=embedder, store=SentenceVectorStore(engine=engine, dimension=embedder.dimension)
     )
-    store = open_store(StoreSettings(path=tmp / "index"), dimension=embedder.dimension)
+    store = open_store(EdgeStoreSettings(path=tmp / "index"), dimension=embedder.dimension)
     service = IngestService(
         registry=registry,
         store=store,

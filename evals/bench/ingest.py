@@ -39,7 +39,7 @@ from policies.pii.settings import RedactionSettings
 from retrieval.embedding.embedder import load_embedder
 from retrieval.records import ChunkRecord
 from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
-from retrieval.store_factory import StoreSettings, open_store
+from retrieval.store_factory import EdgeStoreSettings, open_store
 
 
 def _record(title: str, draft: ChunkDraft) -> ChunkRecord:
@@ -87,7 +87,7 @@ def run(data: Path, *, limit: int | None, flag_pii: bool = True) -> dict[str, An
         SentenceVectors(embedder=embedder).embed(records)
         raw_sentence_seconds = time.perf_counter() - t0
 
-        store = open_store(StoreSettings(path=tmp / "index"), dimension=embedder.dimension)
+        store = open_store(EdgeStoreSettings(path=tmp / "index"), dimension=embedder.dimension)
         engine = create_state_engine(f"sqlite:///{tmp / 'state.db'}")
         state = StateStore(engine=engine)
         scanner = (

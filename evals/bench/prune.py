@@ -44,7 +44,7 @@ from retrieval.sentence_vectors import (
     shown_texts,
 )
 from retrieval.sentences import sentence_units
-from retrieval.store_factory import StoreSettings, open_store
+from retrieval.store_factory import EdgeStoreSettings, open_store
 
 __all__ = ["bench_rows", "main", "run"]
 
@@ -160,7 +160,7 @@ def _build(workdir: Path, n_chunks: int, dead: float) -> dict[str, object]:
     sentences = SentenceVectorStore(engine=engine, dimension=embedder.dimension)
     redactor = _redactor(engine)
     findings = FindingsStore(engine=engine, fingerprint=redactor.fingerprint())
-    store = open_store(StoreSettings(path=workdir / "index"), dimension=embedder.dimension)
+    store = open_store(EdgeStoreSettings(path=workdir / "index"), dimension=embedder.dimension)
     rng = np.random.default_rng(7)
     text_rng = random.Random(7)  # noqa: S311 - reproducible synthetic data
     n_dead = int(n_chunks * dead)
@@ -210,7 +210,9 @@ def _prune_child(workdir: str, queue: multiprocessing.Queue[dict[str, object]]) 
     embedder = load_embedder()
     engine = create_state_engine(f"sqlite:///{Path(workdir) / 'state.db'}")
     state = StateStore(engine=engine)
-    store = open_store(StoreSettings(path=Path(workdir) / "index"), dimension=embedder.dimension)
+    store = open_store(
+        EdgeStoreSettings(path=Path(workdir) / "index"), dimension=embedder.dimension
+    )
     pruner = StatePruner(
         store=store,
         state=state,

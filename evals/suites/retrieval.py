@@ -48,7 +48,7 @@ from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.schema import SCHEMA_VERSION
 from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings
 from retrieval.store import SearchMode, VectorStore
-from retrieval.store_factory import StoreSettings, open_store
+from retrieval.store_factory import EdgeStoreSettings, open_store
 
 __all__ = [
     "MODES",
@@ -196,7 +196,7 @@ def build_index(
 ) -> EvalIndex:
     """Open (and with `sync`, ingest every enabled source into) the index under `workdir`."""
     registry = load_sources(sources_file)
-    store = open_store(StoreSettings(path=workdir / "index"), dimension=embedder.dimension)
+    store = open_store(EdgeStoreSettings(path=workdir / "index"), dimension=embedder.dimension)
     state = StateStore(engine=create_state_engine(f"sqlite:///{workdir / 'state.db'}"))
     screen = InjectionScreen()
     service = IngestService(

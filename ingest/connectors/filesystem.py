@@ -13,7 +13,7 @@ from typing import Literal
 from ingest.acl import AccessResolutionError, FolderAclResolver, is_acl_file
 from ingest.connectors import SourceUnavailableError
 from ingest.documents import AccessList, DocType, FetchedDocument, FetchFailure
-from ingest.sources import SourceConfig
+from ingest.sources import FilesystemSource
 
 __all__ = ["DOC_TYPES_BY_EXTENSION", "FilesystemConnector", "matches_glob"]
 
@@ -59,9 +59,7 @@ class FilesystemConnector:
     access of the place it really is, so a link cannot widen who may read it.
     """
 
-    def __init__(self, *, source: SourceConfig) -> None:
-        if source.root is None:
-            raise ValueError(f"source {source.id!r} has no 'root'")
+    def __init__(self, *, source: FilesystemSource) -> None:
         self._source = source
         self._root = source.root.absolute()
 

@@ -27,7 +27,7 @@ from protego import Protego
 from ingest.acl import AccessResolutionError, AclRule, require_readers
 from ingest.connectors import ListingTruncatedError, SourceUnavailableError
 from ingest.documents import AccessList, DocType, FetchedDocument, FetchFailure
-from ingest.sources import SourceConfig
+from ingest.sources import WebSource
 
 __all__ = ["CONTENT_TYPES", "WebConnector", "normalise_url"]
 
@@ -80,7 +80,7 @@ class WebConnector:
     def __init__(
         self,
         *,
-        source: SourceConfig,
+        source: WebSource,
         client: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -106,7 +106,7 @@ class WebConnector:
 
 
 class _Scope:
-    def __init__(self, source: SourceConfig) -> None:
+    def __init__(self, source: WebSource) -> None:
         self._hosts = {_host_entry(h) for h in source.allowed_hosts}
         self._prefixes = tuple(source.allowed_path_prefixes)
 
@@ -150,7 +150,7 @@ class _Crawl:
     """The state of one scan: queue, URLs seen, robots.txt per origin, pages fetched."""
 
     def __init__(
-        self, source: SourceConfig, scope: _Scope, client: httpx.Client, pacer: _Pacer
+        self, source: WebSource, scope: _Scope, client: httpx.Client, pacer: _Pacer
     ) -> None:
         self._source = source
         self._scope = scope

@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from agent.serialize import answer_to_dict
 from agent.settings import AgentSettings
 from agent.types import Answer, ComposeRequest, Composition
 from ingest.parsing import parse_document
+from ingest.sources import FilesystemSource
 from policies.access.principal import Principal
 from policies.pii.guard import PiiGuard
 from tests.agent.pii_fixtures import make_guard
@@ -54,7 +54,9 @@ def _as(kb_index: KbIndex, user: str | None) -> Principal:
 def _document_text(kb_index: KbIndex, document_id: str) -> str:
     """The document's normalised text, parsed again from the kb file."""
     source_id, _, key = document_id.partition(":")
-    root = Path(str(kb_index.registry.get(source_id).root))
+    source = kb_index.registry.get(source_id)
+    assert isinstance(source, FilesystemSource)
+    root = source.root
     path = root / key
     doc_type = path.suffix.lstrip(".")
     return parse_document(path.read_bytes(), doc_type, fallback_title=path.stem).text  # type: ignore[arg-type]

@@ -47,7 +47,7 @@ from policies.access.settings import PolicySettings
 from policies.pii.settings import RedactionSettings
 from retrieval.embedding.embedder import Embedder
 from retrieval.store import VectorStore
-from retrieval.store_factory import StoreSettings, open_store
+from retrieval.store_factory import EdgeStoreSettings, open_store
 from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, LiveServer, serve, stop
 from tests.kb_index import KB
 
@@ -203,7 +203,7 @@ def served_settings(
             precompute_pii=False,
             prune_schedule=None,
         ),
-        store=StoreSettings(path=root / "index"),
+        store=EdgeStoreSettings(path=root / "index"),
         policy=policy or PolicySettings(policy_path=root / "policy.csv"),
         audit=AuditSettings(url=f"sqlite:///{root / 'audit.db'}", retention_schedule=None),
         redaction=RedactionSettings(analysis_processes=0),

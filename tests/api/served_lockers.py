@@ -24,7 +24,7 @@ from api.sync_jobs import SyncJobs
 from ingest.settings import IngestSettings
 from policies.access.settings import PolicySettings
 from policies.pii.settings import RedactionSettings
-from retrieval.store_factory import StoreSettings
+from retrieval.store_factory import EdgeStoreSettings
 from tests.api.conftest import Keys, api_settings, bearer, make_token, serve, stop
 from tests.kb_index import KB
 
@@ -79,7 +79,7 @@ def served_app(keys: Keys, root: Path) -> Iterator[Served]:
             state_url=f"sqlite:///{root / 'state.db'}",
             flag_pii=False,
         ),
-        store=StoreSettings(path=root / "index"),
+        store=EdgeStoreSettings(path=root / "index"),
         policy=PolicySettings(policy_path=root / "policy.csv"),
         audit=AuditSettings(url=f"sqlite:///{root / 'audit.db'}"),
         redaction=RedactionSettings(analysis_processes=0),

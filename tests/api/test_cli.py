@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrieval.store_factory import StoreSettings, open_store
+from retrieval.store_factory import EdgeStoreSettings, open_store
 from tests.api.conftest import write_cli_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ def test_an_invalid_sources_file_is_a_clear_error(config: Path, tmp_path: Path) 
 def test_a_command_while_another_process_owns_the_index_fails_clearly(
     config: Path, tmp_path: Path, command: str, hint: str
 ) -> None:
-    holder = open_store(StoreSettings(path=tmp_path / "index"), dimension=384)
+    holder = open_store(EdgeStoreSettings(path=tmp_path / "index"), dimension=384)
     try:
         result = _run(config, *command.split())
     finally:

@@ -118,7 +118,7 @@ def test_a_config_error_loads_no_model_and_names_the_source_by_id(
     result, imported = _imported_model_stack(config, "ingest")
 
     assert result.returncode == 2
-    assert "sources[handbook]: Value error, a filesystem source needs 'root'" in result.stderr
+    assert "sources[handbook]: a filesystem source needs 'root'" in result.stderr
     assert "sources.1" not in result.stderr
     assert imported == []
 

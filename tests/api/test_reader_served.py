@@ -23,7 +23,7 @@ from api.sync_jobs import SyncJobs
 from ingest.settings import IngestSettings
 from policies.access.settings import PolicySettings
 from retrieval.reading import ReaderSettings
-from retrieval.store_factory import StoreSettings
+from retrieval.store_factory import EdgeStoreSettings
 from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, Keys, bearer, make_token, serve, stop
 from tests.kb_index import KB
 from tests.retrieval.reader_fixtures import needs_bundled_reader, tiny_cross_encoder
@@ -75,7 +75,7 @@ def _settings(
             state_url=f"sqlite:///{tmp_path / 'state.db'}",
             flag_pii=False,
         ),
-        store=StoreSettings(path=tmp_path / "index"),
+        store=EdgeStoreSettings(path=tmp_path / "index"),
         policy=PolicySettings(policy_path=KB / "policy.csv"),
         reader=reader,
         agent=agent or AgentSettings(),

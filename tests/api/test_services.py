@@ -22,7 +22,7 @@ from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from ingest.settings import IngestSettings
 from policies.access.settings import PolicySettings
-from retrieval.store_factory import StoreSettings
+from retrieval.store_factory import EdgeStoreSettings
 from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, Keys, bearer, make_token, serve, stop
 from tests.kb_index import KB
 
@@ -56,7 +56,7 @@ def _settings(tmp_path: Path) -> Settings:
             state_url=f"sqlite:///{tmp_path / 'state.db'}",
             flag_pii=False,
         ),
-        store=StoreSettings(path=tmp_path / "index"),
+        store=EdgeStoreSettings(path=tmp_path / "index"),
         policy=PolicySettings(policy_path=KB / "policy.csv"),
         audit=AuditSettings(url=f"sqlite:///{tmp_path / 'audit.db'}"),  # not the working dir's
     )

@@ -18,7 +18,7 @@ from ingest.sync import IngestService
 from retrieval.embedding.embedder import Embedder
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.store import VectorStore
-from retrieval.store_factory import StoreSettings, open_store
+from retrieval.store_factory import EdgeStoreSettings, open_store
 
 VPN = """\
 ---
@@ -111,7 +111,7 @@ def wire(
 ) -> Wired:
     registry = load_sources(sources_file)
     engine = create_state_engine(f"sqlite:///{tmp / 'state.db'}")
-    store = open_store(StoreSettings(path=tmp / "index"), dimension=embedder.dimension)
+    store = open_store(EdgeStoreSettings(path=tmp / "index"), dimension=embedder.dimension)
     if wrap_store is not None:
         store = wrap_store(store)
     state = StateStore(engine=engine)

@@ -16,7 +16,7 @@ from ingest.acl import (
     parse_acl,
 )
 from ingest.documents import AccessList
-from ingest.sources import SourceConfig
+from ingest.sources import FilesystemSource
 
 DEFAULT = AccessList(read=("group:staff",), deny=("user:eve",))
 
@@ -187,7 +187,7 @@ def test_folder_rules_are_read_once_per_resolver(tmp_path: Path) -> None:
 
 
 def test_for_source_starts_from_the_source_default(tmp_path: Path) -> None:
-    source = SourceConfig(
+    source = FilesystemSource(
         id="kb", kind="filesystem", root=tmp_path, read=["group:staff"], deny=["user:eve"]
     )
     assert FolderAclResolver.for_source(source).resolve("doc.md") == DEFAULT

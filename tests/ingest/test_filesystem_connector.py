@@ -17,12 +17,12 @@ import pytest
 from ingest.connectors import SourceUnavailableError
 from ingest.connectors.filesystem import FilesystemConnector, matches_glob
 from ingest.documents import AccessList, FetchedDocument, FetchFailure
-from ingest.sources import SourceConfig
+from ingest.sources import FilesystemSource
 
 Result = FetchedDocument | FetchFailure
 
 
-def _source(root: Path, **overrides: object) -> SourceConfig:
+def _source(root: Path, **overrides: object) -> FilesystemSource:
     fields: dict[str, object] = {
         "id": "kb",
         "kind": "filesystem",
@@ -31,7 +31,7 @@ def _source(root: Path, **overrides: object) -> SourceConfig:
         "deny": ["user:eve"],
     }
     fields.update(overrides)
-    return SourceConfig.model_validate(fields)
+    return FilesystemSource.model_validate(fields)
 
 
 def _write(root: Path, files: Mapping[str, str | bytes]) -> None:

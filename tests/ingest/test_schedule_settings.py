@@ -11,12 +11,12 @@ from pydantic import BaseModel, ValidationError
 
 from agent.audit.store import AuditSettings
 from ingest.settings import IngestSettings
-from ingest.sources import SourceConfig
+from ingest.sources import FilesystemSource
 
 Build = Callable[[str | None], BaseModel]
 
 BUILDERS: dict[str, Build] = {
-    "source schedule": lambda v: SourceConfig(
+    "source schedule": lambda v: FilesystemSource(
         id="it-kb", kind="filesystem", root=Path("/srv/kb"), read=["public"], schedule=v
     ),
     "ingest.prune_schedule": lambda v: IngestSettings(prune_schedule=v),

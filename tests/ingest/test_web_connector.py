@@ -17,7 +17,7 @@ import pytest
 from ingest.connectors import ListingTruncatedError, SourceUnavailableError
 from ingest.connectors.web import WebConnector, normalise_url
 from ingest.documents import AccessList, FetchedDocument, FetchFailure
-from ingest.sources import SourceConfig
+from ingest.sources import WebSource
 
 Result = FetchedDocument | FetchFailure
 HTML = "text/html; charset=utf-8"
@@ -109,7 +109,7 @@ def site() -> Iterator[Site]:
         thread.join()
 
 
-def _source(site: Site, **overrides: object) -> SourceConfig:
+def _source(site: Site, **overrides: object) -> WebSource:
     fields: dict[str, object] = {
         "id": "web",
         "kind": "web",
@@ -120,7 +120,7 @@ def _source(site: Site, **overrides: object) -> SourceConfig:
         "deny": ["user:eve"],
     }
     fields.update(overrides)
-    return SourceConfig.model_validate(fields)
+    return WebSource.model_validate(fields)
 
 
 def _connector(site: Site, **overrides: object) -> WebConnector:
@@ -559,7 +559,7 @@ def _free_port() -> int:
 
 def test_unreachable_seed_host_means_the_source_is_unavailable() -> None:
     port = _free_port()
-    source = SourceConfig(
+    source = WebSource(
         id="web",
         kind="web",
         seeds=[f"http://127.0.0.1:{port}/docs/"],
@@ -572,7 +572,7 @@ def test_unreachable_seed_host_means_the_source_is_unavailable() -> None:
 
 def test_uses_the_client_it_is_given_and_leaves_it_open(site: Site) -> None:
     site.page("/docs/")
-    source = SourceConfig(
+    source = WebSource(
         id="web",
         kind="web",
         seeds=[site.url("/docs/")],

@@ -21,7 +21,7 @@ from policies.access.filters import AccessFilter
 from retrieval.edge_store import EdgeStore
 from retrieval.records import ChunkRecord, chunk_id_for
 from retrieval.store import StoreLockedError
-from retrieval.store_factory import StoreSettings, open_store
+from retrieval.store_factory import EdgeStoreSettings, open_store
 
 DIM = 384
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -95,9 +95,9 @@ OPEN_IN_CHILD = """
     import sys
     from pathlib import Path
     from retrieval.store import StoreLockedError
-    from retrieval.store_factory import StoreSettings, open_store
+    from retrieval.store_factory import EdgeStoreSettings, StoreSettings, open_store
     try:
-        store = open_store(StoreSettings(path=Path({path!r})), dimension={dim})
+        store = open_store(EdgeStoreSettings(path=Path({path!r})), dimension={dim})
     except StoreLockedError as exc:
         print(exc)
         sys.exit(3)
@@ -171,7 +171,7 @@ def test_unflushed_writes_survive_a_crash_through_the_wal(index_path: Path) -> N
 def test_points_written_after_optimize_are_searchable_before_the_next_one(
     index_path: Path,
 ) -> None:
-    settings = StoreSettings(path=index_path, indexing_threshold_kb=1)  # force an HNSW graph
+    settings = EdgeStoreSettings(path=index_path, indexing_threshold_kb=1)  # force an HNSW graph
     store = open_store(settings, dimension=DIM)
     assert isinstance(store, EdgeStore)
     with store:
@@ -208,7 +208,7 @@ def test_the_full_scan_threshold_is_written_into_a_new_index(
 ) -> None:
     # Filtered HNSW recall was 0.22 at 100k chunks with the engine's default threshold; the
     # index the settings create must carry ours (the engine reads it from this file).
-    store = open_store(StoreSettings(path=tmp_path / "index", **configured), dimension=4)
+    store = open_store(EdgeStoreSettings(path=tmp_path / "index", **configured), dimension=4)
     store.close()
     config = json.loads((tmp_path / "index" / "edge_config.json").read_text())
     found = config.get("hnsw_config", {}).get("full_scan_threshold")
@@ -228,7 +228,7 @@ def test_acorn_searches_through_the_graph_and_still_returns_only_what_the_filter
     records = chunks(1200)
     found: dict[bool, list[set[str]]] = {}
     for acorn in (False, True):
-        settings = StoreSettings(
+        settings = EdgeStoreSettings(
             path=tmp_path / f"acorn-{acorn}",
             acorn=acorn,
             exact=not acorn,
@@ -274,7 +274,7 @@ def test_payloads_are_kept_in_memory_unless_configured_and_either_placement_reop
         assert placement() == "cached"
         assert cached.retrieve_chunks([c.chunk_id for c in written]) == written
         assert nearest(cached, vectors[4], READERS[4 % 3]) == written[4].chunk_id
-    reopened = open_store(StoreSettings(path=index_path, payload_memory="cold"), dimension=DIM)
+    reopened = open_store(EdgeStoreSettings(path=index_path, payload_memory="cold"), dimension=DIM)
     try:
         assert placement() == "cold"
         assert reopened.count() == len(written)

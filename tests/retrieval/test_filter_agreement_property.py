@@ -22,7 +22,7 @@ from policies.access.casbin_engine import CasbinPolicyEngine
 from policies.access.settings import PolicySettings
 from retrieval.edge_store import EdgeStore
 from retrieval.records import ChunkRecord, chunk_id_for
-from retrieval.store_factory import StoreSettings, open_store
+from retrieval.store_factory import EdgeStoreSettings, open_store
 
 GROUPS = [f"g{i}" for i in range(24)]
 USERS = [f"u{i}" for i in range(16)]
@@ -86,7 +86,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
     vectors = np.random.default_rng(7).normal(size=(CHUNKS, 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    store = open_store(StoreSettings(path=tmp / "index"), dimension=384)
+    store = open_store(EdgeStoreSettings(path=tmp / "index"), dimension=384)
     assert isinstance(store, EdgeStore)
     store.upsert(chunks, vectors.tolist())
     store.flush()  # not optimized: unindexed segments are searched exactly

@@ -23,7 +23,12 @@ from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters, chunk_id_for
 from retrieval.schema import IdfScope
 from retrieval.store import SearchMode, StoreError, VectorStore
-from retrieval.store_factory import StoreSettings, open_store
+from retrieval.store_factory import (
+    EdgeStoreSettings,
+    ServerStoreSettings,
+    StoreSettings,
+    open_store,
+)
 
 DIM = 384
 MODES: tuple[SearchMode, ...] = ("dense", "sparse", "hybrid")
@@ -161,8 +166,8 @@ def store_settings(
 ) -> StoreSettings:
     common = {"path": path, "scroll_page_size": scroll_page_size, "bm25_idf": bm25_idf}
     if backend == "edge":
-        return StoreSettings.model_validate({"backend": "edge", **common})
-    return StoreSettings.model_validate({"backend": "server", "local_mode": True, **common})
+        return EdgeStoreSettings.model_validate(common)
+    return ServerStoreSettings.model_validate({"backend": "server", "local_mode": True, **common})
 
 
 @pytest.fixture(scope="module")
