@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from tests.network_guard import NonLoopbackError
+from tests.fixtures.network_guard import NonLoopbackError
 
 
 def test_a_connection_beyond_loopback_fails_at_once() -> None:

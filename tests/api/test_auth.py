@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from api.api_settings import JwtSettings
 from api.auth import ApiKeyEntry, ApiKeysFileError, ApiKeyStore, hash_api_key
 from retrieval.embedding.embedder import Embedder
-from tests.api.conftest import AUDIENCE, ISSUER, bearer, make_token
-from tests.api.served_app import HR_QUESTION, STAFF_QUESTION, ServedApp, start_served
+from tests.fixtures.credentials import AUDIENCE, ISSUER, bearer, make_token
+from tests.fixtures.served_app import HR_QUESTION, STAFF_QUESTION, ServedApp, start_served
 
 CHAT: dict[str, Any] = {"question": STAFF_QUESTION}
 

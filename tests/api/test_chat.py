@@ -12,8 +12,8 @@ from openai.types.chat import ChatCompletion
 
 from agent.decision import NO_EVIDENCE_TEXT
 from agent.serialize import answer_to_dict
-from tests.api.conftest import bearer, make_token
-from tests.api.served_app import (
+from tests.fixtures.credentials import bearer, make_token
+from tests.fixtures.served_app import (
     HR_QUESTION,
     PIPELINE_MAX_QUESTION_CHARS,
     STAFF_QUESTION,

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.api.served_app import ServedApp
+from tests.fixtures.served_app import ServedApp
 
 EXAMPLES = int(os.environ.get("PROOFDESK_FUZZ_EXAMPLES", "60"))
 MIN_REQUESTS = 1000 if EXAMPLES >= 60 else 0

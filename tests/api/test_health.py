@@ -21,10 +21,11 @@ import pytest
 from api.runtime import Engines, Progress, ServiceRuntime
 from ingest.scheduler import Scheduler
 from retrieval.embedding.embedder import Embedder
-from tests.api.conftest import Keys, bearer, build_harness, make_token, running
-from tests.api.retrieval_chat import RetrievalChat
-from tests.api.served_app import STAFF_QUESTION, ServedApp, start_served
-from tests.kb_index import KbIndex
+from tests.fixtures.credentials import Keys, bearer, make_token
+from tests.fixtures.harness import build_harness, running
+from tests.fixtures.kb_index import KbIndex
+from tests.fixtures.retrieval_chat import RetrievalChat
+from tests.fixtures.served_app import STAFF_QUESTION, ServedApp, start_served
 
 CHAT = {"question": "How do I set up the VPN client?"}
 

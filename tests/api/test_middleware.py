@@ -15,17 +15,10 @@ import pytest
 
 from agent.types import Answer
 from policies.access.principal import Principal
-from tests.api.conftest import (
-    BlockingChat,
-    Keys,
-    api_settings,
-    bearer,
-    build_harness,
-    make_token,
-    running,
-)
-from tests.api.served_app import CORS_ORIGIN, ServedApp
-from tests.kb_index import KbIndex
+from tests.fixtures.credentials import Keys, api_settings, bearer, make_token
+from tests.fixtures.harness import BlockingChat, build_harness, running
+from tests.fixtures.kb_index import KbIndex
+from tests.fixtures.served_app import CORS_ORIGIN, ServedApp
 
 CHAT = {"question": "How do I set up the VPN client?"}
 

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from api.api_settings import RateLimitSettings
 from retrieval.embedding.embedder import Embedder
-from tests.api.served_app import ServedApp, start_served
+from tests.fixtures.served_app import ServedApp, start_served
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PER_KEY, PER_USER = 4, 2

@@ -24,8 +24,9 @@ from api.services import build_services, default_chat_factory
 from api.settings import Settings
 from api.wiring import build_ingest
 from retrieval.embedding.embedder import Embedder
-from tests.api.conftest import bearer, make_token, serve, stop
-from tests.api.served_app import ServedApp, served_settings
+from tests.fixtures.credentials import bearer, make_token
+from tests.fixtures.live_server import serve, stop
+from tests.fixtures.served_app import ServedApp, served_settings
 
 HR_QUERY = "When are salary bands reviewed?"
 STAFF_QUERY = "How do I open a day locker?"

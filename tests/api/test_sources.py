@@ -17,9 +17,10 @@ import numpy as np
 
 from ingest.jobs import JobStore
 from ingest.state import StateStore, create_state_engine
-from tests.api.conftest import BlockingChat, Keys, bearer, build_harness, make_token, running
-from tests.api.served_app import ServedApp
-from tests.kb_index import KbIndex
+from tests.fixtures.credentials import Keys, bearer, make_token
+from tests.fixtures.harness import BlockingChat, build_harness, running
+from tests.fixtures.kb_index import KbIndex
+from tests.fixtures.served_app import ServedApp
 
 SOURCES = ["staff-kb", "hr-kb"]  # as the served app's sources file lists them
 

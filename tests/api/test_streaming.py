@@ -11,8 +11,8 @@ import httpx
 import openai
 import pytest
 
-from tests.api.conftest import bearer, make_token
-from tests.api.served_app import STAFF_QUESTION, ServedApp
+from tests.fixtures.credentials import bearer, make_token
+from tests.fixtures.served_app import STAFF_QUESTION, ServedApp
 
 QUESTION = STAFF_QUESTION
 
