@@ -1,4 +1,5 @@
-"""The suite's loopback guard (`tests/network_guard.py`) is installed and refuses other hosts."""
+"""The suite's loopback guard (`tests/fixtures/network_guard.py`) is installed and refuses
+other hosts."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Identity: API keys and scopes, act_as, and JWT bearer tokens (HS256, RS256, JWKS), on the
-app as `proofdesk serve` builds it (`tests/api/served_app.py`); RS256 and JWKS each on a served
+app as `proofdesk serve` builds it (`tests/fixtures/served_app.py`); RS256 and JWKS each on a served
 app of their own, configured with the identity provider's public key."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """POST /v1/chat and /v1/chat/completions (non-streaming) over HTTP, on the app as
-`proofdesk serve` builds it (`tests/api/served_app.py`: the agent's pipeline over staff-kb
+`proofdesk serve` builds it (`tests/fixtures/served_app.py`: the agent's pipeline over staff-kb
 (lockers, all staff) and hr-kb (salary bands, group hr))."""
 
 from __future__ import annotations

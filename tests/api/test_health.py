@@ -1,7 +1,7 @@
 """/healthz, /readyz (503 with reasons until the index and model are up), /metrics.
 
 /healthz, /readyz and /metrics run on the app as `proofdesk serve` builds it
-(`tests/api/served_app.py`), not ready while another process holds its index. A failed start-up
+(`tests/fixtures/served_app.py`), not ready while another process holds its index. A failed start-up
 and the log of readiness changes use the stand-in app (`build_harness`): they need a start-up
 that fails, or is held until the test lets it finish, which the served app's real start-up
 cannot be made to do.

@@ -1,7 +1,7 @@
 """Request ids, the error body on every error, 500s, timeouts, CORS, and request ids in logs.
 
 Request ids, error bodies and CORS run on the app as `proofdesk serve` builds it
-(`tests/api/served_app.py`, which allows one browser origin). The 500 and the 504 use the
+(`tests/fixtures/served_app.py`, which allows one browser origin). The 500 and the 504 use the
 stand-in app (`build_harness`): they need a chat service that raises or hangs.
 """
 

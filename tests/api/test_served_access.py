@@ -1,5 +1,5 @@
 """Access on the served app (issue 16, findings 1, 3, 5, 6), over HTTP on a live server built
-exactly as `proofdesk serve` builds it (`tests/api/served_app.py`).
+exactly as `proofdesk serve` builds it (`tests/fixtures/served_app.py`).
 
 dave reads the salary bands through `g, user:dave, group:hr`; bob is all staff; oscar is an
 auditor (all staff, not hr); the keys `widget-a`/`widget-b` have no user, `audit-keyonly` has the

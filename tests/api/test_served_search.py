@@ -1,7 +1,7 @@
 """`POST /v1/search` and `proofdesk search --server`, over HTTP on the app as `proofdesk serve`
 builds it (issue 18: while `serve` owns the embedded index, `search` goes through it).
 
-The app is the served composition of `tests/api/served_app.py` (staff-kb readable by all staff,
+The app is the served composition of `tests/fixtures/served_app.py` (staff-kb readable by all staff,
 hr-kb by group hr) with one more key: an `act_as` integration, `search-bot`."""
 
 from __future__ import annotations

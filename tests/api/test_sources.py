@@ -1,7 +1,7 @@
 """Sources and sync jobs: list, start (202, then the job finishes), 404, 409, 503, jobs; state
 prune.
 
-On the app as `proofdesk serve` builds it (`tests/api/served_app.py`: sources staff-kb and
+On the app as `proofdesk serve` builds it (`tests/fixtures/served_app.py`: sources staff-kb and
 hr-kb). The 503 while the index is not ready uses the stand-in app (`build_harness`): it needs a
 start-up that never finishes, which the served app's real start-up cannot be made to do.
 """

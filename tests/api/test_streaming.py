@@ -1,5 +1,5 @@
 """Streaming over a real socket: the app as `proofdesk serve` builds it, uvicorn on 127.0.0.1
-(`tests/api/served_app.py`), httpx and the OpenAI SDK as clients."""
+(`tests/fixtures/served_app.py`), httpx and the OpenAI SDK as clients."""
 
 from __future__ import annotations
 
