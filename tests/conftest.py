@@ -18,8 +18,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from retrieval.embedding.embedder import Embedder, load_embedder
-from tests import network_guard
-from tests.kb_index import KbIndex, build_kb_index
+from tests.fixtures import network_guard
+from tests.fixtures.databases import POSTGRES_URL
+from tests.fixtures.kb_index import KbIndex, build_kb_index
 
 network_guard.install()  # nothing in the tests reaches beyond 127.0.0.1 (see the module)
 
@@ -49,9 +50,6 @@ def kb_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> It
     index.close()
 
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A database per test: SQLite in a temp dir, or a fresh schema on the PostgreSQL server
@@ -74,3 +72,14 @@ def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
     with admin.begin() as connection:
         connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    """A schema name on the PostgreSQL server, dropped (if made) after the test."""
+    name = f"outbox_test_{uuid.uuid4().hex[:12]}"
+    yield name
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    engine.dispose()

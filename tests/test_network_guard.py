@@ -1,4 +1,5 @@
-"""The suite's loopback guard (`tests/network_guard.py`) is installed and refuses other hosts."""
+"""The suite's loopback guard (`tests/fixtures/network_guard.py`) is installed and refuses
+other hosts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import socket
 import httpx
 import pytest
 
-from tests.network_guard import NonLoopbackError
+from tests.fixtures.network_guard import NonLoopbackError
 
 
 def test_a_connection_beyond_loopback_fails_at_once() -> None:

@@ -23,7 +23,7 @@ from agent.answer_cache import (
 from agent.llm.settings import AnswerCacheSettings
 from agent.types import Answer, Citation, TokenUsage
 from policies.access.filters import AccessFilter
-from tests.agent.scripted_llm import FakeClock
+from tests.fixtures.clocks import FakeClock
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 SUPPORT = AccessFilter(holds=frozenset({"public", "group:support"}), policy_version="p1")

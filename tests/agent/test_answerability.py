@@ -24,7 +24,7 @@ import yaml
 from agent.pipeline import AnswerService
 from agent.settings import AgentSettings
 from retrieval.embedding.embedder import Embedder
-from tests.kb_index import KB, KbIndex, build_kb_index
+from tests.fixtures.kb_index import KB, KbIndex, build_kb_index
 
 PAGES = {
     "everest.md": """# Mount Everest

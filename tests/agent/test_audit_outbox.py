@@ -5,12 +5,10 @@ back. Real PostgreSQL behind a loopback TCP proxy that the tests stop and start.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from agent.audit.outbox import AuditOutbox
 from agent.audit.store import AuditSettings, AuditStore, DuplicateAnswerError
@@ -18,9 +16,10 @@ from agent.types import Answer
 from api.runtime import Engines, ServiceRuntime
 from policies.access.principal import Principal
 from policies.pii.masking_worker import MaskingWorker
-from tests.agent.pii_fixtures import make_guard
-from tests.agent.tcp_proxy import TcpProxy
-from tests.agent.test_audit_store import POSTGRES_URL, make_answer
+from tests.fixtures.answers import make_answer
+from tests.fixtures.databases import audit_row_exists
+from tests.fixtures.pii import make_guard
+from tests.fixtures.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 
@@ -34,16 +33,6 @@ def proxy() -> Iterator[TcpProxy]:
     tcp.start()
     yield tcp
     tcp.stop()
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    name = f"outbox_test_{uuid.uuid4().hex[:12]}"
-    yield name
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    engine.dispose()
 
 
 def _url(proxy: TcpProxy) -> str:
@@ -63,19 +52,6 @@ def _store(
     )
 
 
-def _in_database(schema: str, answer_id: str) -> bool:
-    engine = create_engine(POSTGRES_URL)
-    try:
-        with engine.connect() as connection:
-            found = connection.execute(
-                text(f'SELECT count(*) FROM "{schema}".audit_answers WHERE answer_id = :id'),
-                {"id": answer_id},
-            ).scalar_one()
-    finally:
-        engine.dispose()
-    return bool(found)
-
-
 def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -93,7 +69,7 @@ def test_a_record_made_while_the_database_is_unreachable_is_kept_and_written_lat
     store.record(before, USER)
     if worker is not None:
         assert worker.drain(30)
-    assert _in_database(schema, before.answer_id)
+    assert audit_row_exists(schema, before.answer_id)
     proxy.stop()
     during = make_answer(f"mail {EMAIL} about the printer")
 
@@ -105,12 +81,12 @@ def test_a_record_made_while_the_database_is_unreachable_is_kept_and_written_lat
     assert (health.reachable, health.pending, health.lost) == (False, 1, 0)
     assert "unreachable" in health.summary() and "1 records kept" in health.summary()
     assert EMAIL.encode() not in (tmp_path / "audit-outbox.db").read_bytes()  # masked only
-    assert not _in_database(schema, during.answer_id)
+    assert not audit_row_exists(schema, during.answer_id)
 
     proxy.start()
     _wait_for(lambda: store.health().pending == 0)  # the delivery thread writes it
 
-    assert _in_database(schema, during.answer_id) and _in_database(schema, before.answer_id)
+    assert audit_row_exists(schema, during.answer_id) and audit_row_exists(schema, before.answer_id)
     record = store.get(during.answer_id)
     assert record is not None and EMAIL not in record.question
     assert len(record.citations) == 2 and store.health().summary() == "ok"
@@ -131,7 +107,7 @@ def test_kept_records_outlive_the_process_and_a_duplicate_is_not_written_twice(
     proxy.start()
     second = _store(proxy, schema, tmp_path)
     assert second.deliver_outbox() == 1
-    assert _in_database(schema, answer.answer_id) and second.health().pending == 0
+    assert audit_row_exists(schema, answer.answer_id) and second.health().pending == 0
     with pytest.raises(DuplicateAnswerError):
         second.record(answer, USER)  # the same id again: refused, as without an outbox
     second.close()

@@ -39,15 +39,10 @@ from agent.review.service import (
 )
 from agent.review.store import audit_database_metadata, review_deletes
 from policies.access.principal import Principal
-from tests.agent.audit_review_fixtures import (
-    POSTGRES_URL,
-    START,
-    AuditWorld,
-    build_world,
-    drop_schema,
-)
-from tests.agent.pii_fixtures import leaked_values
-from tests.kb_index import KbIndex
+from tests.fixtures.audit_reviews import START, AuditWorld, build_world, drop_schema
+from tests.fixtures.databases import POSTGRES_URL
+from tests.fixtures.kb_index import KbIndex
+from tests.fixtures.pii import leaked_values
 
 REVIEW_TABLES = {"audit_review_picks", "audit_reviews", "audit_review_verdicts"}
 ALL_SUPPORT = dict.fromkeys(range(1, 6), "supports")

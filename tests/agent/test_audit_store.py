@@ -22,12 +22,14 @@ from agent.audit.store import (
     UnknownAnswerError,
 )
 from agent.review.store import audit_database_metadata
-from agent.types import Answer, AnswerStatus, Citation, TokenUsage
+from agent.types import AnswerStatus
 from policies.access.principal import Principal
 from policies.pii.guard import PiiGuard
-from tests.agent.pii_fixtures import labelled_texts, leaked_values, make_guard
+from tests.fixtures.answers import make_answer
+from tests.fixtures.clocks import WallClock
+from tests.fixtures.databases import POSTGRES_URL
+from tests.fixtures.pii import labelled_texts, leaked_values, make_guard
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 USER_ID = "jane.doe@example.com"
 AUDIT_TABLES = {"audit_answers", "audit_citations", "audit_feedback", "audit_retention_grant"}
 
@@ -36,14 +38,6 @@ AUDIT_TABLES = {"audit_answers", "audit_citations", "audit_feedback", "audit_ret
 class Database:
     url: str
     schema: str | None
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -68,58 +62,15 @@ def guard() -> PiiGuard:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> WallClock:
+    return WallClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def store(database: Database, guard: PiiGuard, clock: Clock) -> Iterator[AuditStore]:
+def store(database: Database, guard: PiiGuard, clock: WallClock) -> Iterator[AuditStore]:
     built = AuditStore(url=database.url, guard=guard, schema=database.schema, clock=clock)
     yield built
     built.close()
-
-
-def make_answer(
-    text_: str,
-    *,
-    status: AnswerStatus = "answered",
-    supports: tuple[float, ...] = (0.9, 0.7),
-    answer_id: str | None = None,
-) -> Answer:
-    citations = [
-        Citation(
-            marker=i + 1,
-            document_id=f"kb/doc-{i}",
-            title=text_,
-            source_id="kb",
-            uri=f"file:///kb/doc-{i}.md",
-            chunk_id=f"kb/doc-{i}#{i}",
-            quote=text_,
-            start=10 * i,
-            end=10 * i + len(text_),
-            support=support,
-            document_version=f"sha256:{i:04d}",
-        )
-        for i, support in enumerate(supports)
-    ]
-    return Answer(
-        answer_id=answer_id or uuid.uuid4().hex,
-        status=status,
-        answer=f"{text_} [1]",
-        citations=citations,
-        conversation_id="c-7f9e",
-        question=text_,
-        policy_version="policy-3",
-        index_version="index-9",
-        composer="llm:local/test-model",
-        prompt_id="answer",
-        prompt_version="1",
-        handoff_summary=text_ if status == "escalated" else None,
-        usage=TokenUsage(prompt_tokens=100, completion_tokens=20, cost_usd=0.0012),
-        timings_ms={"retrieve": 12.5, "compose": 40.0, "total": 61.0},
-        flags=("cache_miss",),
-        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
-    )
 
 
 def _table(store: AuditStore, name: str) -> str:
@@ -179,7 +130,7 @@ def test_audit_rows_carry_no_labelled_pii(store: AuditStore, guard: PiiGuard) ->
     assert leaked_values(repr(record)) == []
 
 
-def test_a_record_holds_everything_an_auditor_needs(store: AuditStore, clock: Clock) -> None:
+def test_a_record_holds_everything_an_auditor_needs(store: AuditStore, clock: WallClock) -> None:
     answer = make_answer("How do I reset my VPN token?", answer_id="a-1")
     store.record(answer, Principal(user_id=None))
 
@@ -210,7 +161,7 @@ def test_a_record_holds_everything_an_auditor_needs(store: AuditStore, clock: Cl
     assert store.get("missing") is None
 
 
-def test_list_filters_by_time_status_and_support(store: AuditStore, clock: Clock) -> None:
+def test_list_filters_by_time_status_and_support(store: AuditStore, clock: WallClock) -> None:
     start = clock.now
     cases: list[tuple[AnswerStatus, tuple[float, ...]]] = [
         ("answered", (0.95, 0.9)),
@@ -283,7 +234,7 @@ def test_the_database_refuses_updates_and_deletes(store: AuditStore) -> None:
 
 
 def test_retention_deletes_by_age_only(
-    store: AuditStore, clock: Clock, caplog: pytest.LogCaptureFixture
+    store: AuditStore, clock: WallClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     start = clock.now
     store.record(make_answer("old", answer_id="old"), Principal(user_id="u1"))

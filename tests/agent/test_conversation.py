@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.conversation import InMemoryConversationStore, RuleCondenser, Turn
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fixtures.clocks import FakeClock
 
 
 def test_history_keeps_the_last_turns_only() -> None:
@@ -30,7 +23,7 @@ def test_history_belongs_to_its_asker() -> None:
 
 
 def test_conversations_expire_after_their_time_to_live() -> None:
-    clock = _Clock()
+    clock = FakeClock()
     store = InMemoryConversationStore(ttl_seconds=60, clock=clock)
     store.append("u1", "c1", [Turn("user", "q1")])
     clock.now += 59
@@ -53,7 +46,7 @@ def test_the_least_recently_used_conversation_is_dropped_beyond_the_limit() -> N
 
 
 def test_reading_a_history_does_not_extend_its_time_to_live() -> None:
-    clock = _Clock()
+    clock = FakeClock()
     store = InMemoryConversationStore(ttl_seconds=60, clock=clock)
     store.append("u1", "c1", [Turn("user", "q1")])
     clock.now += 40

@@ -16,53 +16,12 @@ from agent.decision import (
     status_text,
 )
 from agent.settings import AgentSettings
-from agent.types import Evidence
-from agent.verification import Verification, VerifiedSentence
 from policies.pii.redaction import PresidioRedactor
 from policies.pii.settings import RedactionSettings
-from retrieval.records import ChunkRecord
-from tests.agent.pii_fixtures import leaked_values, make_guard
+from tests.fixtures.answers import make_evidence, make_verification
+from tests.fixtures.pii import leaked_values, make_guard
 
 SETTINGS = AgentSettings(answer_threshold=0.6, escalate_threshold=0.5)
-TEXT = "Call Jonah on +1 503 555 0143 or jonah.pike@northwind-labs.example about the VPN."
-
-
-def _evidence(title: str = "VPN setup") -> Evidence:
-    chunk = ChunkRecord(
-        chunk_id="c1",
-        document_id="it-kb:vpn.md",
-        source_id="it-kb",
-        title=title,
-        heading_path=(),
-        uri="file:///vpn.md",
-        start=100,
-        end=100 + len(TEXT),
-        text=TEXT,
-        content_hash="h",
-        document_version="v",
-        read=("group:all-staff",),
-        deny=(),
-        doc_type="md",
-        ordinal=0,
-    )
-    return Evidence(number=1, chunk=chunk, score=0.7)
-
-
-def _verification(score: float, sentences: int = 1, title: str = "VPN setup") -> Verification:
-    kept = [
-        VerifiedSentence(
-            TEXT,
-            _evidence(title),
-            0,
-            len(TEXT),
-            support=1.0,
-            relevance=score,
-            passage_coverage=1.0,
-            confidence=score,
-        )
-        for _ in range(sentences)
-    ]
-    return Verification(kept, 0, score if sentences else 0.0)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +50,7 @@ def test_decision_rules(
 ) -> None:
     decision = decide(
         evidence_count=evidence,
-        verification=_verification(score, sentences),
+        verification=make_verification(score, sentences),
         human_requested=human,
         settings=SETTINGS,
     )
@@ -112,8 +71,8 @@ def test_without_a_redactor_the_summary_holds_only_the_question_and_titles() -> 
     summary = handoff_summary(
         question="I want to talk to a human about the VPN",
         decision=Decision("escalated", "human_requested", True),
-        verification=_verification(0.8),
-        evidence=[_evidence()],
+        verification=make_verification(0.8),
+        evidence=[make_evidence()],
         mask=None,
     )
     assert "I want to talk to a human about the VPN" in summary
@@ -134,8 +93,8 @@ def test_with_a_redactor_the_summary_masks_question_and_passages(
     summary = handoff_summary(
         question="My number is +1 503 555 0188, please call me",
         decision=Decision("escalated", "low_confidence", False),
-        verification=_verification(0.55),
-        evidence=[_evidence()],
+        verification=make_verification(0.55),
+        evidence=[make_evidence()],
         mask=redactor.mask,
     )
     assert "555 0188" not in summary
@@ -152,8 +111,8 @@ def test_the_masked_summary_masks_titles_too_with_the_requests_placeholders() ->
         summary = handoff_summary(
             question="Jonah said to call +1 503 555 0143, can a person help?",
             decision=Decision("escalated", "human_requested", False),
-            verification=_verification(0.55, title=title),
-            evidence=[_evidence(title)],
+            verification=make_verification(0.55, title=title),
+            evidence=[make_evidence(title)],
             mask=guard.mask_text,
         )
     assert leaked_values(summary, ["jonah.pike@northwind-labs.example", "555 0143"]) == []

@@ -29,14 +29,8 @@ from agent.llm.settings import (
     RoutingRule,
     RoutingSettings,
 )
-from tests.agent.scripted_llm import (
-    FAST_RETRY,
-    FakeClock,
-    RecordingSleep,
-    Reply,
-    ScriptedLLM,
-    endpoint_for,
-)
+from tests.fixtures.clocks import FakeClock, RecordingSleep
+from tests.fixtures.scripted_llm import FAST_RETRY, Reply, ScriptedLLM, endpoint_for
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 MESSAGES = [PromptMessage("system", "Answer with citations."), PromptMessage("user", "Question?")]

@@ -27,7 +27,7 @@ from agent.answer_shape import asks_how
 from agent.pipeline import AnswerService
 from agent.types import Answer
 from evals.reporting import DEFAULT_THRESHOLDS, check_thresholds, load_thresholds
-from tests.kb_index import KB, KbIndex
+from tests.fixtures.kb_index import KB, KbIndex
 
 _LOG = logging.getLogger(__name__)
 QUESTIONS: list[dict[str, object]] = yaml.safe_load(

@@ -25,14 +25,8 @@ from agent.llm.settings import (
     RoutingSettings,
 )
 from agent.types import ComposedSentence, ComposeRequest, Composition, Evidence
-from tests.agent.scripted_llm import (
-    FAST_RETRY,
-    RecordingSleep,
-    Reply,
-    ScriptedLLM,
-    endpoint_for,
-    make_evidence,
-)
+from tests.fixtures.clocks import RecordingSleep
+from tests.fixtures.scripted_llm import FAST_RETRY, Reply, ScriptedLLM, endpoint_for, make_evidence
 
 EVIDENCE = make_evidence(
     "Reset your password from the self-service portal at https://id.example.com.",

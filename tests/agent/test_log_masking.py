@@ -13,7 +13,7 @@ from agent.log_masking import MaskedJsonFormatter, PiiLogFilter
 from agent.request_context import current_request_id, request_id_scope
 from policies.pii.guard import PiiGuard
 from policies.pii.redaction import MaskingSession, PiiFinding
-from tests.agent.pii_fixtures import labelled_texts, leaked_values, make_guard
+from tests.fixtures.pii import labelled_texts, leaked_values, make_guard
 
 
 @pytest.fixture

@@ -4,40 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 
 import pytest
 
 from policies.pii.guard import PiiGuard, safe_name
-from policies.pii.redaction import MaskingSession, PiiFinding, PresidioRedactor, Redactor
+from policies.pii.redaction import PresidioRedactor
 from policies.pii.settings import RedactionSettings
-from tests.agent.pii_fixtures import labelled_texts, leaked_values, make_guard
+from tests.fixtures.counting import CountingRedactor
+from tests.fixtures.pii import labelled_texts, leaked_values, make_guard
 
 
 @pytest.fixture
 def guard() -> PiiGuard:
     return make_guard()
-
-
-class CountingRedactor:
-    """The real redactor, counting how often it is asked to mask."""
-
-    def __init__(self, inner: Redactor) -> None:
-        self.inner = inner
-        self.calls = 0
-        self._lock = threading.Lock()
-
-    @property
-    def entities(self) -> frozenset[str]:
-        return self.inner.entities
-
-    def find(self, text: str) -> list[PiiFinding]:
-        return self.inner.find(text)
-
-    def mask(self, text: str, *, session: MaskingSession | None = None) -> str:
-        with self._lock:
-            self.calls += 1
-        return self.inner.mask(text, session=session)
 
 
 @dataclasses.dataclass

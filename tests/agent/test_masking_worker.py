@@ -29,10 +29,10 @@ from evals.otlp_receiver import OtlpReceiver, running_receiver
 from policies.access.principal import Principal
 from policies.pii.guard import PiiGuard
 from policies.pii.masking_worker import MaskingWorker
-from tests.agent.pii_fixtures import labelled_texts, leaked_values, make_guard
-from tests.agent.test_audit_store import make_answer
-from tests.agent.test_masking import CountingRedactor
-from tests.agent.test_tracing_langfuse import USER_ID, simulate_request
+from tests.fixtures.answers import make_answer
+from tests.fixtures.counting import CountingRedactor
+from tests.fixtures.pii import labelled_texts, leaked_values, make_guard
+from tests.fixtures.tracing import USER_ID, simulate_request
 
 PRINCIPAL = Principal(user_id=USER_ID, groups=frozenset({"staff"}))
 AUDIT_TABLES = ("audit_answers", "audit_citations", "audit_feedback")

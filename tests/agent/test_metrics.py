@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 from agent.metrics import AgentMetrics
 from agent.types import Answer, AnswerStatus, TokenUsage
 from ingest.report import SourceReport
-from tests.agent.pii_fixtures import labelled_texts, leaked_values
+from tests.fixtures.pii import labelled_texts, leaked_values
 
 
 def _answer(status: AnswerStatus, **changes: object) -> Answer:

@@ -22,9 +22,9 @@ from ingest.parsing import parse_document
 from ingest.sources import FilesystemSource
 from policies.access.principal import Principal
 from policies.pii.guard import PiiGuard
-from tests.agent.pii_fixtures import make_guard
-from tests.agent.test_masking import CountingRedactor
-from tests.kb_index import KB, KbIndex
+from tests.fixtures.counting import CountingRedactor
+from tests.fixtures.kb_index import KB, KbIndex
+from tests.fixtures.pii import make_guard
 
 PERSONAS = sorted(yaml.safe_load((KB / "identities.yaml").read_text(encoding="utf-8"))["users"])
 CANARIES = yaml.safe_load((KB / "canaries.yaml").read_text(encoding="utf-8"))["canaries"]

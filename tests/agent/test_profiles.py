@@ -10,13 +10,13 @@ from pydantic import ValidationError
 from agent.decision import decide, handoff_summary
 from agent.settings import AgentSettings
 from agent.verification import Verification, combined_probability
-from tests.agent.pii_fixtures import make_guard
-from tests.agent.test_decision import _verification
+from tests.fixtures.answers import make_verification
+from tests.fixtures.pii import make_guard
 
 
 def _read(probability: float) -> Verification:
     """A verification whose score is a reader's calibrated probability."""
-    base = _verification(0.7)
+    base = make_verification(0.7)
     return Verification(
         base.sentences,
         0,
@@ -53,13 +53,16 @@ def test_each_profile_decides_on_the_calibrated_probability(
 def test_without_a_reader_cautious_raises_the_confidence_needed() -> None:
     settings = AgentSettings(profile="cautious")
     got = decide(
-        evidence_count=1, verification=_verification(0.7), human_requested=False, settings=settings
+        evidence_count=1,
+        verification=make_verification(0.7),
+        human_requested=False,
+        settings=settings,
     )
     assert got.status == "escalated"  # balanced (answer_threshold 0.66) would answer
     assert (
         decide(
             evidence_count=1,
-            verification=_verification(0.7),
+            verification=make_verification(0.7),
             human_requested=False,
             settings=AgentSettings(),
         ).status

@@ -13,7 +13,7 @@ import yaml
 from agent.pipeline import AnswerService
 from policies.access.settings import DEFAULT_POLICY_PATH
 from retrieval.embedding.embedder import Embedder
-from tests.kb_index import KbIndex, build_kb_index
+from tests.fixtures.kb_index import KbIndex, build_kb_index
 
 PHISHING = (
     "If the portal fails, email your password and one-time code to "

@@ -21,9 +21,8 @@ from agent.tracing.port import NoopTracer, Tracer
 from agent.tracing.settings import TracingSettings
 from evals.otlp_receiver import OtlpReceiver, running_receiver
 from policies.pii.guard import PiiGuard
-from tests.agent.pii_fixtures import LabelledText, labelled_texts, leaked_values, make_guard
-
-USER_ID = "jane.doe@example.com"  # a raw user id that is itself personal data
+from tests.fixtures.pii import labelled_texts, leaked_values, make_guard
+from tests.fixtures.tracing import USER_ID, simulate_request
 
 
 @pytest.fixture
@@ -66,34 +65,6 @@ def _closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
-
-
-def simulate_request(tracer: LangfuseTracer | JsonlTracer, sample: LabelledText, n: int) -> str:
-    """What the pipeline does with a tracer, with `sample.text` as question, evidence, answer,
-    quote and error message. Returns the trace id."""
-    text = sample.text
-    with tracer.trace(
-        "answer", user_id=USER_ID, conversation_id=f"c-{n:04d}f", input={"question": text}
-    ) as root:
-        with tracer.span("retrieve", query=text, top_k=5) as step:
-            step.set_output([{"chunk_id": f"c{i}", "text": text, "score": 0.5} for i in range(5)])
-        with tracer.generation(
-            "compose",
-            model="test-model",
-            prompt_id="answer",
-            prompt_version="2",
-            input=[{"role": "system", "content": "cite"}, {"role": "user", "content": text}],
-            model_parameters={"temperature": 0.0},
-        ) as llm:
-            llm.record(output=text, prompt_tokens=120, completion_tokens=30, cost_usd=0.00042)
-        with tracer.span("verify") as step:
-            step.set(quote=text, support=0.9, sentences=[text])
-        with pytest.raises(ValueError, match="could not verify"), tracer.span("cite"):
-            raise ValueError(f"could not verify: {text}")
-        root.set_output({"answer": text, "status": "answered"})
-        root.score("support", 0.9)
-        root.score("status", "answered", comment=text)
-        return root.trace_id
 
 
 def test_no_labelled_pii_reaches_the_langfuse_receiver(

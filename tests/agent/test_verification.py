@@ -11,7 +11,7 @@ from agent.settings import AgentSettings
 from agent.types import ComposedSentence, Composition, Evidence
 from agent.verification import CitationVerifier
 from retrieval.service import RetrievalRequest
-from tests.kb_index import KbIndex
+from tests.fixtures.kb_index import KbIndex
 
 QUESTION = "How long are deleted files kept in the recycle bin?"
 

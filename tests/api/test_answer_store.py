@@ -3,51 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
 
-from agent.types import Answer, Citation, TokenUsage
 from api.answer_store import SqlAnswerStore
-
-
-def _answer() -> Answer:
-    return Answer(
-        answer_id=uuid.uuid4().hex,
-        status="answered",
-        answer="Use NW-Staff [1].",
-        citations=[
-            Citation(
-                marker=1,
-                document_id="it-kb:wifi.md",
-                title="Wi-Fi",
-                source_id="it-kb",
-                uri="file:///kb/it/wifi.md",
-                chunk_id="c1",
-                quote="Connect to NW-Staff.",
-                start=10,
-                end=30,
-                support=0.9,
-                document_version="v1",
-            )
-        ],
-        conversation_id="conv-1",
-        question="Which Wi-Fi?",
-        policy_version="p1",
-        index_version="i1",
-        composer="extractive",
-        usage=TokenUsage(prompt_tokens=3, completion_tokens=4, cost_usd=0.0),
-        timings_ms={"total": 12.5},
-        flags=("follow_up_condensed",),
-        trace_id="t1",
-    )
+from tests.fixtures.answers import wifi_answer
+from tests.fixtures.clocks import WallClock
 
 
 def test_answers_and_feedback_round_trip(sql_engine: Engine) -> None:
     store = SqlAnswerStore(engine=sql_engine)
-    answer = _answer()
+    answer = wifi_answer()
     store.save(answer, asker="user:bob")
     stored = store.get(answer.answer_id)
     assert stored is not None
@@ -63,7 +31,7 @@ def test_answers_and_feedback_round_trip(sql_engine: Engine) -> None:
 
 def test_an_answer_saved_again_keeps_the_last_version(sql_engine: Engine) -> None:
     store = SqlAnswerStore(engine=sql_engine)
-    answer = _answer()
+    answer = wifi_answer()
     store.save(answer, asker="user:bob")
     again = dataclasses.replace(answer, answer="Use NW-Guest [1].")
     store.save(again, asker="user:carol")  # served again, e.g. from the answer cache
@@ -72,18 +40,10 @@ def test_an_answer_saved_again_keeps_the_last_version(sql_engine: Engine) -> Non
     assert (stored.answer, stored.asker) == (again, "user:carol")
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def test_retention_deletes_old_answers_and_their_feedback_only(sql_engine: Engine) -> None:
-    clock = _Clock()
+    clock = WallClock(datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
     store = SqlAnswerStore(engine=sql_engine, clock=clock)
-    old, recent = _answer(), _answer()
+    old, recent = wifi_answer(), wifi_answer()
     store.save(old, asker="user:erin")
     store.add(answer_id=old.answer_id, asker="user:erin", rating=1, comment=None)
     clock.now += timedelta(days=20)

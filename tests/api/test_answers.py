@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from api.services import AuditedFeedback
-from tests.api.conftest import bearer, make_token
-from tests.api.served_app import STAFF_QUESTION, ServedApp
+from tests.fixtures.credentials import bearer, make_token
+from tests.fixtures.served_app import STAFF_QUESTION, ServedApp
 
 CHAT = {"question": STAFF_QUESTION}
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.agent.audit_review_fixtures import AuditWorld, build_world
-from tests.api.audit_app import AuditKeys, audit_app, make_authenticator, token
-from tests.kb_index import KbIndex
+from tests.fixtures.audit_app import AuditKeys, audit_app, make_authenticator, token
+from tests.fixtures.audit_reviews import AuditWorld, build_world
+from tests.fixtures.kb_index import KbIndex
 
 
 @pytest.fixture

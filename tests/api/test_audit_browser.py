@@ -22,25 +22,13 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.agent.audit_review_fixtures import AuditWorld, build_world
-from tests.api.audit_app import AuditKeys, LiveServer, audit_app, make_authenticator, serve
-from tests.kb_index import KbIndex
+from tests.fixtures.audit_app import AuditKeys, audit_app, make_authenticator
+from tests.fixtures.audit_reviews import AuditWorld, build_world
+from tests.fixtures.browser import CHROMEDRIVER, CHROMIUM, FLAGS
+from tests.fixtures.kb_index import KbIndex
+from tests.fixtures.live_server import LiveServer, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "reports" / "screenshots" / "audit-review.png"
-FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,2400",
-)
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from api.cli import audit as audit_cli
 from api.cli.audit import CliDeps
-from tests.agent.audit_review_fixtures import AuditWorld, build_world
-from tests.api.audit_app import AuditKeys, LiveServer, audit_app, make_authenticator, serve
-from tests.kb_index import KbIndex
+from tests.fixtures.audit_app import AuditKeys, audit_app, make_authenticator
+from tests.fixtures.audit_reviews import AuditWorld, build_world
+from tests.fixtures.kb_index import KbIndex
+from tests.fixtures.live_server import LiveServer, serve
 
 runner = CliRunner(env={"COLUMNS": "240"})  # wide enough that tables do not wrap ids
 

@@ -19,10 +19,11 @@ from api.app import create_app
 from api.runtime import ServiceRuntime
 from api.services import build_services, default_chat_factory
 from api.sync_jobs import SyncJobs
-from tests.agent.tcp_proxy import TcpProxy
-from tests.agent.test_audit_outbox import _in_database, schema  # noqa: F401 - a fixture
-from tests.api.conftest import Keys, bearer, make_token, serve, stop
-from tests.api.test_services import _api, _settings
+from tests.fixtures.credentials import Keys, api_settings, bearer, make_token
+from tests.fixtures.databases import audit_row_exists
+from tests.fixtures.live_server import serve, stop
+from tests.fixtures.served_lockers import lockers_settings
+from tests.fixtures.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 
@@ -51,17 +52,17 @@ def test_the_served_app_keeps_audit_records_through_a_database_outage(
     keys: Keys,
     tmp_path: Path,
     proxy: TcpProxy,
-    schema: str,  # noqa: F811
+    schema: str,
 ) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test?connect_timeout=5"
-    settings = _settings(tmp_path).model_copy(
+    settings = lockers_settings(tmp_path).model_copy(
         update={
             "audit": AuditSettings(
                 url=url, db_schema=schema, outbox_path=tmp_path / "outbox.db", retry_seconds=0.1
             )
         }
     )
-    api: ApiSettings = _api(keys).model_copy(update={"store_retry_seconds": 0.2})
+    api: ApiSettings = api_settings(keys).model_copy(update={"store_retry_seconds": 0.2})
     services = build_services(settings, api, chat_factory=default_chat_factory)
     runtime, sync = services.readiness, services.sources
     assert isinstance(runtime, ServiceRuntime) and isinstance(sync, SyncJobs)
@@ -96,7 +97,7 @@ def test_the_served_app_keeps_audit_records_through_a_database_outage(
 
             proxy.start()
             _wait_for(lambda: _pending(http) == 0.0)
-            assert _in_database(schema, answer_id)
+            assert audit_row_exists(schema, answer_id)
             assert http.get("/readyz").status_code == 200
     finally:
         stop(server)

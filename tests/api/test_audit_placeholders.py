@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from agent.review.service import ReviewService, ReviewSettings
 from retrieval.records import ChunkRecord
 from retrieval.store import VectorStore
-from tests.agent.audit_review_fixtures import AuditWorld, build_world, cited_answer
-from tests.agent.audit_review_fixtures import readable_chunks as readable
-from tests.api.audit_app import AuditKeys, audit_app, make_authenticator
-from tests.kb_index import KbIndex
+from tests.fixtures.audit_app import AuditKeys, audit_app, make_authenticator
+from tests.fixtures.audit_reviews import AuditWorld, build_world, cited_answer
+from tests.fixtures.audit_reviews import readable_chunks as readable
+from tests.fixtures.kb_index import KbIndex
 
 # Chunk texts with people in them; `cited_answer` quotes each chunk's second sentence.
 LOCKERS = (

@@ -15,9 +15,9 @@ from api.api_settings import RateLimitSettings
 from api.audit_sessions import AuditSessions
 from api.audit_web import COOKIE
 from api.ratelimit import RateLimiter
-from tests.agent.audit_review_fixtures import AuditWorld, build_world, readable_chunks
-from tests.api.audit_app import AuditKeys, audit_app, make_authenticator
-from tests.kb_index import KbIndex
+from tests.fixtures.audit_app import AuditKeys, audit_app, make_authenticator
+from tests.fixtures.audit_reviews import AuditWorld, build_world, readable_chunks
+from tests.fixtures.kb_index import KbIndex
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Identity: API keys and scopes, act_as, and JWT bearer tokens (HS256, RS256, JWKS), on the
-app as `proofdesk serve` builds it (`tests/api/served_app.py`); RS256 and JWKS each on a served
+app as `proofdesk serve` builds it (`tests/fixtures/served_app.py`); RS256 and JWKS each on a served
 app of their own, configured with the identity provider's public key."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from api.api_settings import JwtSettings
 from api.auth import ApiKeyEntry, ApiKeysFileError, ApiKeyStore, hash_api_key
 from retrieval.embedding.embedder import Embedder
-from tests.api.conftest import AUDIENCE, ISSUER, bearer, make_token
-from tests.api.served_app import HR_QUESTION, STAFF_QUESTION, ServedApp, start_served
+from tests.fixtures.credentials import AUDIENCE, ISSUER, bearer, make_token
+from tests.fixtures.served_app import HR_QUESTION, STAFF_QUESTION, ServedApp, start_served
 
 CHAT: dict[str, Any] = {"question": STAFF_QUESTION}
 

@@ -1,5 +1,5 @@
 """POST /v1/chat and /v1/chat/completions (non-streaming) over HTTP, on the app as
-`proofdesk serve` builds it (`tests/api/served_app.py`: the agent's pipeline over staff-kb
+`proofdesk serve` builds it (`tests/fixtures/served_app.py`: the agent's pipeline over staff-kb
 (lockers, all staff) and hr-kb (salary bands, group hr))."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from openai.types.chat import ChatCompletion
 
 from agent.decision import NO_EVIDENCE_TEXT
 from agent.serialize import answer_to_dict
-from tests.api.conftest import bearer, make_token
-from tests.api.served_app import (
+from tests.fixtures.credentials import bearer, make_token
+from tests.fixtures.served_app import (
     HR_QUESTION,
     PIPELINE_MAX_QUESTION_CHARS,
     STAFF_QUESTION,

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from retrieval.store_factory import EdgeStoreSettings, open_store
-from tests.api.conftest import write_cli_config
+from tests.fixtures.cli import run_cli, write_cli_config
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = "p, public, source:*, read, allow\ng, user:erin, group:all-staff\n"
@@ -24,22 +21,9 @@ def config(tmp_path: Path) -> Path:
     return write_cli_config(tmp_path, POLICY)
 
 
-def _run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PROOFDESK_CONFIG": str(config)}
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_ingest_json_reports_every_source_and_a_rerun_embeds_nothing(config: Path) -> None:
-    first = _run(config, "ingest", "--json")
-    second = _run(config, "ingest", "--json")
+    first = run_cli(config, "ingest", "--json")
+    second = run_cli(config, "ingest", "--json")
 
     assert first.returncode == 0, first.stderr
     [report] = json.loads(first.stdout)["sources"]
@@ -48,22 +32,22 @@ def test_ingest_json_reports_every_source_and_a_rerun_embeds_nothing(config: Pat
     assert {"job_id", "duration_seconds", "quarantined", "acl_changed"} <= set(report)
     [again] = json.loads(second.stdout)["sources"]
     assert (again["unchanged"], again["chunks_embedded"]) == (4, 0)
-    jobs = json.loads(_run(config, "jobs", "--json").stdout)["jobs"]
+    jobs = json.loads(run_cli(config, "jobs", "--json").stdout)["jobs"]
     assert [j["status"] for j in jobs] == ["succeeded", "succeeded"]
 
 
 def test_an_unapproved_source_is_refused_before_anything_runs(config: Path) -> None:
-    result = _run(config, "ingest", "--source", "payroll-share")
+    result = run_cli(config, "ingest", "--source", "payroll-share")
 
     assert result.returncode == 2
     assert "'payroll-share' is not declared in the sources file" in result.stderr
-    assert json.loads(_run(config, "jobs", "--json").stdout)["jobs"] == []
+    assert json.loads(run_cli(config, "jobs", "--json").stdout)["jobs"] == []
 
 
 def test_an_invalid_sources_file_is_a_clear_error(config: Path, tmp_path: Path) -> None:
     (tmp_path / "sources.yaml").write_text("sources:\n  - id: x\n    kind: ftp\n", "utf-8")
 
-    result = _run(config, "ingest")
+    result = run_cli(config, "ingest")
 
     assert result.returncode == 2
     assert "unknown source kind 'ftp'" in result.stderr
@@ -82,7 +66,7 @@ def test_a_command_while_another_process_owns_the_index_fails_clearly(
 ) -> None:
     holder = open_store(EdgeStoreSettings(path=tmp_path / "index"), dimension=384)
     try:
-        result = _run(config, *command.split())
+        result = run_cli(config, *command.split())
     finally:
         holder.close()
 
@@ -92,12 +76,12 @@ def test_a_command_while_another_process_owns_the_index_fails_clearly(
 
 
 def test_search_and_ask_answer_as_a_user(config: Path) -> None:
-    assert _run(config, "ingest").returncode == 0
+    assert run_cli(config, "ingest").returncode == 0
 
     search = json.loads(
-        _run(config, "search", "VPN tunnel drops", "--user", "erin", "--json").stdout
+        run_cli(config, "search", "VPN tunnel drops", "--user", "erin", "--json").stdout
     )
-    ask = _run(config, "ask", "What does error 809 mean?", "--user", "erin", "--json")
+    ask = run_cli(config, "ask", "What does error 809 mean?", "--user", "erin", "--json")
 
     assert search["hits"] and search["hits"][0]["document_id"] == "it-kb:vpn.md"
     assert "group:all-staff" in search["hits"][0]["allowed_by"]
@@ -111,7 +95,7 @@ def test_api_key_prints_a_key_whose_entry_the_keys_file_accepts(
 ) -> None:
     from api.auth import ApiKeyStore
 
-    result = _run(config, "api-key", "--id", "bot", "--scopes", "chat,act_as", "--user", "svc")
+    result = run_cli(config, "api-key", "--id", "bot", "--scopes", "chat,act_as", "--user", "svc")
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip()
     entry_yaml = result.stderr.split("api.api_keys_file:", 1)[1]
@@ -126,24 +110,24 @@ def test_api_key_prints_a_key_whose_entry_the_keys_file_accepts(
 
 
 def test_api_key_rejects_an_unknown_scope(config: Path) -> None:
-    result = _run(config, "api-key", "--id", "bot", "--scopes", "chat,root")
+    result = run_cli(config, "api-key", "--id", "bot", "--scopes", "chat,root")
     assert result.returncode == 2 and "scopes must be among" in result.stderr
 
 
 def test_eval_and_audit_are_subcommands_of_the_installed_cli(config: Path) -> None:
     # `eval` lives above `api` in the layering and arrives through the entry point that
     # pyproject.toml declares; `audit` is the CLI's own.
-    listing = _run(config, "--help")
+    listing = run_cli(config, "--help")
     assert listing.returncode == 0, listing.stderr
     assert "eval" in listing.stdout and "audit" in listing.stdout
-    suites = _run(config, "eval", "--help")
+    suites = run_cli(config, "eval", "--help")
     assert suites.returncode == 0, suites.stderr
     for suite in ("retrieval", "answers", "leakage", "pii", "injection", "all"):
         assert suite in suites.stdout
-    missing = _run(config, "eval", "retrieval", "--data", str(config.parent / "no-such-dir"))
+    missing = run_cli(config, "eval", "retrieval", "--data", str(config.parent / "no-such-dir"))
     assert missing.returncode == 2
     assert "no-such-dir" in missing.stdout + missing.stderr
-    audit = _run(config, "audit", "--help")
+    audit = run_cli(config, "audit", "--help")
     assert audit.returncode == 0, audit.stderr
     assert "queue" in audit.stdout and "review" in audit.stdout
 
@@ -157,7 +141,7 @@ def test_an_unwritable_onnx_cache_dir_is_a_usage_error_not_a_traceback(
     settings["embedding"] = {"onnx_cache_dir": str(blocker / "onnx")}
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
 
-    result = _run(config, "ingest", "--json")
+    result = run_cli(config, "ingest", "--json")
 
     assert result.returncode == 2, result.stderr
     assert "embedding.onnx_cache_dir" in result.stderr
@@ -168,12 +152,12 @@ def test_an_unwritable_onnx_cache_dir_is_a_usage_error_not_a_traceback(
 def test_prune_removes_what_deleted_documents_left_and_keeps_the_rest(
     config: Path, tmp_path: Path
 ) -> None:
-    assert _run(config, "ingest").returncode == 0
+    assert run_cli(config, "ingest").returncode == 0
     (tmp_path / "kb" / "it" / "printers.txt").unlink()
-    assert _run(config, "ingest").returncode == 0
+    assert run_cli(config, "ingest").returncode == 0
 
-    dry = _run(config, "prune", "--dry-run", "--json")
-    done = _run(config, "prune", "--json")
+    dry = run_cli(config, "prune", "--dry-run", "--json")
+    done = run_cli(config, "prune", "--json")
 
     assert dry.returncode == 0 and done.returncode == 0, dry.stderr + done.stderr
     planned, report = json.loads(dry.stdout), json.loads(done.stdout)
@@ -184,7 +168,7 @@ def test_prune_removes_what_deleted_documents_left_and_keeps_the_rest(
     )
     assert all(t["removed"] > 0 for t in report["tables"].values())
     # The live chunks kept their rows: re-syncing the same tree embeds nothing.
-    [again] = json.loads(_run(config, "ingest", "--json").stdout)["sources"]
+    [again] = json.loads(run_cli(config, "ingest", "--json").stdout)["sources"]
     assert again["chunks_embedded"] == 0
 
 
@@ -193,20 +177,20 @@ def test_an_invalid_prune_schedule_is_a_settings_error(config: Path) -> None:
     settings["ingest"]["prune_schedule"] = "every night"
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
 
-    result = _run(config, "prune")
+    result = run_cli(config, "prune")
 
     assert result.returncode == 2
     assert "invalid cron expression 'every night'" in result.stderr
 
 
 def test_scheduler_once_runs_due_sources_and_lists_the_maintenance_tasks(config: Path) -> None:
-    result = _run(config, "scheduler", "--once")
+    result = run_cli(config, "scheduler", "--once")
 
     assert result.returncode == 0, result.stderr
     assert "it-kb: next run" in result.stderr
     assert "state:prune: next run" in result.stderr  # waits for its first 03:30
     assert "audit:retention: next run" in result.stderr
-    jobs = json.loads(_run(config, "jobs", "--json").stdout)["jobs"]
+    jobs = json.loads(run_cli(config, "jobs", "--json").stdout)["jobs"]
     assert [(j["source_id"], j["trigger"], j["status"]) for j in jobs] == [
         ("it-kb", "schedule", "succeeded")
     ]
@@ -223,7 +207,7 @@ def test_an_unreachable_database_is_one_line_and_exit_1(config: Path, command: s
     settings["audit"]["url"] = unreachable
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
 
-    result = _run(config, command)
+    result = run_cli(config, command)
 
     assert result.returncode == 1, result.stderr
     assert "error: database: OperationalError" in result.stderr
@@ -237,7 +221,7 @@ def test_ingest_output_shows_control_characters_in_file_names_escaped(
     name = "evil\x1b[31mred\nfailed it-kb:forged.md: \u202eok [bold]x.pdf"
     (tmp_path / "kb" / "it" / name).write_bytes(b"not a pdf at all")
 
-    result = _run(config, "ingest")
+    result = run_cli(config, "ingest")
 
     assert result.returncode == 0, result.stderr
     shown = result.stdout

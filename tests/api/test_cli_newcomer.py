@@ -15,9 +15,9 @@ import pytest
 from rich.progress import Progress
 
 from api.cli.console import CountColumn
-from tests.api.conftest import write_cli_config
-from tests.api.served_app import STAFF_QUESTION, ServedApp
-from tests.ingest.sync_fixtures import write_sources_file
+from tests.fixtures.cli import write_cli_config
+from tests.fixtures.served_app import STAFF_QUESTION, ServedApp
+from tests.fixtures.sync_sources import write_sources_file
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = (

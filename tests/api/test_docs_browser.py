@@ -15,9 +15,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.api.conftest import Keys
-from tests.api.served_lockers import Served, served_app
-from tests.api.test_audit_browser import CHROMEDRIVER, CHROMIUM, FLAGS
+from tests.fixtures.browser import CHROMEDRIVER, CHROMIUM, FLAGS
+from tests.fixtures.credentials import Keys
+from tests.fixtures.served_lockers import Served, served_app
 
 OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
 

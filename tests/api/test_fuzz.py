@@ -1,5 +1,5 @@
 """Property-based fuzzing of the OpenAPI schema (schemathesis) against the app as `proofdesk
-serve` builds it (`tests/api/served_app.py`), on a real socket.
+serve` builds it (`tests/fixtures/served_app.py`), on a real socket.
 
 Every operation gets valid and invalid requests (positive and negative generation) with
 credentials holding every scope; no response may be a 5xx, and every response must match the
@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.api.served_app import ServedApp
+from tests.fixtures.served_app import ServedApp
 
 EXAMPLES = int(os.environ.get("PROOFDESK_FUZZ_EXAMPLES", "60"))
 MIN_REQUESTS = 1000 if EXAMPLES >= 60 else 0

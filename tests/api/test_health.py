@@ -1,7 +1,7 @@
 """/healthz, /readyz (503 with reasons until the index and model are up), /metrics.
 
 /healthz, /readyz and /metrics run on the app as `proofdesk serve` builds it
-(`tests/api/served_app.py`), not ready while another process holds its index. A failed start-up
+(`tests/fixtures/served_app.py`), not ready while another process holds its index. A failed start-up
 and the log of readiness changes use the stand-in app (`build_harness`): they need a start-up
 that fails, or is held until the test lets it finish, which the served app's real start-up
 cannot be made to do.
@@ -21,10 +21,11 @@ import pytest
 from api.runtime import Engines, Progress, ServiceRuntime
 from ingest.scheduler import Scheduler
 from retrieval.embedding.embedder import Embedder
-from tests.api.conftest import Keys, bearer, build_harness, make_token, running
-from tests.api.retrieval_chat import RetrievalChat
-from tests.api.served_app import STAFF_QUESTION, ServedApp, start_served
-from tests.kb_index import KbIndex
+from tests.fixtures.credentials import Keys, bearer, make_token
+from tests.fixtures.harness import build_harness, running
+from tests.fixtures.kb_index import KbIndex
+from tests.fixtures.retrieval_chat import RetrievalChat
+from tests.fixtures.served_app import STAFF_QUESTION, ServedApp, start_served
 
 CHAT = {"question": "How do I set up the VPN client?"}
 

@@ -11,8 +11,8 @@ from typing import Any
 import openai
 import pytest
 
-from tests.api.conftest import Keys, bearer, make_token
-from tests.api.served_lockers import Served, served_app
+from tests.fixtures.credentials import Keys, bearer, make_token
+from tests.fixtures.served_lockers import Served, served_app
 
 QUESTION = "Who issues keys for long-term lockers?"
 

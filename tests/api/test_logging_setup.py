@@ -22,7 +22,7 @@ from api.cli.common import command_settings
 from api.logging_setup import LoggingSettings, LogMasking, configure_logging, masking_guard
 from policies.pii.guard import PiiGuard
 from policies.pii.settings import RedactionSettings
-from tests.agent.pii_fixtures import make_guard
+from tests.fixtures.pii import make_guard
 
 EMAIL = "maria.gonzalez@contoso.com"
 CARD = "4111111111111111"

@@ -1,7 +1,7 @@
 """Request ids, the error body on every error, 500s, timeouts, CORS, and request ids in logs.
 
 Request ids, error bodies and CORS run on the app as `proofdesk serve` builds it
-(`tests/api/served_app.py`, which allows one browser origin). The 500 and the 504 use the
+(`tests/fixtures/served_app.py`, which allows one browser origin). The 500 and the 504 use the
 stand-in app (`build_harness`): they need a chat service that raises or hangs.
 """
 
@@ -15,17 +15,10 @@ import pytest
 
 from agent.types import Answer
 from policies.access.principal import Principal
-from tests.api.conftest import (
-    BlockingChat,
-    Keys,
-    api_settings,
-    bearer,
-    build_harness,
-    make_token,
-    running,
-)
-from tests.api.served_app import CORS_ORIGIN, ServedApp
-from tests.kb_index import KbIndex
+from tests.fixtures.credentials import Keys, api_settings, bearer, make_token
+from tests.fixtures.harness import BlockingChat, build_harness, running
+from tests.fixtures.kb_index import KbIndex
+from tests.fixtures.served_app import CORS_ORIGIN, ServedApp
 
 CHAT = {"question": "How do I set up the VPN client?"}
 

@@ -8,8 +8,8 @@ from typer.testing import CliRunner, Result
 from api import cli
 from policies.access.casbin_engine import CasbinPolicyEngine
 from policies.access.settings import PolicySettings
-from tests.api.conftest import bearer, make_token
-from tests.api.served_app import HR_QUESTION, ServedApp
+from tests.fixtures.credentials import bearer, make_token
+from tests.fixtures.served_app import HR_QUESTION, ServedApp
 
 RELOAD = "/v1/admin/policy/reload"
 

@@ -1,6 +1,6 @@
 """Rate limits: per key, per end user, 429 with Retry-After; shared by replicas through Redis.
 
-On the app as `proofdesk serve` builds it (`tests/api/served_app.py`), with low limits: one
+On the app as `proofdesk serve` builds it (`tests/fixtures/served_app.py`), with low limits: one
 served app for this module (4 requests a minute per key, 2 per end user; each test uses keys and
 users of its own: a key's own user or the user it acts for is counted too, so the per-key test
 spreads its requests over users), and two replicas sharing Redis.
@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from api.api_settings import RateLimitSettings
 from retrieval.embedding.embedder import Embedder
-from tests.api.served_app import ServedApp, start_served
+from tests.fixtures.served_app import ServedApp, start_served
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PER_KEY, PER_USER = 4, 2

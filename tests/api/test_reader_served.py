@@ -24,9 +24,10 @@ from ingest.settings import IngestSettings
 from policies.access.settings import PolicySettings
 from retrieval.reading import ReaderSettings
 from retrieval.store_factory import EdgeStoreSettings
-from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, Keys, bearer, make_token, serve, stop
-from tests.kb_index import KB
-from tests.retrieval.reader_fixtures import needs_bundled_reader, tiny_cross_encoder
+from tests.fixtures.credentials import AUDIENCE, ISSUER, JWT_SECRET, Keys, bearer, make_token
+from tests.fixtures.kb_index import KB
+from tests.fixtures.live_server import serve, stop
+from tests.fixtures.reader import needs_bundled_reader, tiny_cross_encoder
 
 PAGES = {
     "lockers.md": """# Lockers

@@ -21,23 +21,23 @@ from api.wiring import retention_tasks
 from ingest.jobs import JobStore, SourceBusyError
 from ingest.state import create_state_engine
 from policies.access.principal import Principal
-from tests.agent.audit_review_fixtures import Clock
-from tests.agent.pii_fixtures import make_guard
-from tests.agent.test_audit_store import make_answer
-from tests.api.test_answer_store import _answer
-from tests.api.test_cli import _run
+from tests.fixtures.answers import make_answer, wifi_answer
+from tests.fixtures.audit_reviews import START
+from tests.fixtures.cli import run_cli
+from tests.fixtures.clocks import WallClock
+from tests.fixtures.pii import make_guard
 
 
 @dataclass
 class Stores:
     audit: AuditStore
     answers: SqlAnswerStore
-    clock: Clock
+    clock: WallClock
 
 
 @pytest.fixture
 def stores(tmp_path: Path) -> Iterator[Stores]:
-    clock = Clock()
+    clock = WallClock(START)
     audit = AuditStore(url=f"sqlite:///{tmp_path / 'audit.db'}", guard=make_guard(), clock=clock)
     engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}")
     yield Stores(audit, SqlAnswerStore(engine=engine, clock=clock), clock)
@@ -47,7 +47,7 @@ def stores(tmp_path: Path) -> Iterator[Stores]:
 
 def _record_two(stores: Stores) -> tuple[str, str]:
     """One answer in each store 40 days ago, one in each now; returns the old and new ids."""
-    old, new = _answer(), _answer()
+    old, new = wifi_answer(), wifi_answer()
     start = stores.clock.now
     stores.audit.record(make_answer("old", answer_id=old.answer_id), Principal(user_id="u1"))
     stores.answers.save(old, asker="user:u1")
@@ -117,8 +117,8 @@ def test_proofdesk_retention_runs_on_the_configured_databases(tmp_path: Path) ->
         encoding="utf-8",
     )
 
-    done = _run(config, "retention", "--json")
-    refused = _run(config, "retention", "--days", "0")
+    done = run_cli(config, "retention", "--json")
+    refused = run_cli(config, "retention", "--days", "0")
 
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -153,8 +153,8 @@ def test_proofdesk_retention_exits_3_while_another_run_holds_the_lease(tmp_path:
     jobs = JobStore(engine=create_state_engine(state_url))
 
     with jobs.hold_task("retention", holder="the nightly retention"):
-        busy = _run(config, "retention")
-    done = _run(config, "retention")
+        busy = run_cli(config, "retention")
+    done = run_cli(config, "retention")
 
     assert busy.returncode == 3, busy.stderr
     assert "retention is already run by the nightly retention" in busy.stderr

@@ -1,5 +1,5 @@
 """Access on the served app (issue 16, findings 1, 3, 5, 6), over HTTP on a live server built
-exactly as `proofdesk serve` builds it (`tests/api/served_app.py`).
+exactly as `proofdesk serve` builds it (`tests/fixtures/served_app.py`).
 
 dave reads the salary bands through `g, user:dave, group:hr`; bob is all staff; oscar is an
 auditor (all staff, not hr); the keys `widget-a`/`widget-b` have no user, `audit-keyonly` has the
@@ -21,10 +21,10 @@ from sqlalchemy import create_engine, text
 from policies.access.casbin_engine import CasbinPolicyEngine
 from policies.access.settings import PolicySettings
 from retrieval.embedding.embedder import Embedder
-from tests.api.conftest import bearer, make_token
-from tests.api.served_app import HR_QUESTION, STAFF_QUESTION, ServedApp, start_served
-from tests.conftest import POSTGRES_URL
-from tests.kb_index import KB
+from tests.fixtures.credentials import bearer, make_token
+from tests.fixtures.databases import POSTGRES_URL
+from tests.fixtures.kb_index import KB
+from tests.fixtures.served_app import HR_QUESTION, STAFF_QUESTION, ServedApp, start_served
 
 DAVE_IN_HR = "g, user:dave, group:hr\n"
 HR_TEXT = "compensation committee"  # words of the hr-only document

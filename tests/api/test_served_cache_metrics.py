@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from api.version import proofdesk_version
-from tests.api.conftest import Keys
-from tests.api.served_lockers import LOCKERS, Served, served_app
+from tests.fixtures.credentials import Keys
+from tests.fixtures.served_lockers import LOCKERS, Served, served_app
 
 
 @pytest.fixture(scope="module")

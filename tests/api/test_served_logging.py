@@ -18,8 +18,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.api.conftest import Keys
-from tests.kb_index import KB
+from tests.fixtures.credentials import Keys
+from tests.fixtures.kb_index import KB
 
 REPO = Path(__file__).resolve().parents[2]
 EMAIL = "jane.doe@example.com"

@@ -1,7 +1,7 @@
 """`POST /v1/search` and `proofdesk search --server`, over HTTP on the app as `proofdesk serve`
 builds it (issue 18: while `serve` owns the embedded index, `search` goes through it).
 
-The app is the served composition of `tests/api/served_app.py` (staff-kb readable by all staff,
+The app is the served composition of `tests/fixtures/served_app.py` (staff-kb readable by all staff,
 hr-kb by group hr) with one more key: an `act_as` integration, `search-bot`."""
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from api.services import build_services, default_chat_factory
 from api.settings import Settings
 from api.wiring import build_ingest
 from retrieval.embedding.embedder import Embedder
-from tests.api.conftest import bearer, make_token, serve, stop
-from tests.api.served_app import ServedApp, served_settings
+from tests.fixtures.credentials import bearer, make_token
+from tests.fixtures.live_server import serve, stop
+from tests.fixtures.served_app import ServedApp, served_settings
 
 HR_QUERY = "When are salary bands reviewed?"
 STAFF_QUERY = "How do I open a day locker?"

@@ -5,61 +5,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import textwrap
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
-from agent.audit.store import AuditSettings
 from api.api_settings import ApiSettings, InsecureSettingsError, JwtSettings
 from api.app import create_app
 from api.runtime import ServiceRuntime
 from api.services import build_services, default_chat_factory
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
-from ingest.settings import IngestSettings
-from policies.access.settings import PolicySettings
-from retrieval.store_factory import EdgeStoreSettings
-from tests.api.conftest import AUDIENCE, ISSUER, JWT_SECRET, Keys, bearer, make_token, serve, stop
-from tests.kb_index import KB
-
-
-def _settings(tmp_path: Path) -> Settings:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "lockers.md").write_text(
-        textwrap.dedent("""\
-            # Lockers
-            Day lockers on the second floor open with your staff badge. Keys for long-term
-            lockers are issued by reception on request.
-            """),
-        encoding="utf-8",
-    )
-    sources = {
-        "sources": [
-            {
-                "id": "lockers-kb",
-                "kind": "filesystem",
-                "root": "./docs",
-                "read": ["group:all-staff"],
-                "schedule": "0 3 * * *",
-            }
-        ]
-    }
-    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(sources), encoding="utf-8")
-    return Settings(
-        ingest=IngestSettings(
-            sources_file=tmp_path / "sources.yaml",
-            state_url=f"sqlite:///{tmp_path / 'state.db'}",
-            flag_pii=False,
-        ),
-        store=EdgeStoreSettings(path=tmp_path / "index"),
-        policy=PolicySettings(policy_path=KB / "policy.csv"),
-        audit=AuditSettings(url=f"sqlite:///{tmp_path / 'audit.db'}"),  # not the working dir's
-    )
+from tests.fixtures.credentials import AUDIENCE, ISSUER, JWT_SECRET, Keys, bearer, make_token
+from tests.fixtures.live_server import serve, stop
+from tests.fixtures.served_lockers import lockers_settings
 
 
 def _api(keys: Keys) -> ApiSettings:
@@ -71,7 +31,7 @@ def _api(keys: Keys) -> ApiSettings:
 
 
 def test_built_services_sync_and_answer_end_to_end(keys: Keys, tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
+    settings = lockers_settings(tmp_path)
     services = build_services(settings, _api(keys), chat_factory=default_chat_factory)
     runtime, sync = services.readiness, services.sources
     assert isinstance(runtime, ServiceRuntime) and isinstance(sync, SyncJobs)
@@ -104,7 +64,7 @@ def test_built_services_sync_and_answer_end_to_end(keys: Keys, tmp_path: Path) -
 
 
 def test_create_app_builds_and_closes_its_own_services(keys: Keys, tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
+    settings = lockers_settings(tmp_path)
     app = create_app(settings, api_settings=_api(keys), chat_factory=default_chat_factory)
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
@@ -171,7 +131,7 @@ def test_the_served_app_feeds_rated_answers_into_the_audit_review(
 ) -> None:
     # The whole path as deployed: ingest through the API, answer, a negative rating, and the
     # answer in the auditors' queue, on the API and on the review page.
-    settings = _settings(tmp_path)
+    settings = lockers_settings(tmp_path)
     services = build_services(settings, _api(keys), chat_factory=default_chat_factory)
     runtime = services.readiness
     assert isinstance(runtime, ServiceRuntime)
@@ -239,7 +199,9 @@ def test_a_served_api_analyses_pii_in_worker_processes_it_stops_on_close(
     keys: Keys, tmp_path: Path
 ) -> None:
     before = _analysis_workers()
-    services = build_services(_settings(tmp_path), _api(keys), chat_factory=default_chat_factory)
+    services = build_services(
+        lockers_settings(tmp_path), _api(keys), chat_factory=default_chat_factory
+    )
     try:
         started = _analysis_workers() - before
         assert len(started) == (2 if (os.cpu_count() or 1) >= 2 else 0)

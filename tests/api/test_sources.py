@@ -1,7 +1,7 @@
 """Sources and sync jobs: list, start (202, then the job finishes), 404, 409, 503, jobs; state
 prune.
 
-On the app as `proofdesk serve` builds it (`tests/api/served_app.py`: sources staff-kb and
+On the app as `proofdesk serve` builds it (`tests/fixtures/served_app.py`: sources staff-kb and
 hr-kb). The 503 while the index is not ready uses the stand-in app (`build_harness`): it needs a
 start-up that never finishes, which the served app's real start-up cannot be made to do.
 """
@@ -17,9 +17,10 @@ import numpy as np
 
 from ingest.jobs import JobStore
 from ingest.state import StateStore, create_state_engine
-from tests.api.conftest import BlockingChat, Keys, bearer, build_harness, make_token, running
-from tests.api.served_app import ServedApp
-from tests.kb_index import KbIndex
+from tests.fixtures.credentials import Keys, bearer, make_token
+from tests.fixtures.harness import BlockingChat, build_harness, running
+from tests.fixtures.kb_index import KbIndex
+from tests.fixtures.served_app import ServedApp
 
 SOURCES = ["staff-kb", "hr-kb"]  # as the served app's sources file lists them
 

@@ -1,5 +1,5 @@
 """Streaming over a real socket: the app as `proofdesk serve` builds it, uvicorn on 127.0.0.1
-(`tests/api/served_app.py`), httpx and the OpenAI SDK as clients."""
+(`tests/fixtures/served_app.py`), httpx and the OpenAI SDK as clients."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import httpx
 import openai
 import pytest
 
-from tests.api.conftest import bearer, make_token
-from tests.api.served_app import STAFF_QUESTION, ServedApp
+from tests.fixtures.credentials import bearer, make_token
+from tests.fixtures.served_app import STAFF_QUESTION, ServedApp
 
 QUESTION = STAFF_QUESTION
 

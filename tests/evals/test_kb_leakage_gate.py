@@ -27,7 +27,7 @@ from evals.suites.leakage import (
 )
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.service import RetrievalService
-from tests.kb_index import KB, KbIndex, build_kb_index
+from tests.fixtures.kb_index import KB, KbIndex, build_kb_index
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from evals.suites.llm_injection import CANARY, load_payloads, main
-from tests.agent.scripted_llm import RecordedRequest, Reply, ScriptedLLM
+from tests.fixtures.scripted_llm import RecordedRequest, Reply, ScriptedLLM
 
 
 @pytest.fixture

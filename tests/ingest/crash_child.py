@@ -16,7 +16,7 @@ from pathlib import Path
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord
 from retrieval.store import VectorStore
-from tests.ingest.sync_fixtures import wire
+from tests.fixtures.sync_sources import wire
 
 
 def _die() -> None:

@@ -21,6 +21,7 @@ from ingest.lease_holder import ProcessIdentity
 from ingest.scheduler import ScheduledTask, Scheduler
 from ingest.sources import SourceRegistry, load_sources
 from ingest.state import create_state_engine
+from tests.fixtures.clocks import WallClock
 
 
 @pytest.fixture
@@ -201,14 +202,6 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def registry(tmp_path: Path) -> SourceRegistry:
     (tmp_path / "a").mkdir()
@@ -227,7 +220,7 @@ def registry(tmp_path: Path) -> SourceRegistry:
 def test_scheduler_runs_sources_when_due_and_never_unscheduled_ones(
     registry: SourceRegistry,
 ) -> None:
-    clock = Clock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC))
+    clock = WallClock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC))
     last = {
         "hourly": datetime(2026, 11, 21, 10, 0, tzinfo=UTC),
         "nightly": datetime(2026, 11, 21, 2, 30, tzinfo=UTC),
@@ -249,7 +242,7 @@ def test_scheduler_runs_a_never_run_source_at_once(registry: SourceRegistry) -> 
     sched = Scheduler(
         registry=registry,
         run_source=ran.append,
-        clock=Clock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC)),
+        clock=WallClock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC)),
     )
     assert sorted(sched.tick()) == ["hourly", "nightly"]
 
@@ -260,7 +253,9 @@ def test_scheduler_skips_a_source_busy_elsewhere_and_keeps_going(registry: Sourc
             raise SourceBusyError("source 'hourly' is already being synced by host:1")
 
     sched = Scheduler(
-        registry=registry, run_source=run, clock=Clock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC))
+        registry=registry,
+        run_source=run,
+        clock=WallClock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC)),
     )
     assert sched.tick() == ["nightly"]
     assert sched.next_runs()["hourly"] == datetime(2026, 11, 21, 11, 0, tzinfo=UTC)
@@ -269,7 +264,7 @@ def test_scheduler_skips_a_source_busy_elsewhere_and_keeps_going(registry: Sourc
 def test_a_task_waits_for_its_first_due_time_then_runs_once_per_due_time(
     registry: SourceRegistry,
 ) -> None:
-    clock = Clock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC))
+    clock = WallClock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC))
     last = {
         "hourly": datetime(2026, 11, 21, 10, 0, tzinfo=UTC),
         "nightly": datetime(2026, 11, 21, 2, 30, tzinfo=UTC),
@@ -293,7 +288,7 @@ def test_a_task_busy_elsewhere_is_skipped_and_a_bad_task_name_is_refused(
     def busy() -> None:
         raise SourceBusyError("source 'hourly' is already being synced by host:1")
 
-    clock = Clock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC))
+    clock = WallClock(datetime(2026, 11, 21, 10, 5, tzinfo=UTC))
     task = ScheduledTask("state:prune", "0 * * * *", busy, last_run=clock.now - timedelta(hours=2))
     sched = Scheduler(registry=registry, run_source=lambda _sid: None, clock=clock, tasks=[task])
 

@@ -17,7 +17,7 @@ from ingest.documents import DocType
 from ingest.formats.limits import ParseLimitError, ParseLimits
 from ingest.parsing import parse_document
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
-from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
+from tests.fixtures.sync_sources import Wired, wire, write_source_tree, write_sources_file
 
 SMALL = ParseLimits(
     max_uncompressed_bytes=4_000_000,

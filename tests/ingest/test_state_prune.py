@@ -30,7 +30,7 @@ from retrieval.sentence_vectors import (
     shown_texts,
 )
 from retrieval.store import VectorStore
-from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
+from tests.fixtures.sync_sources import Wired, wire, write_source_tree, write_sources_file
 
 TABLES = ("embedding_cache", "sentence_vectors", "sentence_screens", "pii_findings")
 SQL_TABLES = {

@@ -9,7 +9,7 @@ import pytest
 
 from policies.access.filters import AccessFilter
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
-from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
+from tests.fixtures.sync_sources import Wired, wire, write_source_tree, write_sources_file
 
 STAFF = AccessFilter(holds=frozenset({"public", "group:all-staff", "user:erin"}))
 HR = AccessFilter(holds=frozenset({"public", "group:all-staff", "group:hr", "user:hana"}))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
-from tests.ingest.sync_fixtures import wire, write_many_documents, write_sources_file
+from tests.fixtures.sync_sources import wire, write_many_documents, write_sources_file
 
 REPO = Path(__file__).resolve().parents[2]
 

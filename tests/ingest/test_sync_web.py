@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
-from tests.ingest.sync_fixtures import Wired, wire
+from tests.fixtures.sync_sources import Wired, wire
 
 PAGES: dict[str, str] = {}
 

@@ -17,7 +17,7 @@ from spacy.language import Language
 from policies.pii.analysis_pool import AnalysisPool, PiiAnalysisError
 from policies.pii.redaction import PresidioRedactor
 from policies.pii.settings import RedactionSettings
-from tests.agent.pii_fixtures import labelled_texts, leaked_values
+from tests.fixtures.pii import labelled_texts, leaked_values
 
 NO_CACHE = {"findings_cache_entries": 0}
 # A name only spaCy's NER finds (the patterns engine leaves it: see test_redaction).

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from policies.access.casbin_engine import CasbinPolicyEngine
 from policies.access.engine import PolicyLoadError
 from policies.access.settings import DEFAULT_MODEL_PATH, PolicySettings
+from tests.fixtures.clocks import FakeClock
 
 POSTGRES_URL = os.environ.get(
     "PROOFDESK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -26,16 +27,6 @@ BASE = [
     "g, user:alice, group:it-staff",
     "g, group:it-staff, group:all-staff",
 ]
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand: no sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # --- file adapter ------------------------------------------------------------------------------

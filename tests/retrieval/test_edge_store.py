@@ -19,42 +19,11 @@ import pytest
 
 from policies.access.filters import AccessFilter
 from retrieval.edge_store import EdgeStore
-from retrieval.records import ChunkRecord, chunk_id_for
 from retrieval.store import StoreLockedError
 from retrieval.store_factory import EdgeStoreSettings, open_store
+from tests.fixtures.edge_chunks import DIM, READERS, chunks, unit_vectors
 
-DIM = 384
 REPO_ROOT = Path(__file__).resolve().parents[2]
-READERS = ("group:a", "group:b", "public")
-
-
-def unit_vectors(n: int, seed: int) -> list[list[float]]:
-    rows = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
-    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
-    return [[float(x) for x in row] for row in rows]
-
-
-def chunks(n: int, *, start: int = 0, source: str = "kb") -> list[ChunkRecord]:
-    return [
-        ChunkRecord(
-            chunk_id=chunk_id_for(f"doc-{i // 4}", i % 4, f"h{i}"),
-            document_id=f"doc-{i // 4}",
-            source_id=source,
-            title=f"Document {i // 4}",
-            heading_path=("Section",),
-            uri=f"file:///kb/doc-{i // 4}.md",
-            start=0,
-            end=20,
-            text=f"passage number {i} about topic {i % 7}",
-            content_hash=f"h{i}",
-            document_version="v1",
-            read=(READERS[i % 3],),
-            deny=(),
-            doc_type="md",
-            ordinal=i % 4,
-        )
-        for i in range(start, start + n)
-    ]
 
 
 def nearest(store: EdgeStore, vector: list[float], reader: str) -> str:
@@ -95,7 +64,7 @@ OPEN_IN_CHILD = """
     import sys
     from pathlib import Path
     from retrieval.store import StoreLockedError
-    from retrieval.store_factory import EdgeStoreSettings, StoreSettings, open_store
+    from retrieval.store_factory import EdgeStoreSettings, open_store
     try:
         store = open_store(EdgeStoreSettings(path=Path({path!r})), dimension={dim})
     except StoreLockedError as exc:
@@ -157,7 +126,7 @@ def test_unflushed_writes_survive_a_crash_through_the_wal(index_path: Path) -> N
         import os
         from pathlib import Path
         from retrieval.edge_store import EdgeStore
-        from tests.retrieval.test_edge_store import chunks, unit_vectors
+        from tests.fixtures.edge_chunks import chunks, unit_vectors
         store = EdgeStore(path=Path({str(index_path)!r}), dimension={DIM})
         store.upsert(chunks(12), unit_vectors(12, seed=3))
         os._exit(0)  # no flush, no close

@@ -15,13 +15,7 @@ from retrieval.edge_store import EdgeStore, _sparse
 from retrieval.fusion import FusedHit, fused_chunks, reciprocal_rank_fusion
 from retrieval.schema import DENSE_VECTOR, RRF_K, SPARSE_VECTOR, chunk_to_payload
 from retrieval.store_factory import open_store
-from tests.retrieval.test_store_contract import (  # the contract's corpus, embedded once
-    DIM,
-    PRINCIPALS,
-    Corpus,
-    corpus,
-    store_settings,
-)
+from tests.fixtures.store_corpus import DIM, PRINCIPALS, Corpus, corpus, store_settings
 
 __all__ = ["corpus"]  # a fixture, used by name
 

@@ -9,7 +9,7 @@ import yaml
 
 from policies.access.principal import Principal
 from retrieval.service import RetrievalRequest
-from tests.kb_index import KB, KbIndex
+from tests.fixtures.kb_index import KB, KbIndex
 
 
 def _principal(kb_index: KbIndex, user: str | None) -> Principal:

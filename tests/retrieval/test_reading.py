@@ -21,7 +21,7 @@ from retrieval.reading import (
     ReaderSettings,
     load_reader,
 )
-from tests.retrieval.reader_fixtures import needs_bundled_reader, tiny_cross_encoder
+from tests.fixtures.reader import needs_bundled_reader, tiny_cross_encoder
 
 
 def _onnx_folder(tmp_path: Path, *, model: bytes, pinned: str) -> Path:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 import pytest
 from llama_index.core.schema import QueryBundle
 
@@ -19,7 +17,8 @@ from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.llama_retriever import PermissionedRetriever
 from retrieval.records import SearchFilters
 from retrieval.service import RetrievalRequest, RetrievalService
-from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
+from tests.fixtures.counting import CountingEmbedder
+from tests.fixtures.sync_sources import Wired, wire, write_source_tree, write_sources_file
 
 POLICY = """\
 p, public, source:*, read, allow
@@ -27,24 +26,6 @@ g, group:hr, group:all-staff
 g, user:erin, group:all-staff
 g, user:hana, group:hr
 """
-
-
-class CountingEmbedder:
-    """The real embedder, counting query embeddings (to observe the query cache)."""
-
-    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
-        self._inner = inner
-        self.queries = 0
-
-    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
-        self.queries += 1
-        return self._inner.embed_query(text)
-
-    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        return self._inner.embed_documents(texts)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
 
 
 @dataclass

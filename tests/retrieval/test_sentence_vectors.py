@@ -4,12 +4,10 @@ evidence it finds stored, and answers exactly as if it had embedded it afresh.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Engine
 
 from agent.evidence import SentenceIndex
@@ -27,8 +25,9 @@ from retrieval.sentence_vectors import (
     sentence_key,
     shown_texts,
 )
-from tests.ingest.sync_fixtures import Wired, wire, write_source_tree, write_sources_file
-from tests.kb_index import KbIndex
+from tests.fixtures.counting import CountingEmbedder
+from tests.fixtures.kb_index import KbIndex
+from tests.fixtures.sync_sources import Wired, wire, write_source_tree, write_sources_file
 
 PAGE = """\
 To reset a forgotten password, open the self-service portal at https://id.example.com.
@@ -38,21 +37,6 @@ Enter your staff number and answer the two security questions you set at enrolme
 | ---- | ----- |
 | Unlock account | Service desk, extension 4400 |
 """
-
-
-class CountingEmbedder:
-    """The real embedder, counting the texts given to `embed_documents`."""
-
-    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
-        self._inner = inner
-        self.texts = 0
-
-    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        self.texts += len(texts)
-        return self._inner.embed_documents(texts)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
 
 
 def _chunk(text: str = PAGE, *, title: str = "Passwords", chunk_id: str = "c1") -> ChunkRecord:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,162 +19,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policies.access.filters import AccessFilter
-from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord, ScoredChunk, SearchFilters, chunk_id_for
-from retrieval.schema import IdfScope
 from retrieval.store import SearchMode, StoreError, VectorStore
-from retrieval.store_factory import (
-    EdgeStoreSettings,
-    ServerStoreSettings,
-    StoreSettings,
-    open_store,
+from retrieval.store_factory import open_store
+from tests.fixtures.store_corpus import (
+    DIM,
+    PRINCIPALS,
+    SOURCES,
+    Corpus,
+    store_settings,
 )
 
-DIM = 384
 MODES: tuple[SearchMode, ...] = ("dense", "sparse", "hybrid")
-
-# (document id, source, doc type, read, deny, modified, title, passages)
-DOCS: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...], datetime, str, list[str]]] = [
-    ("d-vpn", "kb", "md", ("public",), (), datetime(2024, 3, 1, tzinfo=UTC), "VPN", [
-        "To reset your VPN password, open the self-service portal and choose Forgot password.",
-        "The VPN client disconnects every few minutes when the laptop switches Wi-Fi networks.",
-    ]),
-    ("d-update", "kb", "html", ("public",), (), datetime(2024, 6, 1, tzinfo=UTC), "Updates", [
-        "Windows Update fails with code 0x80070643 when the .NET installer is damaged.",
-        "If an error message appears during the update, restart the computer and try again.",
-    ]),
-    ("d-badge", "kb", "txt", ("public",), (), datetime(2023, 11, 5, tzinfo=UTC), "Badges", [
-        "Lost badges must be reported to building security, who deactivate the card in an hour.",
-        "Code E-7731 in the badge reader log means the card was deactivated by building security.",
-    ]),
-    ("d-wifi", "kb", "txt", ("public",), (), datetime(2025, 1, 10, tzinfo=UTC), "Guest Wi-Fi", [
-        "The guest Wi-Fi password changes every Monday and is posted at reception.",
-    ]),
-    ("d-onboard", "it", "md", ("group:it", "group:staff"), (), datetime(2024, 1, 15), "Onboard", [
-        "New employees receive their laptop on the first day from the IT service desk.",
-    ]),
-    ("d-mailbox", "it", "md", ("group:it",), (), datetime(2024, 2, 1, tzinfo=UTC), "Mailboxes", [
-        "Shared mailboxes are requested through the IT catalogue and approved by the owner.",
-    ]),
-    ("d-licenses", "it", "docx", ("group:staff",), ("group:contractors",),
-     datetime(2024, 9, 1, tzinfo=UTC), "Licenses", [
-        "Software licenses for Adobe products are assigned by the procurement team.",
-    ]),
-    ("d-backup", "it", "md", ("group:staff",), (), datetime(2023, 5, 1, tzinfo=UTC), "Backup", [
-        "Backups of personal network drives are kept for thirty days.",
-    ]),
-    ("d-leave", "hr", "pdf", ("group:hr",), (), datetime(2024, 4, 1, tzinfo=UTC), "Leave", [
-        "Parental leave requests are submitted in the HR portal eight weeks in advance.",
-    ]),
-    ("d-salary", "hr", "pdf", ("group:hr-managers",), ("group:contractors",),
-     datetime(2024, 12, 1, tzinfo=UTC), "Salary", [
-        "Salary bands for each job level are reviewed by HR every January.",
-    ]),
-    ("d-reviews", "hr", "pdf", ("group:hr", "group:managers"), (),
-     datetime(2022, 6, 30, tzinfo=UTC), "Reviews", [
-        "Performance reviews take place twice a year, in June and December.",
-    ]),
-    ("d-expense", "finance", "docx", ("group:staff",), (), datetime(2024, 7, 1, tzinfo=UTC),
-     "Expenses", [
-        "Expense reports above 500 euros need approval from your cost-center manager.",
-    ]),
-    ("d-incident", "security", "md", ("group:security",), ("user:mallory",),
-     datetime(2024, 8, 1, tzinfo=UTC), "Incidents", [
-        "The incident response runbook lists who to call when a security breach is suspected.",
-    ]),
-    ("d-firewall", "security", "md", ("group:security", "group:it"), (),
-     datetime(2024, 10, 1, tzinfo=UTC), "Firewall", [
-        "Firewall change requests must reference a ticket and are reviewed every Tuesday.",
-    ]),
-    ("d-mfa", "kb", "md", ("public",), ("group:contractors",), datetime(2024, 5, 1, tzinfo=UTC),
-     "MFA", [
-        "Multi-factor authentication is required for email access outside the office network.",
-    ]),
-    ("d-rooms", "kb", "html", ("public",), (), datetime(2024, 11, 1, tzinfo=UTC), "Rooms", [
-        "Meeting rooms are booked in the calendar; the boardroom requires assistant approval.",
-    ]),
-    ("d-printer", "kb", "txt", ("public",), (), datetime(2023, 9, 1, tzinfo=UTC), "Printers", [
-        "Printer jams on the third floor are reported to facilities, not to the IT helpdesk.",
-    ]),
-]  # fmt: skip
-
-PRINCIPALS = [
-    "public", "group:it", "group:staff", "group:hr", "group:hr-managers", "group:managers",
-    "group:finance", "group:security", "group:contractors", "user:mallory", "user:alice",
-]  # fmt: skip
-SOURCES = ["kb", "it", "hr", "finance", "security", "elsewhere"]
-
-
-def make_chunks() -> list[ChunkRecord]:
-    chunks = []
-    for doc_id, source, doc_type, read, deny, modified, title, passages in DOCS:
-        offset = 0
-        for ordinal, text in enumerate(passages):
-            content_hash = f"h{abs(hash(text)) % 10**8}"
-            chunks.append(
-                ChunkRecord(
-                    chunk_id=chunk_id_for(doc_id, ordinal, content_hash),
-                    document_id=doc_id,
-                    source_id=source,
-                    title=title,
-                    heading_path=(title, f"Part {ordinal + 1}"),
-                    uri=f"https://kb.example.com/{doc_id}",
-                    start=offset,
-                    end=offset + len(text),
-                    text=text,
-                    content_hash=content_hash,
-                    document_version="v1",
-                    read=read,
-                    deny=deny,
-                    doc_type=doc_type,
-                    ordinal=ordinal,
-                    pii_found=doc_id == "d-salary",
-                    modified_at=modified,
-                    indexed_at=datetime(2025, 2, 1, 12, 30, tzinfo=UTC),
-                )
-            )
-            offset += len(text) + 1
-    return chunks
-
-
-@dataclass(frozen=True)
-class Corpus:
-    chunks: list[ChunkRecord]
-    vectors: list[list[float]]
-    embedder: SentenceTransformerEmbedder
-    queries: dict[str, list[float]] = field(default_factory=dict)
-
-    def query(self, text: str) -> list[float]:
-        if text not in self.queries:
-            self.queries[text] = [float(x) for x in self.embedder.embed_query(text)]
-        return self.queries[text]
-
-    def admitted(self, access: AccessFilter) -> set[str]:
-        return {
-            c.chunk_id
-            for c in self.chunks
-            if access.admits(source_id=c.source_id, read=c.read, deny=c.deny)
-        }
-
-
-def store_settings(
-    backend: str,
-    path: Path,
-    *,
-    scroll_page_size: int = 1000,
-    bm25_idf: IdfScope = "visible",
-) -> StoreSettings:
-    common = {"path": path, "scroll_page_size": scroll_page_size, "bm25_idf": bm25_idf}
-    if backend == "edge":
-        return EdgeStoreSettings.model_validate(common)
-    return ServerStoreSettings.model_validate({"backend": "server", "local_mode": True, **common})
-
-
-@pytest.fixture(scope="module")
-def corpus(embedder: SentenceTransformerEmbedder) -> Corpus:
-    chunks = make_chunks()
-    vectors = embedder.embed_documents([c.text for c in chunks]).tolist()
-    return Corpus(chunks, vectors, embedder)
 
 
 @pytest.fixture(scope="module", params=["edge", "server"])

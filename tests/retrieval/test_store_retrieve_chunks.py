@@ -11,7 +11,7 @@ from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord
 from retrieval.store import VectorStore
 from retrieval.store_factory import open_store
-from tests.retrieval.test_store_contract import DIM, make_chunks, store_settings
+from tests.fixtures.store_corpus import DIM, make_chunks, store_settings
 
 
 @pytest.fixture(scope="module")
