@@ -11,11 +11,10 @@ The knowledge base: `staff-kb` (all staff: lockers) and `hr-kb` (group hr: salar
 policy file is a copy of the bundled one (dave is in hr, bob in all-staff, oscar an auditor,
 trent an admin); `policy_edited` changes it for one test and puts it back.
 
-Settings beyond the defaults, shared by every served app: the answer pipeline's question limit
-(`agent.max_question_chars`, 1,500) is below the API's (2,000), so both refusals are reachable
-(the API's 422 before the pipeline runs, the pipeline's own), and one browser origin is allowed
-(CORS). `start_served(..., api={...})` overrides API settings (rate limits, JWT keys) for a
-server of its own.
+Settings beyond the defaults, shared by every served app: the one question limit
+(`agent.max_question_chars`) is 1,500, not the default 2,000, so a test sees the API refuse by
+that setting, and one browser origin is allowed (CORS). `start_served(..., api={...})`
+overrides API settings (rate limits, JWT keys) for a server of its own.
 """
 
 from __future__ import annotations
