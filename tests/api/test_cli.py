@@ -76,7 +76,8 @@ def test_an_invalid_policy_is_a_configuration_error_not_a_traceback(tmp_path: Pa
     result = _run(config, "search", "VPN")
 
     assert result.returncode == 2, result.stderr
-    assert "error: invalid policy line" in result.stderr
+    assert result.stderr.startswith("error: policy file ")
+    assert "invalid source 'source:Not An Id'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
