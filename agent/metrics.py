@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
 
 from agent.types import Answer, AnswerStatus
+from policies.access.rules import SOURCE_ID_PATTERN
 
 __all__ = ["DEFAULT_STEPS", "INGEST_OUTCOMES", "AgentMetrics", "IngestReportLike"]
 
@@ -49,7 +50,7 @@ INGEST_OUTCOMES: tuple[str, ...] = (
 _STATUSES: frozenset[str] = frozenset(get_args(AnswerStatus))
 _SYNC_STATUSES = frozenset({"succeeded", "partial", "failed", "abandoned"})
 _CACHE_FLAG = "cache_hit"
-_SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SOURCE_ID = re.compile(SOURCE_ID_PATTERN)  # what the sources file accepts
 _STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 

@@ -16,15 +16,19 @@ from typing import Literal
 from policies.injection import InjectionScreen
 
 __all__ = [
+    "CONVERSATION_ID_PATTERN",
     "InvalidQuestionError",
     "QuestionScreen",
     "ScreenedQuestion",
     "check_conversation_id",
+    "check_question_length",
 ]
 
 InvalidQuestionCode = Literal["empty_question", "question_too_long", "invalid_conversation_id"]
 
-_CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# Conversation ids are logged and traced: a narrow identifier. The API's schema uses this too.
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+_CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
 
 
 class InvalidQuestionError(ValueError):
@@ -64,16 +68,9 @@ class QuestionScreen:
     def screen(self, question: str) -> ScreenedQuestion:
         """Raises `InvalidQuestionError` for an empty or too long question."""
         if len(question) > self._max_chars * 4:  # do not even normalise a huge input
-            raise InvalidQuestionError(
-                "question_too_long", f"the question is longer than {self._max_chars} characters"
-            )
+            raise _too_long(self._max_chars)
         text = normalise_question(question)
-        if not text:
-            raise InvalidQuestionError("empty_question", "the question is empty")
-        if len(text) > self._max_chars:
-            raise InvalidQuestionError(
-                "question_too_long", f"the question is longer than {self._max_chars} characters"
-            )
+        check_question_length(text, self._max_chars)
         assessment = self._injection.assess(text)
         return ScreenedQuestion(
             text=text,
@@ -94,6 +91,21 @@ def normalise_question(question: str) -> str:
         ch if unicodedata.category(ch)[0] != "C" else (" " if ch in "\t\n\r" else "") for ch in text
     )
     return " ".join("".join(kept).split())
+
+
+def check_question_length(text: str, max_chars: int) -> None:
+    """The one length rule (`agent.max_question_chars`), for the pipeline and the API alike:
+    raises `InvalidQuestionError` for an empty question or one over `max_chars`."""
+    if not text:
+        raise InvalidQuestionError("empty_question", "the question is empty")
+    if len(text) > max_chars:
+        raise _too_long(max_chars)
+
+
+def _too_long(max_chars: int) -> InvalidQuestionError:
+    return InvalidQuestionError(
+        "question_too_long", f"the question is longer than {max_chars} characters"
+    )
 
 
 def check_conversation_id(conversation_id: str) -> str:

@@ -42,7 +42,13 @@ class AgentSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # --- screening -------------------------------------------------------------------------
-    max_question_chars: int = Field(default=2000, ge=10, le=100_000)
+    max_question_chars: int = Field(
+        default=2000,
+        ge=10,
+        le=100_000,
+        description="the one question limit: longer → 422 question_too_long, checked by the API "
+        "before the pipeline runs and by the pipeline; also the search query's limit",
+    )
     escalation_phrases: tuple[str, ...] = Field(
         default=DEFAULT_ESCALATION_PHRASES,
         description="a question containing one of these is handed over to a person",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from limits import parse_many
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from infra.errors import ConfigurationError
 
 __all__ = ["ApiSettings", "InsecureSettingsError", "JwtSettings", "RateLimitSettings"]
 
@@ -14,9 +16,11 @@ JwtAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES
 _HMAC = ("HS256", "HS384", "HS512")
 _PLACEHOLDERS = ("changeme", "change-me", "change_me", "placeholder", "example", "your-", "replace")
 MIN_SECRET_CHARS = 32
+# Settings that moved to the package that owns the limit: old key → new key.
+_MOVED = {"max_question_chars": "agent.max_question_chars"}
 
 
-class InsecureSettingsError(ValueError):
+class InsecureSettingsError(ConfigurationError, ValueError):
     """A setting is acceptable for development but refused in production."""
 
 
@@ -103,7 +107,6 @@ class ApiSettings(BaseModel):
     jwt: JwtSettings = Field(default_factory=JwtSettings)
     cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins")
     max_request_bytes: int = Field(default=128 * 1024, ge=1024, description="larger → 413")
-    max_question_chars: int = Field(default=2000, ge=10, description="longer → 422")
     max_messages: int = Field(default=50, ge=1, description="OpenAI-style messages per request")
     request_timeout_seconds: float = Field(
         default=30.0, gt=0, description="time to the first response byte → 504"
@@ -120,6 +123,19 @@ class ApiSettings(BaseModel):
         default=10.0, gt=0, description="retry opening an index held by another process"
     )
     docs: bool = Field(default=True, description="serve /docs and /openapi.json")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_settings(cls, data: Any) -> Any:
+        """A setting that moved gets a message naming its new key, not "extra inputs"."""
+        if isinstance(data, dict):
+            for old, new in _MOVED.items():
+                if old in data:
+                    raise ValueError(
+                        f"api.{old} was removed: set {new} (one limit for the API and the "
+                        "answer pipeline)"
+                    )
+        return data
 
     def check_for(self, environment: str) -> None:
         """Refuse placeholder or short secrets in production; raise `InsecureSettingsError`."""

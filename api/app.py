@@ -76,7 +76,7 @@ def create_app(
                 answers=built.answers,
                 metrics=built.metrics,
                 authenticator=built.authenticator,
-                max_question_chars=api.max_question_chars,
+                max_question_chars=settings.agent.max_question_chars,
                 max_messages=api.max_messages,
             ),
             answers_api=AnswersApi(
@@ -85,7 +85,7 @@ def create_app(
             search_api=SearchApi(
                 retrieval=built.search or _no_search,
                 source_ids=lambda: [s.id for s in built.sources.sources()],
-                max_query_chars=api.max_question_chars,
+                max_query_chars=settings.agent.max_question_chars,
             ),
         )
         lifespan_state: dict[str, object] = {"proofdesk": state}

@@ -8,8 +8,7 @@ state under `AUDIT_STATE_KEY`; this module and `api.audit_web` are the only read
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, cast
 
@@ -17,12 +16,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.review.report import report_to_csv
-from agent.review.service import (
-    InvalidReviewError,
-    NotAnAuditorError,
-    ReviewService,
-    UnknownAnswerError,
-)
+from agent.review.service import ReviewService
 from api.audit_schemas import (
     ANSWER_ID_PATTERN,
     PickRequest,
@@ -39,12 +33,7 @@ from api.audit_schemas import (
 )
 from api.audit_sessions import AuditSessions
 from api.auth import Authenticator, Identity
-from api.errors import (
-    InvalidRequestError,
-    NotFoundError,
-    PermissionDeniedError,
-    error_responses,
-)
+from api.errors import error_responses
 from api.openapi_access import BEARER_DESCRIPTION, BEARER_SCHEME, needs, scopes_text
 from api.ratelimit import RateLimiter
 
@@ -55,7 +44,6 @@ __all__ = [
     "ReviewServiceDep",
     "audit_state",
     "router",
-    "translated_errors",
 ]
 
 AUDIT_STATE_KEY = "proofdesk_audit"
@@ -96,19 +84,6 @@ class AuditApp:
 
 def audit_state(request: Request) -> AuditApp:
     return cast(AuditApp, getattr(request.state, AUDIT_STATE_KEY))
-
-
-@contextmanager
-def translated_errors() -> Iterator[None]:
-    """The review domain's errors as the API's own (mapped to statuses in `api.errors`)."""
-    try:
-        yield
-    except NotAnAuditorError as exc:
-        raise PermissionDeniedError(str(exc), code="not_an_auditor") from exc
-    except UnknownAnswerError as exc:
-        raise NotFoundError("no such answer", code="answer_not_found") from exc
-    except InvalidReviewError as exc:
-        raise InvalidRequestError(str(exc), code="invalid_review") from exc
 
 
 _bearer = HTTPBearer(auto_error=False, scheme_name=BEARER_SCHEME, description=BEARER_DESCRIPTION)
@@ -155,8 +130,7 @@ def queue(
     review: ReviewServiceDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> QueueResponse:
-    with translated_errors():
-        items = review.queue(identity.principal, limit=limit)
+    items = review.queue(identity.principal, limit=limit)
     return QueueResponse(items=[QueueItemResponse.model_validate(i) for i in items])
 
 
@@ -167,8 +141,7 @@ def queue(
     responses=error_responses(401, 403, 404, 422, 429, 503),
 )
 def pick(body: PickRequest, identity: AuditorIdentity, review: ReviewServiceDep) -> PickResponse:
-    with translated_errors():
-        picked_at = review.pick(body.answer_id, identity.principal)
+    picked_at = review.pick(body.answer_id, identity.principal)
     return PickResponse(answer_id=body.answer_id, picked_at=picked_at)
 
 
@@ -180,8 +153,7 @@ def pick(body: PickRequest, identity: AuditorIdentity, review: ReviewServiceDep)
 def item(
     answer_id: AnswerIdPath, identity: AuditorIdentity, review: ReviewServiceDep
 ) -> ReviewItemResponse:
-    with translated_errors():
-        found = review.item(answer_id, identity.principal)
+    found = review.item(answer_id, identity.principal)
     return ReviewItemResponse.model_validate(found)
 
 
@@ -193,8 +165,7 @@ def item(
 def history(
     answer_id: AnswerIdPath, identity: AuditorIdentity, review: ReviewServiceDep
 ) -> ReviewHistoryResponse:
-    with translated_errors():
-        reviews = review.history(answer_id, identity.principal)
+    reviews = review.history(answer_id, identity.principal)
     return ReviewHistoryResponse(reviews=[ReviewResponse.model_validate(r) for r in reviews])
 
 
@@ -210,14 +181,13 @@ def add_review(
     identity: AuditorIdentity,
     review: ReviewServiceDep,
 ) -> ReviewResponse:
-    with translated_errors():
-        stored = review.review(
-            answer_id,
-            identity.principal,
-            citation_verdicts=body.citation_verdicts,
-            answer_verdict=body.answer_verdict,
-            note=body.note,
-        )
+    stored = review.review(
+        answer_id,
+        identity.principal,
+        citation_verdicts=body.citation_verdicts,
+        answer_verdict=body.answer_verdict,
+        note=body.note,
+    )
     return ReviewResponse.model_validate(stored)
 
 
@@ -231,8 +201,7 @@ def add_review(
 def skip(
     answer_id: AnswerIdPath, body: SkipRequest, identity: AuditorIdentity, review: ReviewServiceDep
 ) -> SkipResponse:
-    with translated_errors():
-        skipped = review.skip(answer_id, identity.principal, reason=body.reason)
+    skipped = review.skip(answer_id, identity.principal, reason=body.reason)
     return SkipResponse.model_validate(skipped)
 
 
@@ -244,8 +213,7 @@ def skip(
 def report(
     identity: AuditorIdentity, review: ReviewServiceDep, since: Since = None, until: Until = None
 ) -> ReportResponse:
-    with translated_errors():
-        built = review.report(identity.principal, since=since, until=until)
+    built = review.report(identity.principal, since=since, until=until)
     return ReportResponse.model_validate(built)
 
 
@@ -258,8 +226,7 @@ def report(
 def report_csv(
     identity: AuditorIdentity, review: ReviewServiceDep, since: Since = None, until: Until = None
 ) -> Response:
-    with translated_errors():
-        built = review.report(identity.principal, since=since, until=until)
+    built = review.report(identity.principal, since=since, until=until)
     return csv_response(report_to_csv(built))
 
 

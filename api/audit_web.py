@@ -43,13 +43,11 @@ from agent.review.service import (
     InvalidReviewError,
     NotAnAuditorError,
     ReviewItem,
-    UnknownAnswerError,
 )
 from api.audit_api import AuditApp, audit_state, csv_response
 from api.audit_schemas import ANSWER_ID_PATTERN
 from api.auth import Identity
-from api.errors import ApiError, describe
-from retrieval.store import StoreError
+from api.errors import MAPPED_ERRORS, describe
 
 __all__ = ["COOKIE", "router"]
 
@@ -77,6 +75,9 @@ REASON_LABELS = {
     "low_support": "weak support",
     "sampled": "sample",
 }
+
+# Where the page says it in its own words; otherwise the message of `api.errors`' table.
+_PAGE_MESSAGES = {"answer_not_found": "There is no recorded answer with this id."}
 
 router = APIRouter(prefix="/audit", include_in_schema=False)
 
@@ -122,7 +123,7 @@ def _session(request: Request) -> _Session | Response:
     credential, csrf = found
     try:
         identity = audit.require_auditor(audit.authenticator.authenticate(credential))
-    except ApiError as exc:
+    except MAPPED_ERRORS as exc:
         if describe(exc).status == 401:
             return _to_login(request, expired=True)
         return _error_page(request, exc)
@@ -154,14 +155,12 @@ def _page(request: Request, template: str, status: int = 200, **context: Any) ->
 
 
 def _error_page(request: Request, exc: Exception, csrf: str = "") -> HTMLResponse:
-    if isinstance(exc, NotAnAuditorError):
-        status, message = 403, str(exc)
-    elif isinstance(exc, UnknownAnswerError):
-        status, message = 404, "There is no recorded answer with this id."
-    else:
-        info = describe(exc)
-        status, message = info.status, info.message
-    return _page(request, "error.html", status, message=message, csrf=csrf, signed_in=bool(csrf))
+    """The status of `api.errors`' table, as a page (in the page's words where it has its own)."""
+    info = describe(exc)
+    message = _PAGE_MESSAGES.get(info.code, info.message)
+    return _page(
+        request, "error.html", info.status, message=message, csrf=csrf, signed_in=bool(csrf)
+    )
 
 
 def _forbidden(request: Request, session: _Session) -> HTMLResponse:
@@ -208,7 +207,7 @@ async def login(request: Request) -> Response:
             audit.rate_limiter.hit_login(client_address=client)
         identity = audit.require_auditor(audit.authenticator.authenticate(credential))
         allowed = await run_in_threadpool(audit.review.is_auditor, identity.principal)
-    except ApiError as exc:
+    except MAPPED_ERRORS as exc:
         info = describe(exc)
         page = _page(request, "login.html", info.status, message=info.message, next=target, csrf="")
         page.headers.update(info.headers)  # Retry-After on 429
@@ -258,7 +257,7 @@ def queue_page(request: Request, saved: str | None = None, empty: bool = False) 
         return session
     try:
         items = session.audit.review.queue(session.identity.principal, limit=100)
-    except NotAnAuditorError as exc:
+    except MAPPED_ERRORS as exc:
         return _error_page(request, exc, session.csrf)
     return _page(
         request,
@@ -277,7 +276,10 @@ def next_answer(request: Request, after: str | None = None, saved: str | None = 
     session = _session(request)
     if not isinstance(session, _Session):
         return session
-    following = session.audit.review.next_answer(session.identity.principal, after=after)
+    try:
+        following = session.audit.review.next_answer(session.identity.principal, after=after)
+    except MAPPED_ERRORS as exc:
+        return _error_page(request, exc, session.csrf)
     flash = f"?saved={quote(saved, safe='')}" if saved else ""
     if following is None:
         return RedirectResponse(f"/audit?empty=1{'&' + flash[1:] if flash else ''}", 303)
@@ -295,7 +297,7 @@ async def pick(request: Request) -> Response:
         return _forbidden(request, session)
     try:
         await run_in_threadpool(session.audit.review.pick, answer_id, session.identity.principal)
-    except (UnknownAnswerError, NotAnAuditorError) as exc:
+    except MAPPED_ERRORS as exc:
         return _error_page(request, exc, session.csrf)
     return RedirectResponse(f"/audit/answers/{quote(answer_id, safe='')}", 303)
 
@@ -310,7 +312,7 @@ def review_page(request: Request, answer_id: str, saved: str | None = None) -> R
         return session
     try:
         item = session.audit.review.item(answer_id, session.identity.principal)
-    except (UnknownAnswerError, NotAnAuditorError, ApiError, StoreError) as exc:
+    except MAPPED_ERRORS as exc:
         return _error_page(request, exc, session.csrf)
     return _review(request, session, item, saved=saved)
 
@@ -352,7 +354,7 @@ async def submit_review(request: Request, answer_id: str) -> Response:
             answer_verdict=answer_verdict,
             note=note,
         )
-    except (UnknownAnswerError, NotAnAuditorError, ApiError, StoreError) as exc:
+    except MAPPED_ERRORS as exc:
         return _error_page(request, exc, session.csrf)
     target = quote(answer_id, safe="")
     return RedirectResponse(f"/audit/next?after={target}&saved={target}", 303)
@@ -374,7 +376,7 @@ async def submit_skip(request: Request, answer_id: str) -> Response:
     except InvalidReviewError as exc:
         item = await run_in_threadpool(review.item, answer_id, principal)
         return _review(request, session, item, status=422, message=str(exc))
-    except (UnknownAnswerError, NotAnAuditorError, ApiError, StoreError) as exc:
+    except MAPPED_ERRORS as exc:
         return _error_page(request, exc, session.csrf)
     target = quote(answer_id, safe="")
     return RedirectResponse(f"/audit/next?after={target}&saved={target}", 303)
@@ -432,7 +434,10 @@ def report_page(request: Request, since: DateQuery = None, until: DateQuery = No
     if not isinstance(session, _Session):
         return session
     start, end = _bounds(since, until)
-    report = session.audit.review.report(session.identity.principal, since=start, until=end)
+    try:
+        report = session.audit.review.report(session.identity.principal, since=start, until=end)
+    except MAPPED_ERRORS as exc:
+        return _error_page(request, exc, session.csrf)
     query = "&".join(f"{k}={v}" for k, v in (("since", since), ("until", until)) if v)
     return _page(
         request,

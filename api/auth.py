@@ -26,6 +26,7 @@ from api.errors import (
     PermissionDeniedError,
 )
 from api.key_hashing import KEY_PREFIX, generate_api_key, hash_api_key
+from infra.errors import ConfigurationError
 from policies.access.engine import PolicyEngine, holds_auditor_role
 from policies.access.principal import InvalidPrincipalError, Principal, user_ref
 
@@ -45,7 +46,7 @@ Scope = Literal["chat", "act_as", "admin", "audit"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 
 
-class ApiKeysFileError(ValueError):
+class ApiKeysFileError(ConfigurationError, ValueError):
     """The API keys file is missing or invalid."""
 
 

@@ -17,9 +17,9 @@ import anyio.to_thread
 from fastapi.sse import format_sse_event
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
+from agent.screening import check_question_length
 from agent.types import Answer
 from api.auth import Authenticator, Identity
-from api.errors import InvalidRequestError
 from api.metrics import ApiMetrics
 from api.openai_compat import (
     ChatCompletionRequest,
@@ -65,6 +65,7 @@ class ChatApi:
         max_question_chars: int,
         max_messages: int,
     ) -> None:
+        """`max_question_chars`: the answer pipeline's limit (`agent.max_question_chars`)."""
         self._chat = chat
         self._authenticator = authenticator
         self._answers = answers
@@ -137,13 +138,8 @@ class ChatApi:
     ) -> Answer:
         identity = identity.end_user()  # an act_as key must name its end user
         text = question.strip()
-        if not text:
-            raise InvalidRequestError("the question is empty", code="empty_question")
-        if len(text) > self._max_chars:
-            raise InvalidRequestError(
-                f"the question is longer than {self._max_chars} characters",
-                code="question_too_long",
-            )
+        # Refused before a thread is taken, with the pipeline's own rule and limit.
+        check_question_length(text, self._max_chars)
         work = functools.partial(self._answer_blocking, text, identity, conversation_id)
         # Abandonable, so the request timeout answers on time even if the pipeline does not.
         answer = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)

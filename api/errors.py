@@ -1,8 +1,15 @@
 """Every error the API answers with, and the one table mapping exceptions to HTTP statuses.
 
-Domain exceptions (ingest, retrieval, policies, agent) know nothing of HTTP; the API's own
-errors below say what went wrong, not which status it is. `describe` turns any of them into
-the stable body `{"error": {"type", "code", "message"}}` with a status and headers.
+Domain exceptions (ingest, retrieval, policies, agent, the citation audit) know nothing of
+HTTP; the API's own errors below say what went wrong, not which status it is. `_TABLE` is the
+one place a status is chosen for them, and `install_error_handlers` registers it once for the
+whole app (the JSON API, the audit API and the audit page's routes): a route raises the domain
+error and never picks a status itself. `describe` turns any of them into the stable body
+`{"error": {"type", "code", "message"}}` with a status and headers; the audit page renders the
+same status and message as HTML (`api.audit_web`).
+
+Configuration mistakes (`infra.errors.ConfigurationError`) are not in the table: they are found
+at start-up and reported by the CLI, not answered to a request.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent.audit.store import UnknownAnswerError
+from agent.review.types import InvalidReviewError, NotAnAuditorError
 from agent.screening import InvalidQuestionError
 from ingest.jobs import SourceBusyError
 from ingest.sources import UnknownSourceError
@@ -26,6 +35,7 @@ from policies.access.principal import InvalidPrincipalError
 from retrieval.store import StoreError, StoreLockedError
 
 __all__ = [
+    "MAPPED_ERRORS",
     "ApiError",
     "AuthenticationError",
     "EndUserRequiredError",
@@ -141,13 +151,16 @@ class ErrorInfo:
 _TABLE: tuple[tuple[type[Exception], int, ErrorType, str | None, str | None], ...] = (
     (AuthenticationError, 401, "authentication_error", None, None),
     (PermissionDeniedError, 403, "permission_error", None, None),
+    (NotAnAuditorError, 403, "permission_error", "not_an_auditor", None),
     (NotFoundError, 404, "not_found_error", None, None),
+    (UnknownAnswerError, 404, "not_found_error", "answer_not_found", "no such answer"),
     (UnknownSourceError, 404, "not_found_error", "unknown_source", None),
     (SourceBusyError, 409, "conflict_error", "source_busy", None),
     (RequestTooLargeError, 413, "request_too_large", None, None),
     (EndUserRequiredError, 400, "invalid_request_error", None, None),
     (InvalidRequestError, 422, "invalid_request_error", None, None),
     (InvalidQuestionError, 422, "invalid_request_error", None, None),
+    (InvalidReviewError, 422, "invalid_request_error", "invalid_review", None),
     (
         InvalidPrincipalError,
         422,
@@ -168,6 +181,9 @@ _TABLE: tuple[tuple[type[Exception], int, ErrorType, str | None, str | None], ..
     (PolicyError, 503, "unavailable_error", "policy_unavailable", "the access policy failed"),
     (RequestTimeoutError, 504, "timeout_error", None, None),
 )
+
+# Every exception type that has a status of its own (the audit page catches exactly these).
+MAPPED_ERRORS: tuple[type[Exception], ...] = tuple(row[0] for row in _TABLE)
 
 _HTTP_STATUS: dict[int, tuple[ErrorType, str]] = {
     400: ("invalid_request_error", "bad_request"),
@@ -230,7 +246,7 @@ async def _handle(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Route every known exception through `describe`; the catch-all 500 is in middleware."""
     handled: set[type[Exception]] = {RequestValidationError, StarletteHTTPException}
-    handled.update(row[0] for row in _TABLE)
+    handled.update(MAPPED_ERRORS)
     for exc_type in handled:
         app.add_exception_handler(exc_type, _handle)
 

@@ -7,11 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from agent.screening import CONVERSATION_ID_PATTERN
 from agent.types import Answer, AnswerStatus, Citation
 from api.ports import Feedback, StoredAnswer
 from ingest.documents import DocType
 from ingest.jobs import JobRecord
-from ingest.sources import SourceConfig
+from ingest.sources import SourceConfig, SourceId
 from ingest.state_prune import PruneReport
 
 __all__ = [
@@ -35,8 +36,7 @@ __all__ = [
     "SourcesResponse",
 ]
 
-ConversationId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
-SourceIdValue = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+ConversationId = Annotated[str, Field(pattern=CONVERSATION_ID_PATTERN)]
 
 _CITATION_EXAMPLE: dict[str, JsonValue] = {
     "marker": 1,
@@ -379,7 +379,7 @@ class SearchRequest(BaseModel):
     top_k: int | None = Field(
         default=None, ge=1, le=100, description="passages wanted (default: the configured top_k)"
     )
-    source: list[SourceIdValue] | None = Field(
+    source: list[SourceId] | None = Field(
         default=None, max_length=64, description="only these sources (ids; unknown ones refused)"
     )
     type: list[DocType] | None = Field(

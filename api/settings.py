@@ -25,6 +25,7 @@ from agent.settings import AgentSettings
 from agent.tracing.settings import TracingSettings
 from api.api_settings import ApiSettings
 from api.logging_setup import LoggingSettings
+from infra.errors import ConfigurationError
 from ingest.settings import IngestSettings
 from policies.access.settings import PolicySettings
 from policies.pii.settings import RedactionSettings
@@ -88,7 +89,7 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(ConfigurationError, ValueError):
     """The YAML settings file named by the user is missing."""
 
 

@@ -18,6 +18,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from infra.errors import ConfigurationError
+
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "Bound",
@@ -38,7 +40,7 @@ DEFAULT_THRESHOLDS = Path(__file__).resolve().parent / "thresholds.yaml"
 Scalar = float | int | str | bool | None
 
 
-class ThresholdsError(ValueError):
+class ThresholdsError(ConfigurationError, ValueError):
     """The thresholds file is missing, not YAML, or not shaped `suite: {metric: {min|max}}`."""
 
 

@@ -18,12 +18,16 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from infra.cron import CronExpression
+from infra.errors import ConfigurationError
 from policies.access.principal import InvalidPrincipalError, parse_principal_ref
+from policies.access.rules import SOURCE_ID_PATTERN
 
 __all__ = [
     "DEFAULT_INCLUDE",
+    "SOURCE_ID_PATTERN",
     "FilesystemSource",
     "SourceConfig",
+    "SourceId",
     "SourceRegistry",
     "SourcesFileError",
     "UnknownSourceError",
@@ -35,10 +39,10 @@ __all__ = [
 DEFAULT_INCLUDE = ["**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx"]
 SourceKind = Literal["filesystem", "web"]
 _KINDS: tuple[str, ...] = ("filesystem", "web")
-SourceId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+SourceId = Annotated[str, Field(pattern=SOURCE_ID_PATTERN)]
 
 
-class SourcesFileError(ValueError):
+class SourcesFileError(ConfigurationError, ValueError):
     """The sources file is missing, unreadable or invalid."""
 
 

@@ -25,6 +25,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from infra.errors import ConfigurationError
+
 __all__ = [
     "BUNDLED_READER_PATH",
     "PASSAGE_TOKENS",
@@ -47,7 +49,7 @@ PASSAGE_TOKENS = 160
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-class ReaderModelError(RuntimeError):
+class ReaderModelError(ConfigurationError, RuntimeError):
     """The reading model cannot be loaded: missing, altered or unreadable."""
 
 

@@ -18,7 +18,9 @@ from string import Template
 from typing import NamedTuple
 
 from agent.llm.client import PromptMessage
+from agent.llm.settings import PROMPT_ID_PATTERN, PROMPT_VERSION_PATTERN
 from agent.types import Evidence
+from infra.errors import ConfigurationError
 
 __all__ = [
     "REFUSAL_PHRASE",
@@ -30,12 +32,12 @@ __all__ = [
 ]
 
 REFUSAL_PHRASE = "I cannot answer from the provided sources"
-_ID = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_VERSION = re.compile(r"^v[0-9]+$")
+_ID = re.compile(PROMPT_ID_PATTERN)
+_VERSION = re.compile(PROMPT_VERSION_PATTERN)
 _SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
 
 
-class PromptTemplateError(ValueError):
+class PromptTemplateError(ConfigurationError, ValueError):
     """A prompt template is missing or not in the expected format."""
 
 

@@ -12,6 +12,8 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 __all__ = [
+    "PROMPT_ID_PATTERN",
+    "PROMPT_VERSION_PATTERN",
     "AnswerCacheSettings",
     "BreakerSettings",
     "BudgetSettings",
@@ -23,6 +25,9 @@ __all__ = [
 ]
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# A packaged prompt template `<id>.<version>.txt` (checked again by `agent.llm.prompts`).
+PROMPT_ID_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+PROMPT_VERSION_PATTERN = r"^v[0-9]+$"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -130,8 +135,8 @@ class LLMSettings(BaseModel):
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
-    prompt_id: str = Field(default="answer", pattern=r"^[a-z][a-z0-9_-]{0,63}$")
-    prompt_version: str = Field(default="v1", pattern=r"^v[0-9]+$")
+    prompt_id: str = Field(default="answer", pattern=PROMPT_ID_PATTERN)
+    prompt_version: str = Field(default="v1", pattern=PROMPT_VERSION_PATTERN)
     max_conversation_turns: int = Field(default=6, ge=0)
     max_turn_chars: int = Field(default=1_000, ge=1)
 

@@ -131,18 +131,19 @@ def command_settings(config: Path | None) -> Settings:
 
 @contextmanager
 def translated_errors() -> Iterator[None]:
-    """Domain errors → one clear line and an exit code; nothing else is caught."""
+    """Configuration mistakes and domain errors → one clear line and an exit code; nothing
+    else is caught. Every configuration mistake (the sources file, the policy, the keys file,
+    insecure production settings, the model files, …) is a `ConfigurationError`: exit 2."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from infra.errors import ConfigurationError
     from ingest.jobs import SourceBusyError
-    from ingest.sources import SourcesFileError, UnknownSourceError
-    from retrieval.embedding.onnx_backend import OnnxExportError
-    from retrieval.reading import ReaderModelError
+    from ingest.sources import UnknownSourceError
     from retrieval.store import StoreError, StoreLockedError
 
     try:
         yield
-    except (SourcesFileError, UnknownSourceError, OnnxExportError, ReaderModelError) as exc:
+    except (ConfigurationError, UnknownSourceError) as exc:
         fail(str(exc))
     except StoreLockedError as exc:
         fail(str(exc), EXIT_BUSY)

@@ -28,25 +28,20 @@ def serve(
     """Serve the HTTP API. This process owns the index and runs the scheduler."""
     import uvicorn
 
-    from api.api_settings import InsecureSettingsError
     from api.app import create_app
-    from api.auth import ApiKeysFileError
     from api.logging_setup import configure_logging, masking_guard
     from api.services import build_services, default_chat_factory
-    from policies.access.engine import PolicyLoadError
 
     settings = command_settings(config)
     # Log records wait for the services' redactor (spaCy loads once), or for a guard of their
     # own when the services cannot be built.
     masking = configure_logging(level=settings.log_level, settings=settings.logging, guard=None)
     try:
-        with translated_errors():
-            services = build_services(settings, settings.api, chat_factory=default_chat_factory)
-    except BaseException as exc:
-        masking.use(masking_guard(settings.redaction))
-        if isinstance(exc, InsecureSettingsError | ApiKeysFileError | PolicyLoadError):
-            fail(str(exc))
-        raise
+        services = build_services(settings, settings.api, chat_factory=default_chat_factory)
+    except BaseException:
+        masking.use(masking_guard(settings.redaction))  # the held log lines first
+        with translated_errors():  # a ConfigurationError (keys, policy, production): one line
+            raise
     masking.use(services.guard or masking_guard(settings.redaction))
     uvicorn.run(
         create_app(settings, services=services),

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from api.audit_schemas import ANSWER_ID_PATTERN
 from api.deps import AnswerReaderIdentity, AnswersApiDep, ChatIdentity
 from api.errors import error_responses
 from api.schemas import AnswerRecordResponse, FeedbackRequest, FeedbackResponse
@@ -14,7 +15,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/answers", tags=["answers"])
 
-AnswerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$", examples=["a1b2c3d4e5f6"])]
+AnswerId = Annotated[str, Path(pattern=ANSWER_ID_PATTERN, examples=["a1b2c3d4e5f6"])]
 
 
 @router.get(

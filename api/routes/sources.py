@@ -16,12 +16,13 @@ from api.schemas import (
     SourceResponse,
     SourcesResponse,
 )
+from ingest.sources import SOURCE_ID_PATTERN
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["sources"])
 
-SourceId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", examples=["it-kb"])]
+SourceId = Annotated[str, Path(pattern=SOURCE_ID_PATTERN, examples=["it-kb"])]
 JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 
 
@@ -48,7 +49,7 @@ def start_sync(
 def list_jobs(
     _identity: OperatorIdentity,
     admin: SourceAdminDep,
-    source_id: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] = None,
+    source_id: Annotated[str | None, Query(pattern=SOURCE_ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobsResponse:
     return JobsResponse(

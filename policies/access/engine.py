@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from infra.errors import ConfigurationError
 from policies.access.filters import AccessFilter
 from policies.access.principal import Principal
 
@@ -29,7 +30,7 @@ class PolicyError(Exception):
     """Base of the access policy errors."""
 
 
-class PolicyLoadError(PolicyError):
+class PolicyLoadError(PolicyError, ConfigurationError):
     """The model or the policy is missing, unreadable or invalid.
 
     At start-up the engine refuses to build; on a reload it keeps serving the last good policy.

@@ -23,6 +23,7 @@ from policies.access.principal import PUBLIC, InvalidPrincipalError, Principal, 
 __all__ = [
     "ALL_SOURCES",
     "API_OBJECT",
+    "SOURCE_ID_PATTERN",
     "CompiledPolicy",
     "Effect",
     "GroupingRule",
@@ -41,7 +42,10 @@ API_OBJECT = "api"
 _GROUP = "group:"
 _ROLE_PREFIX = "role:"
 _ROLE = re.compile(r"^role:[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
-_SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as in ingest's approved-source ids
+# An approved source's id: the one pattern, used by the sources file (`ingest.sources.SourceId`),
+# the API's paths and filters, the metrics' labels and `source:<id>` here.
+SOURCE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_SOURCE_ID = re.compile(SOURCE_ID_PATTERN)
 _ACTION = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _EMPTY: frozenset[str] = frozenset()
 _K = TypeVar("_K")

@@ -36,6 +36,7 @@ from presidio_analyzer.nlp_engine import (
 )
 from sqlalchemy import Engine
 
+from infra.errors import ConfigurationError
 from infra.sql_sweep import LiveKeys, SweepCount
 from policies.pii.analysis_pool import AnalysisPool
 from policies.pii.findings_store import FindingsStore
@@ -105,7 +106,7 @@ _SPACY_OTHER_LABELS = (
 )  # fmt: skip
 
 
-class PseudonymKeyMissingError(RuntimeError):
+class PseudonymKeyMissingError(ConfigurationError, RuntimeError):
     """`pseudonymize` was called but no `hmac_secret` is configured."""
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from infra.errors import ConfigurationError
 from retrieval.embedding.base import (
     EmbeddingSettings,
     HuggingFaceTokens,
@@ -52,7 +53,7 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _OPSET = 17
 
 
-class OnnxExportError(RuntimeError):
+class OnnxExportError(ConfigurationError, RuntimeError):
     """The model could not be exported where `embedding.onnx_cache_dir` points."""
 
 

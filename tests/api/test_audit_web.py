@@ -15,6 +15,7 @@ from api.api_settings import RateLimitSettings
 from api.audit_sessions import AuditSessions
 from api.audit_web import COOKIE
 from api.ratelimit import RateLimiter
+from retrieval.store import StoreError
 from tests.fixtures.audit_app import AuditKeys, audit_app, make_authenticator
 from tests.fixtures.audit_reviews import AuditWorld, build_world, readable_chunks
 from tests.fixtures.kb_index import KbIndex
@@ -311,3 +312,23 @@ def test_an_answer_with_only_restricted_citations_offers_a_skip_not_a_verdict(
     world.service.pick(salary, frank)
     assert salary not in [i.answer_id for i in world.service.queue(world.oscar)]
     assert salary in [i.answer_id for i in world.service.queue(frank)]
+
+
+def test_every_page_answers_a_mapped_error_as_a_page(
+    setup: tuple[TestClient, AuditKeys], world: AuditWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The status comes from api.errors' one table; the queue page used to let a store outage
+    # through as the JSON API's body while the review page rendered it.
+    client, keys = setup
+    sign_in(client, keys.oscar)
+
+    def unavailable(*_args: object, **_kwargs: object) -> None:
+        raise StoreError("the index is closed")
+
+    monkeypatch.setattr(world.service, "queue", unavailable)
+    monkeypatch.setattr(world.service, "item", unavailable)
+    for path in ("/audit", f"/audit/answers/{world.answers['five']}"):
+        page = client.get(path)
+        assert page.status_code == 503, path
+        assert page.headers["content-type"].startswith("text/html"), path
+        assert "the index is not available" in page.text

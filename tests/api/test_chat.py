@@ -67,17 +67,18 @@ def test_pipeline_refusals_and_hand_offs_are_answers(served: ServedApp) -> None:
     assert handed_off.json()["status"] == "escalated" and handed_off.json()["handoff_summary"]
 
 
-def test_the_pipelines_invalid_question_is_422(served: ServedApp) -> None:
-    # Longer than the pipeline's limit, within the API's: the pipeline's refusal maps to 422.
-    question = "why " * (PIPELINE_MAX_QUESTION_CHARS // 4 + 25)
-    assert PIPELINE_MAX_QUESTION_CHARS < len(question) <= served.settings.api.max_question_chars
+def test_the_api_refuses_by_the_one_question_limit(served: ServedApp) -> None:
+    # `agent.max_question_chars` (1,500 here) is the API's limit too: this question is over it
+    # as sent (the pipeline would collapse its spaces), and under the old API default (2,000).
+    question = "why" + " " * PIPELINE_MAX_QUESTION_CHARS + "now?"
+    assert served.settings.agent.max_question_chars == PIPELINE_MAX_QUESTION_CHARS < 2000
     with served.client() as client:
         r = client.post("/v1/chat", json={"question": question}, headers=served.auth("chat"))
     assert r.status_code == 422
-    assert r.json()["error"] | {"message": ""} == {
+    assert r.json()["error"] == {
         "type": "invalid_request_error",
         "code": "question_too_long",
-        "message": "",
+        "message": f"the question is longer than {PIPELINE_MAX_QUESTION_CHARS} characters",
     }
 
 
@@ -109,7 +110,7 @@ def test_a_refusal_is_an_ordinary_answer(served: ServedApp) -> None:
 
 def test_empty_and_too_long_questions_are_422(served: ServedApp) -> None:
     auth = served.auth("chat")
-    too_long = "x" * (served.settings.api.max_question_chars + 1)  # the API's own limit
+    too_long = "x" * (served.settings.agent.max_question_chars + 1)  # the one limit
     with served.client() as client:
         r = client.post("/v1/chat", json={"question": "   "}, headers=auth)
         assert r.status_code == 422 and _error(r.json())["code"] == "empty_question"

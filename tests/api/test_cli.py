@@ -53,6 +53,18 @@ def test_an_invalid_sources_file_is_a_clear_error(config: Path, tmp_path: Path) 
     assert "unknown source kind 'ftp'" in result.stderr
 
 
+def test_an_invalid_policy_is_a_configuration_error_not_a_traceback(tmp_path: Path) -> None:
+    # Every ConfigurationError (here the policy's PolicyLoadError) is one line and exit 2.
+    config = write_cli_config(tmp_path, "p, public, source:Not An Id, read, allow\n")
+
+    result = run_cli(config, "search", "VPN")
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: policy file ")
+    assert "invalid source 'source:Not An Id'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("command", "hint"),
     [

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from api.settings import CONFIG_ENV, ConfigFileError, load_settings
 
@@ -44,3 +45,17 @@ def test_the_environment_variable_and_the_default_file_still_count(
 
     with pytest.raises(ConfigFileError, match="not found"):
         load_settings(tmp_path / "missing.yaml")
+
+
+def test_the_removed_api_question_limit_names_the_one_that_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The question limit is `agent.max_question_chars` alone: an old file setting the API's
+    # copy is refused with the new key's name, not a bare "extra inputs are not permitted".
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    config = tmp_path / "old.yaml"
+    config.write_text(yaml.safe_dump({"api": {"max_question_chars": 3000}}), encoding="utf-8")
+
+    with pytest.raises(ValidationError, match=r"api\.max_question_chars was removed") as raised:
+        load_settings(config)
+    assert "agent.max_question_chars" in str(raised.value)
