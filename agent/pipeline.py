@@ -55,6 +55,7 @@ from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalRequest, RetrievalService
 
 if TYPE_CHECKING:
+    from agent.metrics import AgentMetrics
     from policies.pii.guard import PiiGuard
 
 __all__ = ["AnswerRecorder", "AnswerService", "NoopRecorder"]
@@ -107,8 +108,11 @@ class AnswerService:
         sentence_vectors: SentenceVectors | None = None,
         cache: AnswerCache | None = None,
         reader: Reader | None = None,
+        metrics: AgentMetrics | None = None,
     ) -> None:
+        """`metrics`: where every answer is counted (tokens, cost, step latencies, cache hits)."""
         s = settings or AgentSettings()
+        self._metrics = metrics
         self._settings = s
         self._retrieval = retrieval
         self._policy = policy
@@ -168,6 +172,21 @@ class AnswerService:
 
         `owner` names who owns the conversation (the API passes `user:<id>` or `key:<id>`);
         by default the principal's user."""
+        answer = self._answer(
+            question, principal=principal, conversation_id=conversation_id, owner=owner
+        )
+        if self._metrics is not None:
+            self._metrics.observe_answer(answer)
+        return answer
+
+    def _answer(
+        self,
+        question: str,
+        *,
+        principal: Principal,
+        conversation_id: str | None,
+        owner: str | None,
+    ) -> Answer:
         started = time.perf_counter()
         cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
         asker = _asker_key(owner, principal)

@@ -31,8 +31,8 @@ def serve(
     from api.api_settings import InsecureSettingsError
     from api.app import create_app
     from api.auth import ApiKeysFileError
+    from api.bootstrap.server import build_services
     from api.logging_setup import configure_logging, masking_guard
-    from api.services import build_services, default_chat_factory
     from policies.access.engine import PolicyLoadError
 
     settings = command_settings(config)
@@ -41,7 +41,7 @@ def serve(
     masking = configure_logging(level=settings.log_level, settings=settings.logging, guard=None)
     try:
         with translated_errors():
-            services = build_services(settings, settings.api, chat_factory=default_chat_factory)
+            services = build_services(settings, settings.api)
     except BaseException as exc:
         masking.use(masking_guard(settings.redaction))
         if isinstance(exc, InsecureSettingsError | ApiKeysFileError | PolicyLoadError):

@@ -1,6 +1,6 @@
 """The app exactly as `proofdesk serve` builds it, on a small knowledge base of its own.
 
-`serve` builds `build_services(settings, settings.api, chat_factory=default_chat_factory)` and
+`serve` builds `build_services(settings, settings.api)` and
 runs `create_app(settings, services=services)` under uvicorn; `start_served` does the same, on a
 loopback port, over a temp directory holding its sources, policy file, keys file, state, audit
 database and Qdrant Edge index (ingested once, before the server opens it). Behaviour tests of
@@ -37,11 +37,13 @@ from api.answer_store import SqlAnswerStore
 from api.api_settings import ApiSettings, JwtSettings, RateLimitSettings
 from api.app import create_app
 from api.auth import generate_api_key, hash_api_key
+from api.bootstrap.components import Components
+from api.bootstrap.index import build_ingest
+from api.bootstrap.server import build_services
 from api.runtime import ServiceRuntime
-from api.services import ApiServices, build_services, default_chat_factory
+from api.services import ApiServices
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
-from api.wiring import build_ingest
 from ingest.settings import IngestSettings
 from policies.access.settings import PolicySettings
 from policies.pii.settings import RedactionSettings
@@ -215,14 +217,12 @@ def served_settings(
 
 def _ingest(settings: Settings, embedder: Embedder) -> None:
     """Index every source once, then let go of the index (the server opens it next)."""
-    ctx = build_ingest(settings, embedder=embedder)
-    try:
+    with Components(settings, embedder=embedder) as parts:
+        ctx = build_ingest(parts)
         for source in ctx.runner.service.registry.enabled():
             result = ctx.runner.run(source.id, trigger="cli")
             assert result.report.status == "succeeded", result.report
         ctx.store.optimize()
-    finally:
-        ctx.close()
 
 
 @contextmanager
@@ -242,7 +242,7 @@ def start_served(
     settings, keys = served_settings(root, policy=policy, keys=keys, api=api)
     _ingest(settings, embedder)
     held = open_store(settings.store, dimension=embedder.dimension) if index_held else None
-    services = build_services(settings, settings.api, chat_factory=default_chat_factory)
+    services = build_services(settings, settings.api)
     live = serve(create_app(settings, services=services))
     app = ServedApp(
         root=root, settings=settings, services=services, live=live, keys=keys, held=held

@@ -17,8 +17,8 @@ import yaml
 
 from agent.audit.store import AuditSettings
 from api.app import create_app
+from api.bootstrap.server import build_services
 from api.runtime import ServiceRuntime
-from api.services import build_services, default_chat_factory
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from ingest.settings import IngestSettings
@@ -86,7 +86,7 @@ def served_app(keys: Keys, root: Path) -> Iterator[Served]:
         api=api_settings(keys),
     )
     # Exactly as `proofdesk serve` builds the app.
-    services = build_services(settings, settings.api, chat_factory=default_chat_factory)
+    services = build_services(settings, settings.api)
     runtime, sync = services.readiness, services.sources
     assert isinstance(runtime, ServiceRuntime) and isinstance(sync, SyncJobs)
     server = serve(create_app(settings, services=services))
