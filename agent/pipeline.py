@@ -24,8 +24,6 @@ from agent.answer_cache import AnswerCache
 from agent.conversation import (
     Condenser,
     ConversationStore,
-    InMemoryConversationStore,
-    RuleCondenser,
     Turn,
 )
 from agent.decision import Decision, decide, handoff_summary, status_text
@@ -35,7 +33,7 @@ from agent.llm.errors import LLMError
 from agent.llm.prompts import PromptTemplate
 from agent.screening import QuestionScreen, check_conversation_id
 from agent.settings import AgentSettings
-from agent.tracing.port import NoopTracer, SpanHandle, TraceHandle, Tracer
+from agent.tracing.port import SpanHandle, TraceHandle, Tracer
 from agent.types import (
     Answer,
     Citation,
@@ -96,22 +94,26 @@ class AnswerService:
         policy: PolicyEngine,
         embedder: Embedder,
         index_version: Callable[[], str],
+        settings: AgentSettings,
+        tracer: Tracer,
+        recorder: AnswerRecorder,
+        conversations: ConversationStore,
+        condenser: Condenser,
         composer: Composer | None = None,
         fallback_composers: Sequence[Composer] = (),
-        verifier: CitationVerifier | None = None,
-        settings: AgentSettings | None = None,
-        tracer: Tracer | None = None,
-        recorder: AnswerRecorder | None = None,
         guard: PiiGuard | None = None,
-        conversations: ConversationStore | None = None,
-        condenser: Condenser | None = None,
         sentence_vectors: SentenceVectors | None = None,
         cache: AnswerCache | None = None,
         reader: Reader | None = None,
         metrics: AgentMetrics | None = None,
     ) -> None:
-        """`metrics`: where every answer is counted (tokens, cost, step latencies, cache hits)."""
-        s = settings or AgentSettings()
+        """Every collaborator is given (`api.bootstrap.answering` builds them as settings say);
+        None, where allowed, switches a feature off: `composer` (the extractive composer
+        alone), `guard` (no masking), `sentence_vectors` (sentences embedded on the fly),
+        `cache`, `reader` (the decision rests on the confidence alone), `metrics` (answers not
+        counted). The extractive composer and the verifier are the pipeline's own parts, built
+        on its one sentence index."""
+        s = settings
         self._metrics = metrics
         self._settings = s
         self._retrieval = retrieval
@@ -136,7 +138,7 @@ class AnswerService:
         self._cache = cache
         # The composers' part of a cache key: a prompt edit starts a fresh key space.
         self._prompt_version = "|".join(_composer_version(c) for c in self._composers)
-        self._verifier = verifier or CitationVerifier(
+        self._verifier = CitationVerifier(
             embedder=embedder,
             sentences=sentences,
             query_vector=retrieval.embed_query,
@@ -146,15 +148,11 @@ class AnswerService:
         self._screen = QuestionScreen(
             max_chars=s.max_question_chars, escalation_phrases=s.escalation_phrases
         )
-        self._tracer: Tracer = tracer or NoopTracer()
-        self._recorder: AnswerRecorder = recorder or NoopRecorder()
+        self._tracer = tracer
+        self._recorder = recorder
         self._guard = guard
-        self._conversations: ConversationStore = conversations or InMemoryConversationStore(
-            max_turns=s.history_turns,
-            max_conversations=s.max_conversations,
-            ttl_seconds=s.conversation_ttl_seconds,
-        )
-        self._condenser: Condenser = condenser or RuleCondenser()
+        self._conversations = conversations
+        self._condenser = condenser
 
     @property
     def settings(self) -> AgentSettings:

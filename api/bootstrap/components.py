@@ -133,6 +133,13 @@ class Components:
         return scanner
 
     @cached_property
+    def scanner_guard(self) -> PiiGuard:
+        """A guard over `pii_scanner`, for stores opened only to delete (the retention job)."""
+        from policies.pii.guard import PiiGuard
+
+        return PiiGuard(redactor=self.pii_scanner)
+
+    @cached_property
     def guard(self) -> PiiGuard:
         """The request-scoped masking over `redactor`."""
         from policies.pii.guard import PiiGuard

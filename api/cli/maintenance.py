@@ -142,11 +142,8 @@ def _retention_stores(
     from agent.audit.store import AuditStore
     from api.answer_store import SqlAnswerStore
     from ingest.jobs import JobStore
-    from policies.pii.guard import PiiGuard
 
-    audit = AuditStore.from_settings(
-        parts.settings.audit, guard=PiiGuard(redactor=parts.pii_scanner)
-    )
+    audit = AuditStore.from_settings(parts.settings.audit, guard=parts.scanner_guard)
     try:
         engine = parts.state_engine
         jobs = JobStore(engine=engine, lease_seconds=parts.settings.ingest.lease_seconds)

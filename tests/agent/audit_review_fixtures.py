@@ -19,10 +19,10 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from agent.audit.store import AuditStore
-from agent.pipeline import AnswerService
 from agent.review.service import ReviewService, ReviewSettings
 from agent.review.store import ReviewStore
 from agent.types import Answer, Citation
+from api.bootstrap.answering import answer_service
 from policies.access.principal import Principal
 from policies.pii.guard import PiiGuard
 from retrieval.records import ChunkRecord
@@ -178,7 +178,7 @@ def kb_answers(kb: KbIndex) -> tuple[Recorded, ...]:
 
 
 def _make_answers(kb: KbIndex) -> tuple[Recorded, ...]:
-    pipeline = AnswerService(
+    pipeline = answer_service(
         retrieval=kb.retrieval,
         policy=kb.policy,
         embedder=kb.embedder,
