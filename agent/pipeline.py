@@ -24,8 +24,6 @@ from agent.answer_cache import AnswerCache
 from agent.conversation import (
     Condenser,
     ConversationStore,
-    InMemoryConversationStore,
-    RuleCondenser,
     Turn,
 )
 from agent.decision import Decision, decide, handoff_summary, status_text
@@ -35,7 +33,7 @@ from agent.llm.errors import LLMError
 from agent.llm.prompts import PromptTemplate
 from agent.screening import QuestionScreen, check_conversation_id
 from agent.settings import AgentSettings
-from agent.tracing.port import NoopTracer, SpanHandle, TraceHandle, Tracer
+from agent.tracing.port import SpanHandle, TraceHandle, Tracer
 from agent.types import (
     Answer,
     Citation,
@@ -55,6 +53,7 @@ from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalRequest, RetrievalService
 
 if TYPE_CHECKING:
+    from agent.metrics import AgentMetrics
     from policies.pii.guard import PiiGuard
 
 __all__ = ["AnswerRecorder", "AnswerService", "NoopRecorder"]
@@ -95,20 +94,27 @@ class AnswerService:
         policy: PolicyEngine,
         embedder: Embedder,
         index_version: Callable[[], str],
+        settings: AgentSettings,
+        tracer: Tracer,
+        recorder: AnswerRecorder,
+        conversations: ConversationStore,
+        condenser: Condenser,
         composer: Composer | None = None,
         fallback_composers: Sequence[Composer] = (),
-        verifier: CitationVerifier | None = None,
-        settings: AgentSettings | None = None,
-        tracer: Tracer | None = None,
-        recorder: AnswerRecorder | None = None,
         guard: PiiGuard | None = None,
-        conversations: ConversationStore | None = None,
-        condenser: Condenser | None = None,
         sentence_vectors: SentenceVectors | None = None,
         cache: AnswerCache | None = None,
         reader: Reader | None = None,
+        metrics: AgentMetrics | None = None,
     ) -> None:
-        s = settings or AgentSettings()
+        """Every collaborator is given (`api.bootstrap.answering` builds them as settings say);
+        None, where allowed, switches a feature off: `composer` (the extractive composer
+        alone), `guard` (no masking), `sentence_vectors` (sentences embedded on the fly),
+        `cache`, `reader` (the decision rests on the confidence alone), `metrics` (answers not
+        counted). The extractive composer and the verifier are the pipeline's own parts, built
+        on its one sentence index."""
+        s = settings
+        self._metrics = metrics
         self._settings = s
         self._retrieval = retrieval
         self._policy = policy
@@ -132,7 +138,7 @@ class AnswerService:
         self._cache = cache
         # The composers' part of a cache key: a prompt edit starts a fresh key space.
         self._prompt_version = "|".join(_composer_version(c) for c in self._composers)
-        self._verifier = verifier or CitationVerifier(
+        self._verifier = CitationVerifier(
             embedder=embedder,
             sentences=sentences,
             query_vector=retrieval.embed_query,
@@ -142,15 +148,11 @@ class AnswerService:
         self._screen = QuestionScreen(
             max_chars=s.max_question_chars, escalation_phrases=s.escalation_phrases
         )
-        self._tracer: Tracer = tracer or NoopTracer()
-        self._recorder: AnswerRecorder = recorder or NoopRecorder()
+        self._tracer = tracer
+        self._recorder = recorder
         self._guard = guard
-        self._conversations: ConversationStore = conversations or InMemoryConversationStore(
-            max_turns=s.history_turns,
-            max_conversations=s.max_conversations,
-            ttl_seconds=s.conversation_ttl_seconds,
-        )
-        self._condenser: Condenser = condenser or RuleCondenser()
+        self._conversations = conversations
+        self._condenser = condenser
 
     @property
     def settings(self) -> AgentSettings:
@@ -168,6 +170,21 @@ class AnswerService:
 
         `owner` names who owns the conversation (the API passes `user:<id>` or `key:<id>`);
         by default the principal's user."""
+        answer = self._answer(
+            question, principal=principal, conversation_id=conversation_id, owner=owner
+        )
+        if self._metrics is not None:
+            self._metrics.observe_answer(answer)
+        return answer
+
+    def _answer(
+        self,
+        question: str,
+        *,
+        principal: Principal,
+        conversation_id: str | None,
+        owner: str | None,
+    ) -> Answer:
         started = time.perf_counter()
         cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
         asker = _asker_key(owner, principal)

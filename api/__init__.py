@@ -1,1 +1,1 @@
-"""The composition root: settings, service wiring, the CLI and (later) the HTTP API."""
+"""The outer layer: settings, the composition root (`api.bootstrap`), the HTTP API and the CLI."""

@@ -15,6 +15,7 @@ from api import audit_api, audit_web
 from api.answers_api import AnswersApi
 from api.api_settings import ApiSettings
 from api.audit_api import AUDIT_STATE_KEY, AuditApp
+from api.bootstrap.server import build_services
 from api.chat import ChatApi
 from api.deps import AppState
 from api.docs_pages import install_docs
@@ -24,7 +25,7 @@ from api.middleware import install_middleware
 from api.openapi_access import describe_access
 from api.routes import answers, chat, health, policy, search, sources
 from api.search import SearchApi
-from api.services import ApiServices, ChatFactory, build_services, default_chat_factory
+from api.services import ApiServices
 from api.settings import Settings
 from api.version import proofdesk_version
 
@@ -47,7 +48,6 @@ def create_app(
     *,
     api_settings: ApiSettings | None = None,
     services: ApiServices | None = None,
-    chat_factory: ChatFactory | None = None,
 ) -> FastAPI:
     """The app. With `services`, those are used as they are (tests); otherwise the lifespan
     builds them from `settings` and closes them on shutdown."""
@@ -60,13 +60,7 @@ def create_app(
         if services is not None:
             built = services
         else:
-            build = functools.partial(
-                build_services,
-                settings,
-                api,
-                chat_factory=chat_factory or default_chat_factory,
-                metrics=metrics,
-            )
+            build = functools.partial(build_services, settings, api, metrics=metrics)
             built = await anyio.to_thread.run_sync(build)
         built.start()
         state = AppState(

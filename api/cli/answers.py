@@ -120,41 +120,36 @@ def _search_locally(
     doc_type: list[str] | None,
 ) -> Any:
     """Retrieval over the local index (a `RetrievalResult`), closed afterwards."""
-    from api.wiring import build_embedder, build_policy, build_retrieval
+    from api.bootstrap.components import Components
+    from api.bootstrap.index import build_retrieval
     from policies.access.principal import InvalidPrincipalError
     from retrieval.records import SearchFilters
     from retrieval.service import RetrievalRequest
     from retrieval.store import StoreLockedError
-    from retrieval.store_factory import open_store
 
-    with translated_errors():
-        policy = build_policy(settings)
+    with translated_errors(), Components(settings) as parts:
         try:
-            principal = policy.principal_for(user, parse_groups(groups))
+            principal = parts.policy.principal_for(user, parse_groups(groups))
         except InvalidPrincipalError as exc:
             fail(str(exc))
-        embedder = build_embedder(settings)
         try:
-            store = open_store(settings.store, dimension=embedder.dimension)
+            parts.store  # noqa: B018  (opened now: a held index fails here, with advice)
         except StoreLockedError as exc:
             fail(f"{exc}. To search through the running server: proofdesk search --server URL", 3)
-        try:
-            retrieval = build_retrieval(settings, store=store, embedder=embedder, policy=policy)
-            filters = SearchFilters(
-                source_ids=frozenset(source) if source else None,
-                doc_types=frozenset(doc_type) if doc_type else None,
+        retrieval = build_retrieval(parts)
+        filters = SearchFilters(
+            source_ids=frozenset(source) if source else None,
+            doc_types=frozenset(doc_type) if doc_type else None,
+        )
+        return retrieval.retrieve(
+            RetrievalRequest(
+                query=query,
+                principal=principal,
+                top_k=top_k,
+                mode=mode,  # type: ignore[arg-type]
+                filters=filters,
             )
-            return retrieval.retrieve(
-                RetrievalRequest(
-                    query=query,
-                    principal=principal,
-                    top_k=top_k,
-                    mode=mode,  # type: ignore[arg-type]
-                    filters=filters,
-                )
-            )
-        finally:
-            store.close()
+        )
 
 
 def _search_via_server(
@@ -220,35 +215,18 @@ def _check_filters(settings: Settings, sources: list[str], doc_types: list[str])
 @contextmanager
 def _answering(settings: Settings) -> Iterator[tuple[Any, Any]]:
     """(policy engine, answer service) over the local index, closed afterwards."""
-    from api.wiring import (
-        build_answer_service,
-        build_embedder,
-        build_policy,
-        build_retrieval,
-    )
-    from ingest.state import StateStore, create_state_engine
-    from retrieval.store_factory import open_store
+    from api.bootstrap.answering import build_answer_pipeline
+    from api.bootstrap.components import Components
+    from api.bootstrap.index import build_retrieval
 
-    policy = build_policy(settings)
-    embedder = build_embedder(settings)
-    store = open_store(settings.store, dimension=embedder.dimension)
-    state = StateStore(engine=create_state_engine(settings.ingest.state_url))
-    service = None
-    try:
-        retrieval = build_retrieval(settings, store=store, embedder=embedder, policy=policy)
-        service = build_answer_service(
-            settings,
-            retrieval=retrieval,
-            policy=policy,
-            embedder=embedder,
-            index_version=state.index_version,
-        )
-        yield policy, service
-    finally:
-        if service is not None:
-            service.close()
-        store.close()
-        policy.close()
+    with Components(settings) as parts:
+        policy = parts.policy
+        parts.store  # noqa: B018  (opened before the pipeline: a held index fails fast)
+        pipeline = build_answer_pipeline(parts, retrieval=build_retrieval(parts))
+        try:
+            yield policy, pipeline.service
+        finally:
+            pipeline.close()
 
 
 def _print_answer(doc: dict[str, Any], *, who: str) -> None:

@@ -204,13 +204,10 @@ def _deps_from_settings(state: State) -> CliDeps:
     from agent.audit.store import AuditStore
     from agent.review.service import ReviewService
     from agent.review.store import ReviewStore
+    from api.bootstrap.components import Components
     from api.logging_setup import configure_logging, masking_guard
     from api.settings import ConfigFileError, load_settings
-    from api.wiring import build_embedder, build_policy
-    from policies.pii.guard import PiiGuard
-    from policies.pii.redaction import PresidioRedactor
     from retrieval.store import VectorStore
-    from retrieval.store_factory import open_store
 
     try:
         settings = load_settings(state.config)
@@ -222,23 +219,22 @@ def _deps_from_settings(state: State) -> CliDeps:
     review_settings = settings.review
     # Log records wait for the guard built below (spaCy loads once); warnings only, as before.
     masking = configure_logging(level="WARNING", settings=settings.logging, guard=None)
+    # The index is opened only when a command shows or checks citations; the state database
+    # is not opened at all (no precomputed findings).
+    parts = Components(settings, findings=False)
+    state.closers.append(parts.close)
     try:
-        guard = PiiGuard(redactor=PresidioRedactor(settings=settings.redaction))
+        guard = parts.guard
     except BaseException:
         masking.use(masking_guard(settings.redaction.model_copy(update={"engine": "patterns"})))
         raise
     masking.use(guard)
-    policy = build_policy(settings)
+    policy = parts.policy
     audit = AuditStore.from_settings(audit_settings, guard=guard)
-    state.closers += [policy.close, audit.close]
-    opened: list[VectorStore] = []
+    state.closers.append(audit.close)
 
     def index() -> VectorStore:
-        if not opened:
-            dimension = build_embedder(settings).dimension
-            opened.append(open_store(settings.store, dimension=dimension))
-            state.closers.append(opened[0].close)
-        return opened[0]
+        return parts.store
 
     service = ReviewService(
         audit=audit,

@@ -36,11 +36,11 @@ __all__ = ["ingest", "jobs", "prune", "sources"]
 
 def sources(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List the approved sources."""
-    from api.wiring import build_registry
+    from api.bootstrap.components import Components
 
     settings = command_settings(config)
     with translated_errors():
-        registry = build_registry(settings)
+        registry = Components(settings).registry
     rows = [
         {
             "id": s.id,
@@ -85,12 +85,13 @@ def ingest(
 
     With the embedded index, a running server owns it: pass --server to sync through it.
     """
-    from api.wiring import build_ingest, build_registry
+    from api.bootstrap.components import Components
+    from api.bootstrap.index import build_ingest
     from retrieval.store import StoreLockedError
 
     settings = command_settings(config)
-    with translated_errors():
-        registry = build_registry(settings)
+    with translated_errors(), Components(settings) as parts:
+        registry = parts.registry
         ids = source or [s.id for s in registry.enabled()]
         for sid in ids:
             registry.get(sid)
@@ -101,7 +102,7 @@ def ingest(
             _finish_ingest(reports, as_json=as_json)
             return
         try:
-            ctx = build_ingest(settings, registry=registry)
+            ctx = build_ingest(parts, registry=registry)
         except StoreLockedError as exc:
             fail(f"{exc}. To sync through the running server: proofdesk ingest --server URL", 3)
         try:
@@ -242,13 +243,14 @@ def jobs(
     as_json: JsonOption = False,
 ) -> None:
     """List recent ingest runs."""
+    from api.bootstrap.components import Components
     from ingest.jobs import JobStore
-    from ingest.state import create_state_engine
 
     settings = command_settings(config)
-    store = JobStore(engine=create_state_engine(settings.ingest.state_url))
-    store.abandon_stale()
-    records = store.list(source_id=source, limit=limit)
+    with Components(settings) as parts:
+        store = JobStore(engine=parts.state_engine)
+        store.abandon_stale()
+        records = store.list(source_id=source, limit=limit)
     if as_json:
         print(json.dumps({"jobs": [r.as_dict() for r in records]}, indent=2))
         return
@@ -318,12 +320,13 @@ def prune(
 
 
 def _prune_here(settings: Settings, *, dry_run: bool) -> dict[str, Any]:
-    from api.wiring import build_ingest
+    from api.bootstrap.components import Components
+    from api.bootstrap.index import build_ingest
     from retrieval.store import StoreLockedError
 
-    with translated_errors():
+    with translated_errors(), Components(settings) as parts:
         try:
-            ctx = build_ingest(settings)
+            ctx = build_ingest(parts)
         except StoreLockedError as exc:
             fail(f"{exc}. To prune through the running server: proofdesk prune --server URL", 3)
         try:

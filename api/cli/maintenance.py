@@ -24,7 +24,7 @@ from api.cli.common import (
 if TYPE_CHECKING:
     from agent.audit.store import AuditStore
     from api.answer_store import SqlAnswerStore
-    from api.settings import Settings
+    from api.bootstrap.components import Components
     from ingest.jobs import JobStore
 
 __all__ = ["migrate", "retention", "scheduler"]
@@ -42,11 +42,12 @@ def migrate(
     from sqlalchemy import create_engine
 
     from agent.audit.migrations import audit_head_revision, audit_revision, upgrade_audit_db
+    from api.bootstrap.components import Components
     from infra.state_migrations import state_head_revision, state_revision, upgrade_state_db
-    from ingest.state import create_state_engine
 
     settings = command_settings(config)
-    state_engine = create_state_engine(settings.ingest.state_url)
+    parts = Components(settings)
+    state_engine = parts.state_engine
     if settings.audit.url.startswith("sqlite:///"):  # as the audit store does: a new file
         Path(settings.audit.url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
@@ -67,7 +68,7 @@ def migrate(
                 "audit": audit_revision(audit_engine, schema=settings.audit.db_schema),
             }
     finally:
-        state_engine.dispose()
+        parts.close()
         audit_engine.dispose()
     behind = [name for name in head if after[name] != head[name]]
     if as_json:
@@ -105,11 +106,16 @@ def retention(
     The audit record (answers, citations, feedback, citation reviews) and the API's answer
     store alike; the scheduler also runs this on audit.retention_schedule.
     """
+    from api.bootstrap.components import Components
     from api.retention import run_retention
 
     settings = command_settings(config)
     keep = days or settings.audit.retention_days
-    with translated_errors(), _retention_stores(settings) as (audit, answers, jobs):
+    with (
+        translated_errors(),
+        Components(settings) as parts,
+        _retention_stores(parts) as (audit, answers, jobs),
+    ):
         report = run_retention(keep, audit=audit, answers=answers, jobs=jobs)
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
@@ -129,31 +135,21 @@ def retention(
 
 @contextmanager
 def _retention_stores(
-    settings: Settings,
+    parts: Components,
 ) -> Iterator[tuple[AuditStore, SqlAnswerStore, JobStore]]:
     """The audit store and the API's answer store, opened to delete (nothing is masked: a
     patterns-only guard saves loading spaCy), and the job store holding the task's lease."""
     from agent.audit.store import AuditStore
     from api.answer_store import SqlAnswerStore
     from ingest.jobs import JobStore
-    from ingest.state import create_state_engine
-    from policies.pii.guard import PiiGuard
-    from policies.pii.redaction import PresidioRedactor
 
-    redactor = PresidioRedactor(
-        settings=settings.redaction.model_copy(
-            update={"engine": "patterns", "analysis_processes": 0}
-        )
-    )
-    audit = AuditStore.from_settings(settings.audit, guard=PiiGuard(redactor=redactor))
-    engine = create_state_engine(settings.ingest.state_url)
+    audit = AuditStore.from_settings(parts.settings.audit, guard=parts.scanner_guard)
     try:
-        jobs = JobStore(engine=engine, lease_seconds=settings.ingest.lease_seconds)
+        engine = parts.state_engine
+        jobs = JobStore(engine=engine, lease_seconds=parts.settings.ingest.lease_seconds)
         yield audit, SqlAnswerStore(engine=engine), jobs
     finally:
         audit.close()
-        engine.dispose()
-        redactor.close()
 
 
 def scheduler(
@@ -166,14 +162,16 @@ def scheduler(
     With --once: run what is due now (and every source never run before), say what ran or that
     nothing was due, and exit; for a system cron job or CI.
     """
-    from api.wiring import build_ingest, maintenance_tasks, retention_tasks
+    from api.bootstrap.components import Components
+    from api.bootstrap.index import build_ingest, maintenance_tasks, retention_tasks
     from ingest.scheduler import Scheduler
 
     settings = command_settings(config)
+    parts = Components(settings)
     with translated_errors():
-        ctx = build_ingest(settings)
+        ctx = build_ingest(parts)
     try:
-        with _retention_stores(settings) as (audit, answers, jobs):
+        with _retention_stores(parts) as (audit, answers, jobs):
             sched = Scheduler(
                 registry=ctx.runner.service.registry,
                 run_source=lambda sid: ctx.runner.run(sid, trigger="schedule"),
@@ -202,4 +200,4 @@ def scheduler(
             except KeyboardInterrupt:
                 stop.set()
     finally:
-        ctx.close()
+        parts.close()

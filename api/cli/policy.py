@@ -34,12 +34,12 @@ def policy_show(
     as_json: JsonOption = False,
 ) -> None:
     """Validate the policy and print its version (and what a user holds, with --user)."""
-    from api.wiring import build_policy
+    from api.bootstrap.components import Components
     from policies.access.engine import PolicyError
 
     settings = command_settings(config)
     try:
-        engine = build_policy(settings)
+        engine = Components(settings).policy
     except PolicyError as exc:
         fail(f"policy: {exc}", EXIT_FAILED)
     status = engine.status
@@ -95,12 +95,12 @@ def policy_reload(
 
 
 def _check_policy(config: Path | None) -> None:
-    from api.wiring import build_policy
+    from api.bootstrap.components import Components
     from policies.access.engine import PolicyError
 
     settings = command_settings(config)
     try:
-        engine = build_policy(settings)
+        engine = Components(settings).policy
     except PolicyError as exc:
         fail(f"policy is invalid: {exc}", EXIT_FAILED)
     out.print(f"policy on disk is valid: version {engine.version}, {engine.status.rules} rules")

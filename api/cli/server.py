@@ -29,15 +29,15 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.bootstrap.server import build_services
     from api.logging_setup import configure_logging, masking_guard
-    from api.services import build_services, default_chat_factory
 
     settings = command_settings(config)
     # Log records wait for the services' redactor (spaCy loads once), or for a guard of their
     # own when the services cannot be built.
     masking = configure_logging(level=settings.log_level, settings=settings.logging, guard=None)
     try:
-        services = build_services(settings, settings.api, chat_factory=default_chat_factory)
+        services = build_services(settings, settings.api)
     except BaseException:
         masking.use(masking_guard(settings.redaction))  # the held log lines first
         with translated_errors():  # a ConfigurationError (keys, policy, production): one line

@@ -35,8 +35,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agent.pipeline import AnswerService
 from agent.settings import AgentSettings
+from api.bootstrap.answering import answer_service
 from evals.bench.baseline import TOP_K, percentiles
 from evals.bench.retrieval import build_corpus, load_edge_index, load_queries, real_chunks
 from evals.suites.answers import load_clapnq
@@ -120,7 +120,7 @@ def run(
                     policy=policy,
                     settings=RetrievalSettings(query_cache_size=0),
                 )
-                service = AnswerService(
+                service = answer_service(
                     retrieval=RetrievalService(store=store, embedder=embedder, policy=policy),
                     policy=policy,
                     embedder=embedder,

@@ -46,9 +46,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.pipeline import AnswerService
 from agent.settings import AgentSettings
 from agent.types import Answer
+from api.bootstrap.answering import answer_service
 from evals.corpus_files import read_jsonl, write_sources_file
 from evals.reporting import SuiteReport, fmt, print_report, wilson_interval, write_report
 from evals.suites.answer_calibration import Scored, profile_rates, reader_metrics
@@ -251,7 +251,7 @@ def run(
                 for path in docs.glob("*.md")
             }
             tracer = _ScoreTracer()
-            service = AnswerService(
+            service = answer_service(
                 retrieval=index.retrieval,
                 policy=index.policy,
                 embedder=embedder,

@@ -186,9 +186,9 @@ def pipeline_answerer(
     *, retrieval: RetrievalService, policy: PolicyEngine, state: StateStore, embedder: Embedder
 ) -> Answerer:
     """The real answer pipeline (`AnswerService`, extractive composer) over an index."""
-    from agent.pipeline import AnswerService
+    from api.bootstrap.answering import answer_service
 
-    service = AnswerService(
+    service = answer_service(
         retrieval=retrieval, policy=policy, embedder=embedder, index_version=state.index_version
     )
 

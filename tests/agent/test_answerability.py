@@ -23,6 +23,7 @@ import yaml
 
 from agent.pipeline import AnswerService
 from agent.settings import AgentSettings
+from api.bootstrap.answering import answer_service
 from retrieval.embedding.embedder import Embedder
 from tests.fixtures.kb_index import KB, KbIndex, build_kb_index
 
@@ -82,7 +83,7 @@ def _build(root: Path, embedder: Embedder, pages: dict[str, str]) -> _Index:
     }
     (root / "sources.yaml").write_text(yaml.safe_dump(sources), encoding="utf-8")
     kb = build_kb_index(root, embedder, kb=root, policy_path=KB / "policy.csv", flag_injection=True)
-    service = AnswerService(
+    service = answer_service(
         retrieval=kb.retrieval,
         policy=kb.policy,
         embedder=embedder,

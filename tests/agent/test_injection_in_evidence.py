@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from agent.pipeline import AnswerService
+from api.bootstrap.answering import answer_service
 from policies.access.casbin_engine import CasbinPolicyEngine
 from policies.access.settings import DEFAULT_POLICY_PATH
 from retrieval.embedding.embedder import Embedder
@@ -65,7 +66,7 @@ def _build(root: Path, embedder: Embedder, *, strip_injection: bool) -> _Index:
     kb = build_kb_index(
         root, embedder, kb=root, policy_path=DEFAULT_POLICY_PATH, flag_injection=True
     )
-    service = AnswerService(
+    service = answer_service(
         retrieval=kb.retrieval,
         policy=kb.policy,
         embedder=embedder,

@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from agent.answer_shape import asks_how
-from agent.pipeline import AnswerService
 from agent.types import Answer
+from api.bootstrap.answering import answer_service
 from evals.reporting import DEFAULT_THRESHOLDS, check_thresholds, load_thresholds
 from tests.fixtures.kb_index import KB, KbIndex
 
@@ -57,7 +57,7 @@ def _answered_well(kb_index: KbIndex, question: dict[str, object], answer: Answe
 
 @pytest.fixture(scope="module")
 def measured(kb_index: KbIndex) -> dict[str, object]:
-    service = AnswerService(
+    service = answer_service(
         retrieval=kb_index.retrieval,
         policy=kb_index.policy,
         embedder=kb_index.embedder,

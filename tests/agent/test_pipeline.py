@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,11 +14,13 @@ import yaml
 
 from agent.decision import HANDOFF_TEXT, NO_EVIDENCE_TEXT
 from agent.llm.errors import LLMUnavailableError
+from agent.metrics import AgentMetrics
 from agent.pipeline import AnswerService
 from agent.screening import InvalidQuestionError
 from agent.serialize import answer_to_dict
 from agent.settings import AgentSettings
 from agent.types import Answer, ComposeRequest, Composition
+from api.bootstrap.answering import answer_service
 from ingest.parsing import parse_document
 from ingest.sources import FilesystemSource
 from policies.access.principal import Principal
@@ -38,13 +41,35 @@ def service(kb_index: KbIndex) -> AnswerService:
 
 def _service(kb_index: KbIndex, **options: Any) -> AnswerService:
     """The pipeline over the kb index, with `options` (a guard, a tracer, settings…)."""
-    return AnswerService(
+    return answer_service(
         retrieval=kb_index.retrieval,
         policy=kb_index.policy,
         embedder=kb_index.embedder,
         index_version=kb_index.state.index_version,
         **options,
     )
+
+
+def test_the_pipeline_is_given_its_collaborators() -> None:
+    """No self-built defaults: production (`api.bootstrap`) and tests build it one way."""
+    params = inspect.signature(AnswerService).parameters
+    required = {name for name, p in params.items() if p.default is inspect.Parameter.empty}
+    assert {"settings", "tracer", "recorder", "conversations", "condenser"} <= required
+    assert "verifier" not in params  # its own part, on its one sentence index
+
+
+def test_the_pipeline_counts_each_answer_it_gives(kb_index: KbIndex) -> None:
+    metrics = AgentMetrics()
+    service = _service(kb_index, metrics=metrics)
+    answers = [
+        service.answer(q, principal=_as(kb_index, "bob"))
+        for q in (NONSENSE, "How do I connect to the VPN?")
+    ]
+    for status in {a.status for a in answers}:
+        counted = metrics.registry.get_sample_value(
+            "proofdesk_pipeline_answers_total", {"status": status}
+        )
+        assert counted == sum(a.status == status for a in answers)
 
 
 def _as(kb_index: KbIndex, user: str | None) -> Principal:

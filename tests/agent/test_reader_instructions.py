@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from agent.pipeline import AnswerService
+from api.bootstrap.answering import answer_service
 from policies.access.settings import DEFAULT_POLICY_PATH
 from retrieval.embedding.embedder import Embedder
 from tests.fixtures.kb_index import KbIndex, build_kb_index
@@ -44,7 +45,7 @@ def served(
     kb = build_kb_index(
         root, embedder, kb=root, policy_path=DEFAULT_POLICY_PATH, flag_injection=True
     )
-    service = AnswerService(
+    service = answer_service(
         retrieval=kb.retrieval,
         policy=kb.policy,
         embedder=embedder,

@@ -16,8 +16,8 @@ import pytest
 from agent.audit.store import AuditSettings
 from api.api_settings import ApiSettings
 from api.app import create_app
+from api.bootstrap.server import build_services
 from api.runtime import ServiceRuntime
-from api.services import build_services, default_chat_factory
 from api.sync_jobs import SyncJobs
 from tests.fixtures.credentials import Keys, api_settings, bearer, make_token
 from tests.fixtures.databases import audit_row_exists
@@ -63,7 +63,7 @@ def test_the_served_app_keeps_audit_records_through_a_database_outage(
         }
     )
     api: ApiSettings = api_settings(keys).model_copy(update={"store_retry_seconds": 0.2})
-    services = build_services(settings, api, chat_factory=default_chat_factory)
+    services = build_services(settings, api)
     runtime, sync = services.readiness, services.sources
     assert isinstance(runtime, ServiceRuntime) and isinstance(sync, SyncJobs)
     server = serve(create_app(settings, api_settings=api, services=services))

@@ -16,8 +16,8 @@ import yaml
 from agent.settings import AgentSettings
 from api.api_settings import ApiSettings, JwtSettings
 from api.app import create_app
+from api.bootstrap.server import build_services
 from api.runtime import ServiceRuntime
-from api.services import build_services, default_chat_factory
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from ingest.settings import IngestSettings
@@ -91,7 +91,7 @@ def _served(keys: Keys, settings: Settings) -> Iterator[httpx.Client]:
         jwt=JwtSettings(secret=JWT_SECRET, issuer=ISSUER, audience=AUDIENCE),
         run_scheduler=False,
     )
-    services = build_services(settings, api, chat_factory=default_chat_factory)
+    services = build_services(settings, api)
     runtime, sync = services.readiness, services.sources
     assert isinstance(runtime, ServiceRuntime) and isinstance(sync, SyncJobs)
     server = serve(create_app(settings, api_settings=api, services=services))

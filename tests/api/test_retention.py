@@ -14,10 +14,10 @@ from sqlalchemy import create_engine
 
 from agent.audit.store import AuditSettings, AuditStore
 from api.answer_store import SqlAnswerStore
+from api.bootstrap.index import retention_tasks
 from api.metrics import ApiMetrics
 from api.retention import run_retention
 from api.settings import Settings
-from api.wiring import retention_tasks
 from ingest.jobs import JobStore, SourceBusyError
 from ingest.state import create_state_engine
 from policies.access.principal import Principal

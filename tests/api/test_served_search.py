@@ -19,10 +19,11 @@ from typer.testing import CliRunner
 from api import cli
 from api.app import create_app
 from api.auth import generate_api_key, hash_api_key
+from api.bootstrap.components import Components
+from api.bootstrap.index import build_ingest
+from api.bootstrap.server import build_services
 from api.runtime import ServiceRuntime
-from api.services import build_services, default_chat_factory
 from api.settings import Settings
-from api.wiring import build_ingest
 from retrieval.embedding.embedder import Embedder
 from tests.fixtures.credentials import bearer, make_token
 from tests.fixtures.live_server import serve, stop
@@ -35,13 +36,11 @@ DAVE_IN_HR = "g, user:dave, group:hr\n"
 
 
 def _ingest(settings: Settings, embedder: Embedder) -> None:
-    ctx = build_ingest(settings, embedder=embedder)
-    try:
+    with Components(settings, embedder=embedder) as parts:
+        ctx = build_ingest(parts)
         for source in ctx.runner.service.registry.enabled():
             assert ctx.runner.run(source.id, trigger="cli").report.status == "succeeded"
         ctx.store.optimize()
-    finally:
-        ctx.close()
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +62,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterato
     )
     keys_file.write_text(yaml.safe_dump(entries), encoding="utf-8")
     _ingest(settings, embedder)
-    services = build_services(settings, settings.api, chat_factory=default_chat_factory)
+    services = build_services(settings, settings.api)
     live = serve(create_app(settings, services=services))
     try:
         runtime = services.readiness

@@ -11,10 +11,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from agent.pipeline import AnswerService
 from api.api_settings import ApiSettings, InsecureSettingsError, JwtSettings
 from api.app import create_app
-from api.runtime import ServiceRuntime
-from api.services import build_services, default_chat_factory
+from api.bootstrap.server import build_services
+from api.runtime import GatedChat, ServiceRuntime
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from tests.fixtures.credentials import AUDIENCE, ISSUER, JWT_SECRET, Keys, bearer, make_token
@@ -32,7 +33,7 @@ def _api(keys: Keys) -> ApiSettings:
 
 def test_built_services_sync_and_answer_end_to_end(keys: Keys, tmp_path: Path) -> None:
     settings = lockers_settings(tmp_path)
-    services = build_services(settings, _api(keys), chat_factory=default_chat_factory)
+    services = build_services(settings, _api(keys))
     runtime, sync = services.readiness, services.sources
     assert isinstance(runtime, ServiceRuntime) and isinstance(sync, SyncJobs)
     server = serve(create_app(settings, api_settings=_api(keys), services=services))
@@ -59,13 +60,20 @@ def test_built_services_sync_and_answer_end_to_end(keys: Keys, tmp_path: Path) -
             judy = bearer(make_token("judy"))  # a contractor: not in all-staff
             hidden = http.post("/v1/chat", json={"question": "day lockers"}, headers=judy)
             assert hidden.json()["status"] == "refused_no_evidence"
+            # The pipeline counts every answer it gives (no wrapper in between does it).
+            metrics = http.get("/metrics").text
+            assert 'proofdesk_pipeline_answers_total{status="answered"} 1.0' in metrics
+            assert 'proofdesk_pipeline_answers_total{status="refused_no_evidence"} 2.0' in metrics
+        # The walk of a chat request: ChatApi -> the readiness gate -> AnswerService.
+        assert isinstance(services.chat, GatedChat)
+        assert type(runtime.engines().chat) is AnswerService
     finally:
         stop(server)
 
 
 def test_create_app_builds_and_closes_its_own_services(keys: Keys, tmp_path: Path) -> None:
     settings = lockers_settings(tmp_path)
-    app = create_app(settings, api_settings=_api(keys), chat_factory=default_chat_factory)
+    app = create_app(settings, api_settings=_api(keys))
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 200
         assert client.get("/readyz").status_code in (200, 503)
@@ -74,7 +82,7 @@ def test_create_app_builds_and_closes_its_own_services(keys: Keys, tmp_path: Pat
             == "lockers-kb"
         )
     # Closed: the index opens again (Qdrant Edge allows one holder at a time).
-    services = build_services(settings, _api(keys), chat_factory=default_chat_factory)
+    services = build_services(settings, _api(keys))
     runtime = services.readiness
     assert isinstance(runtime, ServiceRuntime)
     with TestClient(create_app(settings, api_settings=_api(keys), services=services)) as client:
@@ -132,7 +140,7 @@ def test_the_served_app_feeds_rated_answers_into_the_audit_review(
     # The whole path as deployed: ingest through the API, answer, a negative rating, and the
     # answer in the auditors' queue, on the API and on the review page.
     settings = lockers_settings(tmp_path)
-    services = build_services(settings, _api(keys), chat_factory=default_chat_factory)
+    services = build_services(settings, _api(keys))
     runtime = services.readiness
     assert isinstance(runtime, ServiceRuntime)
     auditor = keys.auth("everything") | {"X-Proofdesk-User": "oscar"}  # act_as + audit scopes
@@ -199,9 +207,7 @@ def test_a_served_api_analyses_pii_in_worker_processes_it_stops_on_close(
     keys: Keys, tmp_path: Path
 ) -> None:
     before = _analysis_workers()
-    services = build_services(
-        lockers_settings(tmp_path), _api(keys), chat_factory=default_chat_factory
-    )
+    services = build_services(lockers_settings(tmp_path), _api(keys))
     try:
         started = _analysis_workers() - before
         assert len(started) == (2 if (os.cpu_count() or 1) >= 2 else 0)

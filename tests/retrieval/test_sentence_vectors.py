@@ -11,8 +11,8 @@ import numpy as np
 from sqlalchemy import Engine
 
 from agent.evidence import SentenceIndex
-from agent.pipeline import AnswerService
 from agent.types import Evidence
+from api.bootstrap.answering import answer_service
 from ingest.state import create_state_engine
 from policies.access.filters import AccessFilter
 from policies.injection import InjectionAssessment, InjectionScreen
@@ -179,14 +179,14 @@ def test_answers_from_stored_sentences_equal_answers_from_fresh_ones(
         "How long are backups kept?",
     ]
     principal = kb_index.policy.principal_for("erin")
-    fresh = AnswerService(
+    fresh = answer_service(
         retrieval=kb_index.retrieval,
         policy=kb_index.policy,
         embedder=embedder,
         index_version=lambda: "v",
     )
     expected = [fresh.answer(q, principal=principal) for q in questions]
-    writer = AnswerService(
+    writer = answer_service(
         retrieval=kb_index.retrieval,
         policy=kb_index.policy,
         embedder=embedder,
@@ -198,7 +198,7 @@ def test_answers_from_stored_sentences_equal_answers_from_fresh_ones(
     assert len(store) > 0
 
     counting = CountingEmbedder(embedder)
-    reader = AnswerService(
+    reader = answer_service(
         retrieval=kb_index.retrieval,
         policy=kb_index.policy,
         embedder=counting,  # type: ignore[arg-type]
