@@ -32,7 +32,7 @@ from policies.access.engine import PolicyEngine
 from policies.access.filters import AccessFilter
 from policies.access.principal import Principal
 from policies.pii.guard import PiiGuard
-from policies.pii.redaction import MaskingSession
+from policies.pii.masking_session import MaskingSession
 from retrieval.records import ChunkRecord, SearchFilters
 from retrieval.store import VectorStore
 

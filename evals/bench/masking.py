@@ -61,9 +61,11 @@ from agent.tracing.settings import TracingSettings
 from agent.types import Answer, Citation, TokenUsage
 from policies.access.principal import Principal
 from policies.pii.guard import PiiGuard
+from policies.pii.masking_session import MaskingSession
 from policies.pii.masking_worker import MaskingWorker
-from policies.pii.redaction import MaskingSession, PiiFinding, PresidioRedactor
+from policies.pii.redaction import PresidioRedactor
 from policies.pii.settings import RedactionSettings
+from policies.pii.types import PiiFinding
 
 __all__ = ["BUDGET_P95_MS", "CASES", "MODES", "BenchRequest", "bench_rows", "main", "run"]
 

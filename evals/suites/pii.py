@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import TypedDict
 
 from evals.pii_shapes import SHAPES
-from policies.pii.redaction import PiiFinding, PresidioRedactor, Redactor
+from policies.pii.port import Redactor
+from policies.pii.redaction import PresidioRedactor
 from policies.pii.settings import RedactionSettings
+from policies.pii.types import PiiFinding
 
 __all__ = [
     "ENTITY_MAPPING",

@@ -23,7 +23,8 @@ import yaml
 
 from ingest.documents import DOC_TYPES, DocType
 from ingest.parsing import parse_document
-from policies.pii.redaction import PiiFinding, PresidioRedactor
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.types import PiiFinding
 from policies.pii.vocabulary import CorpusVocabulary, corpus_vocabulary, document_terms
 
 __all__ = ["KbMaskingReport", "kb_texts", "load_terms", "main", "measure"]

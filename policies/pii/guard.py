@@ -39,7 +39,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from cachetools import LRUCache
 
-from policies.pii.redaction import MaskingSession, Prefetching, PseudonymKeyMissingError, Redactor
+from policies.pii.masking_session import MaskingSession
+from policies.pii.port import Prefetching, PseudonymKeyMissingError, Redactor
 
 __all__ = ["IDENTIFIER_KEYS", "PiiGuard", "Pseudonymizer", "RequestScope", "safe_name"]
 

@@ -12,7 +12,8 @@ import pytest
 from agent.log_masking import MaskedJsonFormatter, PiiLogFilter
 from agent.request_context import current_request_id, request_id_scope
 from policies.pii.guard import PiiGuard
-from policies.pii.redaction import MaskingSession, PiiFinding
+from policies.pii.masking_session import MaskingSession
+from policies.pii.types import PiiFinding
 from tests.fixtures.pii import labelled_texts, leaked_values, make_guard
 
 

@@ -15,7 +15,7 @@ from evals.reporting import ThresholdsError
 from infra.errors import ConfigurationError
 from ingest.sources import SourcesFileError, UnknownSourceError
 from policies.access.engine import PolicyLoadError
-from policies.pii.redaction import PseudonymKeyMissingError
+from policies.pii.port import PseudonymKeyMissingError
 from retrieval.embedding.onnx_backend import OnnxExportError
 from retrieval.reading import ReaderModelError
 from retrieval.store import StoreError

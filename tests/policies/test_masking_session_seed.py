@@ -3,7 +3,7 @@ placeholders and never gives one placeholder to two values (issue 18)."""
 
 from __future__ import annotations
 
-from policies.pii.redaction import MaskingSession
+from policies.pii.masking_session import MaskingSession
 
 
 def test_reserved_numbers_are_never_given_to_new_values() -> None:

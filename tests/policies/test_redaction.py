@@ -10,14 +10,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from policies.pii.redaction import (
-    MaskingSession,
-    PiiFinding,
-    PresidioRedactor,
-    PseudonymKeyMissingError,
-    Redactor,
-)
+from policies.pii.masking_session import MaskingSession
+from policies.pii.port import PseudonymKeyMissingError, Redactor
+from policies.pii.redaction import PresidioRedactor
 from policies.pii.settings import RedactionSettings
+from policies.pii.types import PiiFinding
 
 SAMPLE = Path(__file__).parent / "data" / "pii_sample.json"
 PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from policies.pii.redaction import MaskingSession, PiiFinding, PresidioRedactor, _segments
+from policies.pii.masking_session import MaskingSession
+from policies.pii.redaction import PresidioRedactor
+from policies.pii.segments import citation_segments
 from policies.pii.settings import RedactionSettings
+from policies.pii.types import PiiFinding
 
 SAMPLE = Path(__file__).parent / "data" / "pii_sample.json"
 ROWS = json.loads(SAMPLE.read_text(encoding="utf-8"))
@@ -132,7 +135,7 @@ def test_a_name_is_masked_across_cited_sentences(cached: PresidioRedactor) -> No
     ],
 )
 def test_citation_seams(text: str, parts: list[str]) -> None:
-    assert [text[s:e] for s, e in _segments(text)] == parts
+    assert [text[s:e] for s, e in citation_segments(text)] == parts
 
 
 def test_the_cache_is_bounded_by_entries_and_least_recently_used_goes() -> None:
