@@ -43,7 +43,7 @@ __all__ = ["PresidioRedactor"]
 
 # Score of a PERSON finding implied by another one (a repeat, a list neighbour).
 _IMPLIED_SCORE = 0.45
-_FINDINGS_FORMAT = 2  # bump when what a stored finding means changes (recognizer logic)
+_FINDINGS_FORMAT = 3  # bump when what a stored finding means changes (recognizer logic)
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_\d+>")
 _VALUE_WORDS = re.compile(r"\w+")
 _ACRONYM = re.compile(r"[A-Z]{1,4}")  # "the Northwind PO": judged by its other words

@@ -30,6 +30,7 @@ from policies.pii.recognizers.contact_details import (
     phone_recognizer,
 )
 from policies.pii.recognizers.credentials import api_key_recognizer, password_recognizer
+from policies.pii.recognizers.first_names import FirstNameRecognizer
 from policies.pii.recognizers.identifiers import (
     ShortCodeFreeLicenseRecognizer,
     credit_card_recognizer,
@@ -51,6 +52,7 @@ from policies.pii.recognizers.people import (
     needs_part_of_speech,
     person_cue_recognizer,
 )
+from policies.pii.recognizers.places import PlaceNameRecognizer
 from policies.pii.settings import RedactionSettings
 
 __all__ = [
@@ -101,4 +103,6 @@ def build_recognizers(settings: RedactionSettings, *, with_ner: bool) -> list[En
         candidates.append(SpacyRecognizer(supported_entities=sorted(wanted & NER_ENTITIES)))
     if with_ner:
         candidates.append(NameShapeRecognizer(allow_list=settings.allow_list))
+        candidates.append(FirstNameRecognizer())
+        candidates.append(PlaceNameRecognizer())
     return [r for r in candidates if r is not None and r.supported_entities[0] in wanted]

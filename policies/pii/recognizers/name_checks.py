@@ -9,6 +9,7 @@ import regex  # type: ignore[import-untyped]
 
 __all__ = [
     "ORG_WORDS",
+    "RELATIVES",
     "expand_person_spans",
     "implausible_name",
     "is_region",
@@ -25,6 +26,15 @@ ORG_WORDS = frozenset(
     sa bv oy ab center centre office team desk support store shop airlines motors industries
     enterprises studio studios records press news times weekly review journal magazine
     incorporated associates investments""".split()  # noqa: SIM905
+)
+
+
+# Words for relatives and colleagues: the capitalised word after "my son" is a name.
+RELATIVES = (
+    r"kid|kids|son|daughter|child|baby|wife|husband|mother|father|mom|mum|dad|brother|sister|"
+    r"uncle|aunt|cousin|nephew|niece|grandson|granddaughter|grandma|grandpa|friend|colleague|"
+    r"coworker|co-worker|teammate|manager|boss|supervisor|assistant|intern|partner|boyfriend|"
+    r"girlfriend|fiancé|fiancée|neighbour|neighbor|tenant|landlord"
 )
 
 

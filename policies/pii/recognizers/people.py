@@ -11,7 +11,7 @@ import regex  # type: ignore[import-untyped]
 from presidio_analyzer import LocalRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from policies.pii.recognizers.name_checks import ORG_WORDS
+from policies.pii.recognizers.name_checks import ORG_WORDS, RELATIVES
 from policies.pii.recognizers.patterns import CASE_SENSITIVE, pattern
 
 __all__ = ["NameShapeRecognizer", "needs_part_of_speech", "person_cue_recognizer"]
@@ -19,6 +19,10 @@ __all__ = ["NameShapeRecognizer", "needs_part_of_speech", "person_cue_recognizer
 _NAME_WORD = r"\p{Lu}[\p{Ll}\p{Lu}'’\-]*\p{Ll}[\p{Ll}'’\-]*"
 _INITIAL = r"\p{Lu}\."
 _NAME = rf"{_NAME_WORD}(?:[ \t]+(?:{_NAME_WORD}|{_INITIAL}|\p{{Lu}}(?=[ \t]+\p{{Lu}}))){{0,3}}"
+_CALENDAR = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Today|Tomorrow)\b"
+)
 _NOT_A_NAME = (
     r"(?!(?:Team|Teams|All|Everyone|There|Support|Sir|Madam|Customer|Service|Sales|Admin|"
     r"The|This|That|Thanks|Thank|Please|Regards|Best|Kind|Hello|Hi|Dear)\b)"
@@ -43,6 +47,7 @@ def person_cue_recognizer() -> PatternRecognizer:
         r"\b(?i:ask|ping|tell|contact|cc|message|notify|inform|email|call|loop in|"
         r"escalate to|forward to|forwarded to|thanks to)[ \t]+"
     )
+    relative = rf"\b(?i:(?:my|our|your|his|her|their)[ \t]+(?:{RELATIVES}))[ \t]+"
     preposition = r"\b(?i:for|to|by|with|from|cc|and)[ \t]+"
     full_name = rf"{_NAME_WORD}(?:[ \t]+{_INITIAL})?[ \t]+{_NAME_WORD}"
     table_name = rf"{_NAME_WORD}(?:[ \t]{_INITIAL})?[ \t]{_NAME_WORD}(?:[ \t]{_NAME_WORD})?"
@@ -56,6 +61,16 @@ def person_cue_recognizer() -> PatternRecognizer:
         pattern("introduced_name", rf"(?<={strong}){_NOT_A_NAME}{_NAME}", 0.6),
         pattern("greeting_name", rf"(?<={weak}){_NOT_A_NAME}{_NAME}", 0.45),
         pattern("addressed_name", rf"(?<={addressed}){_NOT_A_NAME}{_NAME}", 0.45),
+        # "my kid Lukas", "our colleague Priya Raman": a relative or colleague, then a name
+        pattern("relative_name", rf"(?<={relative}){_NOT_A_NAME}{_NAME}", 0.6),
+        # Where a name is surely meant, stronger than the NER model's reading (0.85) of the
+        # same word as a place: "What's your last name? Boyle", "everyone calls me Ján".
+        pattern("name_answer", rf"(?<=\b(?i:name)\?[ \t]*\n?[ \t]*){_NOT_A_NAME}{_NAME}", 0.9),
+        pattern(
+            "called_me",
+            rf"(?<=\b(?i:call|calls|called)[ \t]+me[ \t]+){_NOT_A_NAME}(?!{_CALENDAR}){_NAME}",
+            0.9,
+        ),
         # "reset the password for Tomasz Kowalczyk": a first and a last name after a preposition
         pattern(
             "full_name_after_preposition", rf"(?<={preposition}){_NOT_A_NAME}{full_name}", 0.45
