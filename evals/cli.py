@@ -122,8 +122,7 @@ def _injection(data: Path, kb: Path, payloads: int) -> SuiteReport:
 
 def _pii(data: Path, engine: str) -> SuiteReport:
     from evals.suites import pii as pii_suite
-    from policies.pii.redaction import PresidioRedactor
-    from policies.pii.settings import RedactionSettings
+    from evals.suites.pii import redaction_parts
 
     # A file, a folder of Presidio-format files, or a data root holding pii/.
     folder = data if data.is_file() or any(data.glob("*.json")) else data / "pii"
@@ -131,11 +130,9 @@ def _pii(data: Path, engine: str) -> SuiteReport:
     if not files:
         err.print(f"[bold red]error:[/] no *.json under {folder}")
         raise typer.Exit(EXIT_USAGE)
-    redactor = PresidioRedactor(
-        settings=RedactionSettings(engine="patterns" if engine == "patterns" else "spacy")
-    )
-    result = pii_suite.evaluate(files[0], redactor)
-    shapes = pii_suite.evaluate_shapes(redactor)
+    with redaction_parts(engine="patterns" if engine == "patterns" else "spacy") as parts:
+        result = pii_suite.evaluate(files[0], parts.redactor)
+        shapes = pii_suite.evaluate_shapes(parts.redactor)
     rows = [
         [kind, "yes" if r["in_scope"] else "no", str(r["gold"]), str(r["predicted"])]
         + [fmt(r[k]) for k in ("precision", "recall", "f2", "masked")]

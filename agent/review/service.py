@@ -2,20 +2,17 @@
 
 What auditors get:
 
-- **A queue**, fed by (highest priority first) answers an auditor *picked* by id, answers a
-  user *rated negatively*, answers whose *weakest citation* scores under a threshold (weakest
-  first), and a *random sample* of cited answers (newest first). The sample is stable: an
-  answer is in it when a hash of the configured seed and its id falls under the rate, so every
-  replica and every run agrees. A fraction of answers (also by hash) wants two reviewers, so
-  agreement can be measured. An answer leaves an auditor's queue once they reviewed it, and
-  everyone's once it has the reviewers it needs; a picked answer stays until someone reviews
-  it after the pick. Automatic feeds look back `window_days`.
+- **A queue** (`agent.review.queue`), fed by (highest priority first) answers an auditor
+  *picked* by id, answers a user *rated negatively*, answers whose *weakest citation* scores
+  under a threshold, and a stable *random sample* of cited answers; a fraction of answers wants
+  two reviewers, so agreement can be measured.
 - **A review item**: the masked question and answer and, per citation, the quoted span inside
   its surrounding chunk text (masked here, through the `PiiGuard`), the document title and
   link, whether the document changed since the answer (the recorded document version against
   the index), and whether the auditor may read it at all: a citation into a document the
   auditor may not read is *restricted* and shows no text, title or link (fail closed: when the
-  document left the index, nobody can check, so it is restricted too).
+  document left the index, nobody can check, so it is restricted too); the text resting on a
+  restricted citation is hidden (`agent.review.segments`).
 - **Reviews**: a verdict per readable citation, an answer-level verdict and a masked note.
   Append-only: a second review by the same auditor is a new row and the latest one counts.
 - **Reports** (`agent.review.report`): precision by source, week, model and prompt version;
@@ -27,15 +24,13 @@ stored as keyed pseudonyms, like every user in the audit record.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from typing import Final
+from datetime import UTC, datetime
 
 from agent.audit.store import AuditRecord, AuditStore, UnknownAnswerError
 from agent.review.citations import CitationInspector, seed_scope
+from agent.review.queue import ReviewQueue
 from agent.review.report import (
     ANSWER_VERDICTS,
     CITATION_VERDICTS,
@@ -45,9 +40,9 @@ from agent.review.report import (
     ReviewReport,
     build_report,
 )
+from agent.review.segments import HIDDEN_TEXT, answer_segments
 from agent.review.store import ReviewStore, StoredReview, latest_per_reviewer
 from agent.review.types import (
-    QUEUE_REASONS,
     AnswerSegment,
     CitationState,
     CitationView,
@@ -92,11 +87,6 @@ __all__ = [
     "UnknownAnswerError",
 ]
 
-_PAGE = 200
-_MAX_QUEUE = 500
-_MARKER: Final = re.compile(r"\[(\d{1,3})\]")
-HIDDEN_TEXT: Final = "[text from a document you may not read]"
-
 
 class ReviewService:
     """The citation audit. Thread-safe; build one per process.
@@ -122,6 +112,7 @@ class ReviewService:
         self._guard = guard
         self._settings = settings or ReviewSettings()
         self._clock = clock
+        self._queue = ReviewQueue(reviews=reviews, settings=self._settings, clock=clock)
         self._citations = CitationInspector(
             index=index,
             policy=policy,
@@ -149,27 +140,7 @@ class ReviewService:
 
     def queue(self, auditor: Principal, *, limit: int = 20) -> list[QueueItem]:
         """What this auditor should review next, highest priority first."""
-        reviewer = self._reviewer(auditor)
-        limit = max(1, min(limit, _MAX_QUEUE))
-        picks = self._reviews.latest_picks()
-        chosen: dict[str, None] = {}
-        history: dict[str, list[StoredReview]] = {}
-        for reason, page in self._feeds(picks):
-            fresh = [a for a in page if a not in history]
-            for review in self._reviews.reviews_for(fresh):
-                history.setdefault(review.answer_id, []).append(review)
-            for answer_id in page:
-                reviews = history.setdefault(answer_id, [])
-                if answer_id not in chosen and self._open(
-                    answer_id,
-                    reviews,
-                    reviewer,
-                    picks.get(answer_id) if reason == "picked" else None,
-                ):
-                    chosen[answer_id] = None
-                    if len(chosen) >= limit:
-                        return self._items(list(chosen), picks, history)
-        return self._items(list(chosen), picks, history)
+        return self._queue.for_reviewer(self._reviewer(auditor), limit=limit)
 
     def next_answer(self, auditor: Principal, *, after: str | None = None) -> str | None:
         """The queue's answer after `after` (the first when `after` is not queued), or None."""
@@ -187,98 +158,6 @@ class ReviewService:
         pick = self._reviews.add_pick(answer_id=answer_id, auditor=reviewer, at=self._clock())
         return pick.picked_at
 
-    def _feeds(self, picks: Mapping[str, datetime]) -> Iterator[tuple[QueueReason, list[str]]]:
-        s = self._settings
-        since = self._clock() - timedelta(days=s.window_days)
-        yield "picked", sorted(picks, key=lambda a: picks[a], reverse=True)
-        yield from _paged("negative_feedback", self._reviews.negatively_rated, since=since)
-        yield from _paged(
-            "low_support",
-            lambda **kw: self._reviews.weakly_supported(below=s.low_support_threshold, **kw),
-            since=since,
-        )
-        if s.sample_rate > 0:
-            for _, page in _paged("sampled", self._reviews.cited_answers, since=since):
-                yield "sampled", [a for a in page if self._sampled(a)]
-
-    def _open(
-        self,
-        answer_id: str,
-        reviews: list[StoredReview],
-        reviewer: str,
-        picked_at: datetime | None,
-    ) -> bool:
-        if any(r.reviewer == reviewer for r in reviews if r.answer_verdict == SKIPPED):
-            return False  # passed on by this auditor: it waits for another one
-        counted = [r for r in reviews if r.answer_verdict != SKIPPED]
-        if picked_at is not None:
-            return not any(r.created_at >= picked_at for r in counted)
-        reviewers = {r.reviewer for r in counted}
-        return reviewer not in reviewers and len(reviewers) < self._wanted(answer_id)
-
-    def _items(
-        self,
-        ids: list[str],
-        picks: Mapping[str, datetime],
-        history: Mapping[str, list[StoredReview]],
-    ) -> list[QueueItem]:
-        summaries = self._reviews.summaries(ids)
-        negative = self._reviews.negative_among(ids)
-        items = []
-        for answer_id in ids:
-            summary = summaries.get(answer_id)
-            if summary is None:  # deleted by the retention job since it was queued
-                continue
-            items.append(
-                QueueItem(
-                    answer_id=answer_id,
-                    created_at=summary.created_at,
-                    status=summary.status,
-                    question=summary.question,
-                    citation_count=summary.citation_count,
-                    min_support=summary.min_support,
-                    reasons=self._reasons(
-                        answer_id,
-                        picked=answer_id in picks,
-                        negative=answer_id in negative,
-                        min_support=summary.min_support,
-                        cited=summary.citation_count > 0,
-                    ),
-                    reviewers=len(
-                        {
-                            r.reviewer
-                            for r in history.get(answer_id, [])
-                            if r.answer_verdict != SKIPPED
-                        }
-                    ),
-                    wanted_reviewers=self._wanted(answer_id),
-                )
-            )
-        return items
-
-    def _reasons(
-        self,
-        answer_id: str,
-        *,
-        picked: bool,
-        negative: bool,
-        min_support: float | None,
-        cited: bool,
-    ) -> tuple[QueueReason, ...]:
-        low = min_support is not None and min_support < self._settings.low_support_threshold
-        flags = (picked, negative, low, cited and self._sampled(answer_id))
-        return tuple(reason for reason, on in zip(QUEUE_REASONS, flags, strict=True) if on)
-
-    def _fraction(self, answer_id: str, purpose: str) -> float:
-        key = f"{self._settings.sample_seed}:{purpose}:{answer_id}".encode()
-        return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
-
-    def _sampled(self, answer_id: str) -> bool:
-        return self._fraction(answer_id, "sample") < self._settings.sample_rate
-
-    def _wanted(self, answer_id: str) -> int:
-        return 2 if self._fraction(answer_id, "double") < self._settings.double_review_rate else 1
-
     # --- one item ------------------------------------------------------------------------------
 
     def item(self, answer_id: str, auditor: Principal) -> ReviewItem:
@@ -289,7 +168,7 @@ class ReviewService:
         with self._guard.scope() as page:  # one page, one set of placeholders
             seed_scope(page, _recorded_texts(record))
             citations = tuple(self._citations.view(a) for a in access)
-        segments = _segments(record.answer, {c.marker for c in citations if c.restricted})
+        segments = answer_segments(record.answer, {c.marker for c in citations if c.restricted})
         latest = [
             r
             for r in latest_per_reviewer(self._reviews.reviews_for([answer_id]))
@@ -311,7 +190,7 @@ class ReviewService:
             min_support=record.min_support,
             citations=citations,
             flags=record.flags,
-            reasons=self._reasons(
+            reasons=self._queue.reasons(
                 answer_id,
                 picked=picked,
                 negative=negative,
@@ -339,7 +218,7 @@ class ReviewService:
         restricted = self._citations.restricted(answer.citations, reader)
         text, citations, flags = answer.answer, list(answer.citations), answer.flags
         if restricted:
-            text = "".join(part.text for part in _segments(text, set(restricted)))
+            text = "".join(part.text for part in answer_segments(text, set(restricted)))
             citations = [c for c in citations if c.marker not in restricted]
             flags = (*flags, "citations_withheld")
         if auditor:
@@ -488,23 +367,6 @@ def _recorded_texts(record: AuditRecord) -> Iterator[str]:
         yield from (citation.title, citation.uri, citation.quote)
 
 
-def _paged(
-    reason: QueueReason,
-    fetch: Callable[..., list[str]],
-    *,
-    since: datetime,
-) -> Iterator[tuple[QueueReason, list[str]]]:
-    offset = 0
-    while True:
-        page = fetch(since=since, limit=_PAGE, offset=offset)
-        if not page:
-            return
-        yield reason, page
-        if len(page) < _PAGE:
-            return
-        offset += _PAGE
-
-
 def _record_of(review: StoredReview) -> ReviewRecord:
     verdicts = {m: v for m, v in review.verdicts.items() if v in CITATION_VERDICTS}
     return ReviewRecord(
@@ -528,38 +390,6 @@ def _answer_verdict(value: str) -> AnswerVerdict:
 def _citation_verdicts(values: Mapping[int, str]) -> dict[int, CitationVerdict]:
     known: dict[str, CitationVerdict] = {v: v for v in CITATION_VERDICTS}
     return {m: known[v] for m, v in sorted(values.items())}
-
-
-def _segments(answer: str, restricted: set[int]) -> tuple[AnswerSegment, ...]:
-    """The answer split at its `[n]` markers. Text is attributed to the markers that follow it,
-    and hidden when one of them points into a document the auditor may not read: an
-    extractive sentence *is* that document's text."""
-    tokens: list[tuple[str, int | None]] = []
-    last = 0
-    for match in _MARKER.finditer(answer):
-        if match.start() > last:
-            tokens.append((answer[last : match.start()], None))
-        tokens.append((match.group(0), int(match.group(1))))
-        last = match.end()
-    if last < len(answer):
-        tokens.append((answer[last:], None))
-    parts: list[AnswerSegment] = []
-    for i, (text, marker) in enumerate(tokens):
-        if marker is not None:
-            parts.append(AnswerSegment(text, marker))
-            continue
-        cited: list[int] = []
-        for following, number in tokens[i + 1 :]:
-            if number is None and following.strip():
-                break
-            if number is not None:
-                cited.append(number)
-        if text.strip() and restricted.intersection(cited):
-            lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
-            parts.append(AnswerSegment(f"{lead}{HIDDEN_TEXT}{trail}", hidden=True))
-        else:
-            parts.append(AnswerSegment(text))
-    return tuple(parts)
 
 
 def _markers(markers: list[int]) -> str:

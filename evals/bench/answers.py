@@ -39,7 +39,7 @@ from agent.settings import AgentSettings
 from api.bootstrap.answering import answer_service
 from evals.bench.baseline import TOP_K, percentiles
 from evals.bench.retrieval import build_corpus, load_edge_index, load_queries, real_chunks
-from evals.suites.answers import load_clapnq
+from evals.suites.clapnq import load_clapnq
 from evals.suites.retrieval import default_cache_dir
 from ingest.state import create_state_engine
 from policies.access.casbin_engine import CasbinPolicyEngine

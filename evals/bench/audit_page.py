@@ -41,7 +41,7 @@ from agent.types import Answer, Citation
 from api import audit_web
 from api.audit_api import AUDIT_STATE_KEY, AuditApp
 from api.auth import ApiKeyEntry, ApiKeyStore, Authenticator, generate_api_key, hash_api_key
-from evals.suites.retrieval import EvalIndex, build_index
+from evals.eval_index import EvalIndex, build_index
 from policies.pii.guard import PiiGuard
 from policies.pii.redaction import PresidioRedactor
 from policies.pii.settings import RedactionSettings

@@ -35,10 +35,10 @@ from pathlib import Path
 
 import yaml
 
+from evals.eval_index import EvalIndex, build_index
 from evals.reporting import SuiteReport, fmt, wilson_interval
 from evals.suites.injection_screen import load_examples
-from evals.suites.leakage import Answerer, AnswerView, pipeline_answerer
-from evals.suites.retrieval import EvalIndex, build_index
+from evals.suites.leakage_worlds import Answerer, AnswerView, pipeline_answerer
 from ingest.sync import document_id_for
 from policies.access.principal import Principal
 from retrieval.embedding.embedder import Embedder, load_embedder

@@ -18,8 +18,10 @@ so any difference is information about it. (Comparing the canary with its twin i
 would not do: the dense model embeds two different strings differently, so status flips there
 are noise, not evidence.)
 
-`run` builds its own index: a copy of the knowledge base with extra canary documents planted next
-to each declared one (fresh random strings every run, the same access lists by front matter).
+`leakage_kb` reads the ground truth and rewrites knowledge base copies; `leakage_worlds` holds
+the answer pipeline's view and the counterfactual worlds. `run` builds its own index: a copy of
+the knowledge base with extra canary documents planted next to each declared one (fresh random
+strings every run, the same access lists by front matter).
 
     python -m evals.suites.leakage [--kb kb]
 """
@@ -27,302 +29,45 @@ to each declared one (fresh random strings every run, the same access lists by f
 from __future__ import annotations
 
 import argparse
-import re
-import secrets
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-import yaml
-
+from evals.eval_index import EvalIndex, answer_service_over, build_index
 from evals.reporting import SuiteReport
-from evals.suites.retrieval import EvalIndex, build_index
-from ingest.state import StateStore
+from evals.suites.leakage_kb import (
+    Canary,
+    Persona,
+    context_query,
+    load_canaries,
+    load_personas,
+    load_questions,
+    plant_canaries,
+)
+from evals.suites.leakage_worlds import (
+    Answerer,
+    Closer,
+    Counterfactual,
+    MemoEmbedder,
+    World,
+    view_answers,
+)
 from policies.access.engine import PolicyEngine
-from policies.access.principal import PUBLIC, Principal, group_ref, user_ref
+from policies.access.principal import Principal
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.service import RetrievalRequest, RetrievalService
 from retrieval.store import SearchMode
 
-__all__ = [
-    "Canary",
-    "Counterfactual",
-    "LeakageResult",
-    "MemoEmbedder",
-    "Persona",
-    "load_canaries",
-    "load_personas",
-    "load_questions",
-    "plant_canaries",
-    "probe",
-    "report",
-    "run",
-    "swap_canaries",
-]
+__all__ = ["LeakageResult", "probe", "report", "run"]
 
 _MODES: tuple[SearchMode, ...] = ("hybrid", "sparse", "dense")
-_TOKEN = re.compile(r"^(?P<prefix>.*[-_])(?P<suffix>[0-9a-fA-F]{6,})$")
 
 
-@dataclass(frozen=True)
-class Canary:
-    string: str
-    document: str  # relative to the knowledge base directory
-    readers: frozenset[str]
-    deny: frozenset[str] = frozenset()
-    planted: bool = False
-
-    def visible_to(self, refs: frozenset[str]) -> bool:
-        return bool(refs & self.readers) and not refs & self.deny
-
-
-@dataclass(frozen=True)
-class AnswerView:
-    """What an answer shows a user: its status, its text, and each citation's document (with
-    that document's access lists) and quote."""
-
-    status: str
-    text: str
-    cited: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = ()
-
-
-Answerer = Callable[[str, Principal], AnswerView]
-
-
-World = tuple[RetrievalService, "Answerer | None"]
-Closer = Callable[[], None]
-
-
-class MemoEmbedder:
-    """An `Embedder` that remembers every vector it computed, so that the counterfactual worlds
-    (the same knowledge base ingested again with a few strings changed) embed only what changed.
-    Memoisation only: the vectors are the wrapped model's own."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self._documents: dict[str, npt.NDArray[np.float32]] = {}
-        self._queries: dict[str, npt.NDArray[np.float32]] = {}
-
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._inner.max_tokens
-
-    def count(self, texts: Sequence[str]) -> list[int]:
-        return self._inner.count(texts)
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        return self._inner.token_spans(text)
-
-    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._documents))
-        if missing:
-            self._documents.update(zip(missing, self._inner.embed_documents(missing), strict=True))
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self._documents[t] for t in texts])
-
-    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
-        if text not in self._queries:
-            self._queries[text] = self._inner.embed_query(text)
-        return self._queries[text]
-
-
-class Counterfactual:
-    """The other worlds: for a set of hidden canaries, the same knowledge base with exactly those
-    canary strings replaced by twins, so that they exist nowhere (see the module docstring).
-
-    `build(kb_dir, workdir)` ingests a knowledge base the way the actual index was ingested and
-    returns its retrieval service, answerer and a close function. Worlds are built on first use
-    and kept until `close`; pass it a `MemoEmbedder` so each world embeds only what changed.
-    """
-
-    def __init__(
-        self,
-        *,
-        kb: Path,
-        workdir: Path,
-        build: Callable[[Path, Path], tuple[RetrievalService, Answerer | None, Callable[[], None]]],
-    ) -> None:
-        self._kb = kb
-        self._workdir = workdir
-        self._build = build
-        self._worlds: dict[frozenset[Canary], World] = {}
-        self._closers: list[Callable[[], None]] = []
-
-    def world(self, hidden: Sequence[Canary]) -> World:
-        key = frozenset(hidden)
-        if key not in self._worlds:
-            n = len(self._worlds)
-            copy = self._workdir / f"kb-{n}"
-            shutil.copytree(self._kb, copy, ignore=shutil.ignore_patterns("_build", "__pycache__"))
-            swap_canaries(copy, sorted(key, key=lambda c: c.string))
-            workdir = self._workdir / f"index-{n}"
-            workdir.mkdir()
-            retrieval, answerer, close = self._build(copy, workdir)
-            self._closers.append(close)
-            self._worlds[key] = (retrieval, answerer)
-        return self._worlds[key]
-
-    def close(self) -> None:
-        for close in self._closers:
-            close()
-        self._closers.clear()
-        self._worlds.clear()
-
-
-def pipeline_answerer(
-    *, retrieval: RetrievalService, policy: PolicyEngine, state: StateStore, embedder: Embedder
-) -> Answerer:
-    """The real answer pipeline (`AnswerService`, extractive composer) over an index."""
-    from api.bootstrap.answering import answer_service
-
-    service = answer_service(
-        retrieval=retrieval, policy=policy, embedder=embedder, index_version=state.index_version
-    )
-
-    def answer(question: str, principal: Principal) -> AnswerView:
-        got = service.answer(question, principal=principal)
-        cited = []
-        for c in got.citations:
-            doc = state.document(c.document_id)
-            read, deny = (doc.read, doc.deny) if doc else ((), ())
-            cited.append((c.document_id, read, deny, c.quote))
-        return AnswerView(got.status, got.answer, tuple(cited))
-
-    return answer
-
-
-def _answerer(index: EvalIndex, embedder: Embedder) -> Answerer:
-    return pipeline_answerer(
-        retrieval=index.retrieval, policy=index.policy, state=index.state, embedder=embedder
-    )
-
-
-def swap_canaries(kb: Path, canaries: Sequence[Canary]) -> None:
-    """Rewrite `kb` (a copy) so that each canary string is replaced by a fresh twin."""
-    for canary in canaries:
-        path = kb / canary.document
-        text = path.read_text(encoding="utf-8")
-        if canary.string not in text:
-            raise ValueError(f"{canary.document} does not hold its canary {canary.string!r}")
-        path.write_text(text.replace(canary.string, twin(canary.string)), encoding="utf-8")
-
-
-@dataclass(frozen=True)
-class Persona:
-    """A user as the identity provider reports them (None: anonymous), with expanded refs."""
-
-    user: str | None
-    idp_groups: tuple[str, ...]
-    refs: frozenset[str]
-
-    @property
-    def name(self) -> str:
-        return self.user or "(anonymous)"
-
-
-def load_canaries(path: Path) -> list[Canary]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))["canaries"]
-    return [
-        Canary(
-            string=str(c["string"]),
-            document=str(c["document"]),
-            readers=frozenset(map(str, c["readers"])),
-            deny=frozenset(map(str, c.get("deny") or ())),
-        )
-        for c in raw
-    ]
-
-
-def load_personas(path: Path) -> list[Persona]:
-    """Every user of `identities.yaml`, an anonymous caller and a user nobody knows."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    parents: Mapping[str, Sequence[str]] = raw.get("groups") or {}
-
-    def expand(groups: Iterable[str]) -> set[str]:
-        seen: set[str] = set()
-        todo = list(groups)
-        while todo:
-            group = todo.pop()
-            if group in parents and group not in seen:  # an undefined group matches nobody
-                seen.add(group)
-                todo.extend(parents[group])
-        return seen
-
-    personas = [
-        Persona(
-            user=str(user),
-            idp_groups=tuple(map(str, spec.get("groups") or ())),
-            refs=frozenset(
-                {PUBLIC, user_ref(str(user))}
-                | {group_ref(g) for g in expand(map(str, spec.get("groups") or ()))}
-            ),
-        )
-        for user, spec in sorted(raw["users"].items())
-    ]
-    personas.append(Persona(None, (), frozenset({PUBLIC})))
-    personas.append(Persona("stranger", ("no-such-group",), frozenset({PUBLIC, "user:stranger"})))
-    return personas
-
-
-def load_questions(path: Path) -> list[str]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
-    return list(dict.fromkeys(str(q["question"]) for q in raw))
-
-
-def twin(string: str) -> str:
-    """A string that exists nowhere, shaped like `string` (same prefix and suffix length)."""
-    match = _TOKEN.match(string)
-    prefix, n = (match["prefix"], len(match["suffix"])) if match else (string[:-8], 8)
-    return prefix + secrets.token_hex((n + 1) // 2)[:n]
-
-
-def context_query(text: str, canary: str) -> str | None:
-    """The sentence around a canary with the canary taken out (a question that finds it)."""
-    at = text.find(canary)
-    if at < 0:
-        return None
-    start = max(text.rfind(". ", 0, at), text.rfind("\n\n", 0, at)) + 1
-    end = text.find(". ", at)
-    sentence = text[start : end if end > 0 else len(text)].replace(canary, " ")
-    return " ".join(sentence.split()) or None
-
-
-# --- planting ------------------------------------------------------------------------------
-
-
-def plant_canaries(kb: Path, canaries: Sequence[Canary]) -> list[Canary]:
-    """Next to each canary's document, a new Markdown file with a fresh canary and the same
-    access lists (front matter); returns the planted canaries."""
-    planted: list[Canary] = []
-    for n, canary in enumerate(canaries):
-        source_doc = kb / canary.document
-        context = context_query(
-            source_doc.read_text(encoding="utf-8", errors="replace"), canary.string
-        )
-        string = twin(canary.string)
-        rel = f"{Path(canary.document).parent.as_posix()}/zz-planted-note-{n}.md"
-        front = {"read": sorted(canary.readers), "deny": sorted(canary.deny)}
-        body = (
-            f"---\n{yaml.safe_dump(front)}---\n\n# Internal reference note {n}\n\n"
-            f"{context or 'Reference code for the records system'}: {string}. "
-            "Quote it only on internal tickets.\n"
-        )
-        (kb / rel).write_text(body, encoding="utf-8")
-        planted.append(Canary(string, rel, canary.readers, canary.deny, planted=True))
-    return planted
+def _answerer(index: EvalIndex) -> Answerer:
+    """The product's answer pipeline over `index` (`evals.eval_index.answer_service_over`)."""
+    return view_answers(answer_service_over(index), index.state)
 
 
 # --- probing -------------------------------------------------------------------------------
@@ -498,7 +243,7 @@ def run(
 
         def build(kb_dir: Path, workdir: Path) -> tuple[RetrievalService, Answerer | None, Closer]:
             index = _ingested(kb_dir, workdir, memo)
-            return index.retrieval, _answerer(index, memo) if answers else None, index.close
+            return index.retrieval, _answerer(index) if answers else None, index.close
 
         index = _ingested(copy, tmp / "actual", memo)
         worlds = Counterfactual(kb=copy, workdir=tmp, build=build)
@@ -515,7 +260,7 @@ def run(
                 questions=load_questions(copy / "questions.yaml"),
                 documents=docs,
                 modes=modes,
-                answerer=_answerer(index, memo) if answers else None,
+                answerer=_answerer(index) if answers else None,
                 counterfactual=worlds,
             )
         finally:

@@ -14,6 +14,9 @@ type (a value masked under the wrong type has not leaked).
 The shapes Presidio's own recognizers miss (`evals.pii_shapes`: unformatted phone numbers and
 SSNs, UK National Insurance numbers, dates of birth, dotted card numbers) are scored apart.
 
+The redactor is the product's (`redaction_parts`: built by the composition root from a
+`Settings` object), without the PII findings stored in a state database.
+
     python -m evals.suites.pii PATH [--engine spacy|patterns] [--json]
 """
 
@@ -26,11 +29,14 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypedDict
+from typing import Literal, TypedDict
 
+from pydantic import SecretStr
+
+from api.bootstrap.components import Components
+from api.settings import Settings
 from evals.pii_shapes import SHAPES
 from policies.pii.port import Redactor
-from policies.pii.redaction import PresidioRedactor
 from policies.pii.settings import RedactionSettings
 from policies.pii.types import PiiFinding
 
@@ -43,6 +49,7 @@ __all__ = [
     "evaluate_samples",
     "evaluate_shapes",
     "main",
+    "redaction_parts",
 ]
 
 ENTITY_MAPPING = {"STREET_ADDRESS": "LOCATION", "GPE": "LOCATION", "DOMAIN_NAME": "URL"}
@@ -207,6 +214,18 @@ def evaluate_samples(samples: Sequence[_Sample], redactor: Redactor) -> EvalRepo
     }
 
 
+def redaction_parts(
+    *, engine: Literal["spacy", "patterns"] = "spacy", hmac_secret: SecretStr | None = None
+) -> Components:
+    """The composition root's parts over the product's redaction settings with `engine` (and
+    `hmac_secret`, the pseudonyms' key, when given): `redactor`, `guard`, `masking_worker`. No
+    state database: the findings ingest stores are not read (what is measured is detection)."""
+    redaction = RedactionSettings(engine=engine)
+    if hmac_secret is not None:
+        redaction = redaction.model_copy(update={"hmac_secret": hmac_secret})
+    return Components(Settings(redaction=redaction), findings=False)
+
+
 def format_table(report: EvalReport) -> str:
     header = (
         f"{'entity':<20}{'scope':>6}{'gold':>7}{'pred':>7}"
@@ -236,9 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine", choices=["spacy", "patterns"], default="spacy")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    redactor = PresidioRedactor(settings=RedactionSettings(engine=args.engine))
-    report = evaluate(args.path, redactor)
-    shapes = evaluate_shapes(redactor)
+    with redaction_parts(engine=args.engine) as parts:
+        report = evaluate(args.path, parts.redactor)
+        shapes = evaluate_shapes(parts.redactor)
     if args.json:
         print(json.dumps({**report, "shapes": shapes}, indent=2))
     else:

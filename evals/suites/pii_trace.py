@@ -26,12 +26,11 @@ from typing import TypedDict
 
 from pydantic import SecretStr
 
+from agent.tracing.build import build_tracer
 from agent.tracing.langfuse_tracer import LangfuseTracer
 from agent.tracing.settings import TracingSettings
-from evals.suites.pii import ENTITY_MAPPING
+from evals.suites.pii import ENTITY_MAPPING, redaction_parts
 from policies.pii.guard import PiiGuard
-from policies.pii.redaction import PresidioRedactor
-from policies.pii.settings import RedactionSettings
 
 __all__ = ["TraceLeakReport", "evaluate", "main"]
 
@@ -82,47 +81,52 @@ def evaluate(data: Path, *, limit: int | None = None) -> TraceLeakReport:
 
     rows = [row for path in _files(data) for row in json.loads(path.read_text("utf-8"))]
     rows = rows[:limit] if limit else rows
-    redactor = PresidioRedactor(
-        settings=RedactionSettings(hmac_secret=SecretStr(secrets.token_hex(16)))
-    )
-    guard = PiiGuard(redactor=redactor)
-    scope = redactor.entities
     in_scope: dict[str, EntityLeaks] = {}
     out_of_scope: Counter[str] = Counter()
-    with running_receiver() as receiver:
+    with (
+        redaction_parts(hmac_secret=SecretStr(secrets.token_hex(16))) as parts,
+        running_receiver() as receiver,
+    ):
+        redactor, guard = parts.redactor, parts.guard
+        scope = redactor.entities
         key = secrets.token_hex(8)
-        tracer = LangfuseTracer(
-            settings=TracingSettings(
+        # The served tracer as the server builds it: its settings, the guard, the masking worker.
+        tracer = build_tracer(
+            TracingSettings(
                 langfuse_public_key=SecretStr(f"pk-eval-{key}"),
                 langfuse_secret_key=SecretStr(f"sk-eval-{key}"),
                 langfuse_host=receiver.base_url,
             ),
             guard=guard,
+            worker=parts.masking_worker,
         )
+        if not isinstance(tracer, LangfuseTracer):
+            raise TypeError(f"Langfuse settings built a {type(tracer).__name__}")
         trace_ids = [_trace(tracer, row["full_text"], n) for n, row in enumerate(rows)]
         tracer.close(timeout_seconds=60)
         by_trace: dict[str, list[str]] = {}
         for span in receiver.spans:
             by_trace.setdefault(span.trace_id, []).append(span.text())
         spans_received = len(receiver.spans)
-    for row, trace_id in zip(rows, trace_ids, strict=True):
-        exported = "\n".join(by_trace.get(trace_id, []))
-        alone = PiiGuard(redactor=redactor, pseudonymizer=guard).mask_text(row["full_text"])
-        for span in row["spans"]:
-            kind = ENTITY_MAPPING.get(span["entity_type"], span["entity_type"])
-            if kind not in scope:
-                out_of_scope[kind] += 1
-                continue
-            value = span["entity_value"]
-            arrived = _present(value, exported)
-            missed = _present(value, alone)
-            entry = in_scope.setdefault(
-                kind, {"labelled": 0, "arrived": 0, "missed_by_redactor": 0, "plumbing_leaks": 0}
-            )
-            entry["labelled"] += 1
-            entry["arrived"] += int(arrived)
-            entry["missed_by_redactor"] += int(missed)
-            entry["plumbing_leaks"] += int(arrived and not missed)
+        for row, trace_id in zip(rows, trace_ids, strict=True):
+            exported = "\n".join(by_trace.get(trace_id, []))
+            alone = PiiGuard(redactor=redactor, pseudonymizer=guard).mask_text(row["full_text"])
+            for span in row["spans"]:
+                kind = ENTITY_MAPPING.get(span["entity_type"], span["entity_type"])
+                if kind not in scope:
+                    out_of_scope[kind] += 1
+                    continue
+                value = span["entity_value"]
+                arrived = _present(value, exported)
+                missed = _present(value, alone)
+                entry = in_scope.setdefault(
+                    kind,
+                    {"labelled": 0, "arrived": 0, "missed_by_redactor": 0, "plumbing_leaks": 0},
+                )
+                entry["labelled"] += 1
+                entry["arrived"] += int(arrived)
+                entry["missed_by_redactor"] += int(missed)
+                entry["plumbing_leaks"] += int(arrived and not missed)
     return {
         "texts": len(rows),
         "spans_received": spans_received,

@@ -3,9 +3,10 @@
 Input: `corpus.jsonl` (`_id`, `title`, `text`), `queries.jsonl` (`_id`, `text`) and
 `qrels/<split>.tsv` (header `query-id corpus-id score`). The corpus is written as one Markdown
 file per document, ingested by `IngestService` into a Qdrant Edge index (parse, chunk, embed,
-BM25), then every judged query is run through `RetrievalService` as a principal that may read
-everything, for each search mode. Chunk hits are aggregated to documents: a document ranks by its
-best chunk (`per_document_limit=1`, `top_k=100`).
+BM25), built as the product builds one (`evals.eval_index`), then every judged query is run
+through `RetrievalService` as a principal that may read everything, for each search mode.
+Chunk hits are aggregated to documents: a document ranks by its best chunk
+(`per_document_limit=1`, `top_k=100`).
 
 Metrics (trec_eval conventions, as BEIR reports them): nDCG@10 with the graded judgement as the
 gain, recall@10 and recall@100 over the judged-relevant documents, MRR@10. Queries without a
@@ -33,30 +34,19 @@ from pathlib import Path
 
 from evals.corpus_files import _safe, read_jsonl, write_beir_corpus
 from evals.corpus_files import write_sources_file as _write_sources
+from evals.eval_index import EvalIndex, build_index
 from evals.reporting import SuiteReport, fmt
-from ingest.chunking import Chunker
-from ingest.connector_factory import connector_for
-from ingest.report import SourceReport
-from ingest.sources import load_sources
-from ingest.state import StateStore, create_state_engine
-from ingest.sync import IngestService
-from policies.access.casbin_engine import CasbinPolicyEngine
 from policies.access.principal import Principal
-from policies.access.settings import PolicySettings
-from policies.injection import InjectionScreen
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.schema import SCHEMA_VERSION
 from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings
-from retrieval.store import SearchMode, VectorStore
-from retrieval.store_factory import EdgeStoreSettings, open_store
+from retrieval.store import SearchMode
 
 __all__ = [
     "MODES",
     "BeirData",
-    "EvalIndex",
     "ModeMetrics",
     "beir_workdir",
-    "build_index",
     "default_cache_dir",
     "evaluate_rankings",
     "load_beir",
@@ -167,54 +157,6 @@ def evaluate_rankings(
 
 
 # --- the index -------------------------------------------------------------------------------
-
-
-@dataclass
-class EvalIndex:
-    """A real index (Qdrant Edge + SQLite state), its policy engine and retrieval service."""
-
-    store: VectorStore
-    state: StateStore
-    policy: CasbinPolicyEngine
-    retrieval: RetrievalService
-    ingest: IngestService
-    reports: dict[str, SourceReport]
-
-    def close(self) -> None:
-        self.store.close()
-        self.policy.close()
-
-
-def build_index(
-    *,
-    sources_file: Path,
-    policy_file: Path,
-    workdir: Path,
-    embedder: Embedder,
-    sync: bool = True,
-    settings: RetrievalSettings | None = None,
-) -> EvalIndex:
-    """Open (and with `sync`, ingest every enabled source into) the index under `workdir`."""
-    registry = load_sources(sources_file)
-    store = open_store(EdgeStoreSettings(path=workdir / "index"), dimension=embedder.dimension)
-    state = StateStore(engine=create_state_engine(f"sqlite:///{workdir / 'state.db'}"))
-    screen = InjectionScreen()
-    service = IngestService(
-        registry=registry,
-        store=store,
-        embedder=embedder,
-        chunker=Chunker(tokens=embedder),
-        state=state,
-        connector_for=connector_for,
-        flag_injection=lambda text: screen.assess(text).suspected,
-    )
-    reports: dict[str, SourceReport] = {}
-    if sync:
-        reports = {s.id: service.sync(s.id) for s in registry.enabled()}
-        store.optimize()
-    policy = CasbinPolicyEngine(settings=PolicySettings(policy_path=policy_file))
-    retrieval = RetrievalService(store=store, embedder=embedder, policy=policy, settings=settings)
-    return EvalIndex(store, state, policy, retrieval, service, reports)
 
 
 def default_cache_dir() -> Path:

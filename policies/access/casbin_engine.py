@@ -1,13 +1,14 @@
-"""`CasbinPolicyEngine`: the access model and policy in Casbin; the only module importing casbin.
+"""`CasbinPolicyEngine`: the access model and policy in Casbin (the adapter: this module,
+`casbin_storage` and `casbin_reference` are the only ones importing casbin).
 
 Casbin holds the specification (`policies/access/casbin/model.conf`) and reads the policy
-through its adapters: the file adapter (`policy.csv`) or the SQLAlchemy adapter (SQLite,
-PostgreSQL). Every line is validated when it is loaded, and the whole policy is compiled once
-per version into the lookup tables of `CompiledPolicy`, which decide requests without scanning
-policy lines (plain `enforce()` scans all of them: far too slow per request, let alone per
-chunk). The Casbin enforcer running the model itself stays available as the reference
-decision (`reference_can_read`, `reference_is_allowed`), and the property tests prove that both
-always agree.
+through its adapters (`casbin_storage`): the file adapter (`policy.csv`) or the SQLAlchemy
+adapter (SQLite, PostgreSQL). Every line is validated when it is loaded, and the whole policy
+is compiled once per version into the lookup tables of `CompiledPolicy`, which decide requests
+without scanning policy lines (plain `enforce()` scans all of them: far too slow per request,
+let alone per chunk). The Casbin enforcer running the model itself (`casbin_reference`) stays
+available as the reference decision (`reference_can_read`, `reference_is_allowed`), and the
+property tests prove that both always agree.
 
 Fail closed: a missing or invalid model or policy stops the engine from being built; a failed
 reload keeps the last good policy and reports the error; an error while deciding means "no".
@@ -21,23 +22,14 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
 
-import casbin
-import casbin_sqlalchemy_adapter
-from casbin import persist
-from casbin.persist.adapters import FileAdapter
-from sqlalchemy import Integer, String, create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
+from policies.access.casbin_reference import ReferenceEnforcer, read_model
+from policies.access.casbin_storage import PolicyStorage, file_fingerprint, open_storage
 from policies.access.engine import PolicyLoadError, PolicyStatus, PolicyStorageError
 from policies.access.filters import AccessFilter
-from policies.access.principal import PUBLIC, InvalidPrincipalError, Principal
+from policies.access.principal import InvalidPrincipalError, Principal
 from policies.access.rules import (
-    SOURCE_PREFIX,
     CompiledPolicy,
     Rule,
     parse_rule,
@@ -45,274 +37,20 @@ from policies.access.rules import (
     policy_version,
     rule_text,
 )
-from policies.access.settings import DEFAULT_MODEL_PATH, PolicySettings
+from policies.access.settings import PolicySettings
 
 __all__ = ["CasbinPolicyEngine"]
 
 _logger = logging.getLogger(__name__)
 
 
-class _CasbinChatterAtDebug(logging.Filter):
-    """Casbin logs its whole model and every user→group link at INFO when an enforcer is built:
-    library chatter, so it becomes DEBUG (shown only where DEBUG is enabled)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.INFO:
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
-        return True
-
-
-for _name in ("casbin", "casbin.policy", "casbin.role", "casbin.enforcer"):
-    logging.getLogger(_name).addFilter(_CasbinChatterAtDebug())
-_SECTIONS = ("r", "p", "g", "e", "m")
 _DENY_ALL = AccessFilter(holds=frozenset(), allowed_sources=frozenset())
-
-
-@dataclass(frozen=True)
-class _Subject:
-    """`r.sub`: the references a subject holds directly (its user and its defined IdP groups)."""
-
-    refs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _Resource:
-    """`r.obj`: `source:<id>` with the document's access lists, or `api` (read = public)."""
-
-    name: str
-    read: tuple[str, ...]
-    deny: tuple[str, ...]
-
-
-# --- reading storage --------------------------------------------------------------------------
-
-
-class _Everything:
-    def __contains__(self, item: object) -> bool:
-        return True
-
-
-class _Sink:
-    def __init__(self, lines: list[tuple[str, list[str]]], ptype: str) -> None:
-        self._lines, self._ptype = lines, ptype
-
-    def append(self, fields: list[str]) -> None:
-        self._lines.append((self._ptype, list(fields)))
-
-
-class _Entry:
-    def __init__(self, lines: list[tuple[str, list[str]]], ptype: str) -> None:
-        self.policy = _Sink(lines, ptype)
-
-
-class _Section:
-    def __init__(self, lines: list[tuple[str, list[str]]]) -> None:
-        self._lines = lines
-
-    def keys(self) -> _Everything:
-        return _Everything()
-
-    def __getitem__(self, ptype: str) -> _Entry:
-        return _Entry(self._lines, ptype)
-
-
-class _Collector:
-    """Stands in for a Casbin model while an adapter loads, and keeps every line it is given.
-
-    Casbin silently skips lines whose type the model does not declare: a mistyped deny line
-    would vanish, and what it denied would be allowed. Collected lines are validated instead.
-    `persist.load_policy_line` only touches `model.model[sec][ptype].policy.append(fields)`.
-    """
-
-    def __init__(self) -> None:
-        self.lines: list[tuple[str, list[str]]] = []
-        self.model = self
-
-    def keys(self) -> _Everything:
-        return _Everything()
-
-    def __getitem__(self, sec: str) -> _Section:
-        return _Section(self.lines)
-
-
-class _Storage(Protocol):
-    description: str
-
-    def read(self) -> list[tuple[str, list[str]]]: ...
-    def fingerprint(self) -> object: ...
-    def add(self, rules: Sequence[Rule]) -> None: ...
-    def remove(self, rules: Sequence[Rule]) -> None: ...
-    def close(self) -> None: ...
-
-
-def _file_fingerprint(path: Path) -> object:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-
-
-class _FileStorage:
-    """Casbin's file adapter over `policy.csv`; the file itself is edited, then reloaded."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.description = f"policy file {path}"
-        self._adapter = FileAdapter(str(path))
-
-    def read(self) -> list[tuple[str, list[str]]]:
-        if not self.path.is_file():
-            raise PolicyLoadError(f"policy file not found: {self.path}")
-        collector = _Collector()
-        self._adapter.load_policy(collector)
-        return collector.lines
-
-    def fingerprint(self) -> object:
-        return _file_fingerprint(self.path)
-
-    def add(self, rules: Sequence[Rule]) -> None:
-        raise PolicyStorageError(f"{self.description} is edited as a file; reload() picks it up")
-
-    remove = add
-
-    def close(self) -> None:
-        return None
-
-
-def _rule_table(table_name: str) -> type[Any]:
-    """The adapter's `CasbinRule` row, in a table of our choosing (its own metadata each time)."""
-
-    class Base(DeclarativeBase):
-        pass
-
-    class PolicyRow(Base):
-        __tablename__ = table_name
-        id: Mapped[int] = mapped_column(Integer, primary_key=True)
-        ptype: Mapped[str | None] = mapped_column(String(255))
-        v0: Mapped[str | None] = mapped_column(String(255))
-        v1: Mapped[str | None] = mapped_column(String(255))
-        v2: Mapped[str | None] = mapped_column(String(255))
-        v3: Mapped[str | None] = mapped_column(String(255))
-        v4: Mapped[str | None] = mapped_column(String(255))
-        v5: Mapped[str | None] = mapped_column(String(255))
-
-        __str__ = casbin_sqlalchemy_adapter.CasbinRule.__str__  # the line the adapter loads
-
-    return PolicyRow
-
-
-class _DatabaseStorage:
-    """Casbin's SQLAlchemy adapter: every replica reads the same table; edits are rows."""
-
-    def __init__(self, url: str, table_name: str) -> None:
-        self.description = (
-            f"policy table {table_name!r} in {make_url(url).render_as_string(hide_password=True)}"
-        )
-        self._engine = create_engine(url, pool_pre_ping=True)
-        try:
-            self._adapter = casbin_sqlalchemy_adapter.Adapter(
-                self._engine, db_class=_rule_table(table_name)
-            )
-        except Exception as exc:
-            self._engine.dispose()
-            raise PolicyLoadError(f"cannot open the {self.description}: {exc}") from exc
-
-    def read(self) -> list[tuple[str, list[str]]]:
-        collector = _Collector()
-        self._adapter.load_policy(collector)
-        return collector.lines
-
-    def fingerprint(self) -> object:
-        return None  # no cheap change marker: the interval reload compares versions
-
-    def add(self, rules: Sequence[Rule]) -> None:
-        for rule in rules:
-            self._adapter.add_policy(rule.ptype, rule.ptype, list(rule.fields()))
-
-    def remove(self, rules: Sequence[Rule]) -> None:
-        for rule in rules:
-            self._adapter.remove_policy(rule.ptype, rule.ptype, list(rule.fields()))
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-
-class _RulesAdapter(persist.Adapter):  # type: ignore[misc]
-    """Feeds already validated rules to the reference enforcer (it never writes)."""
-
-    def __init__(self, rules: Sequence[Rule]) -> None:
-        self._rules = rules
-
-    def load_policy(self, model: Any) -> None:
-        for rule in self._rules:
-            persist.load_policy_line(rule_text(rule), model)
-
-
-# --- the model ---------------------------------------------------------------------------------
-
-
-def _parse_model(text: str, origin: str) -> tuple[Any, dict[str, str]]:
-    """Casbin's parse of a model, and its definitions with whitespace normalised."""
-    try:
-        model = casbin.Model()
-        model.load_model_from_text(text)
-    except Exception as exc:
-        raise PolicyLoadError(f"invalid Casbin model {origin}: {exc}") from exc
-    definitions: dict[str, str] = {}
-    for sec in _SECTIONS:
-        assertion = (model[sec] or {}).get(sec)
-        if assertion is None:
-            raise PolicyLoadError(f"invalid Casbin model {origin}: it defines no '{sec}'")
-        definitions[sec] = " ".join(str(assertion.value).split())
-    return model, definitions
-
-
-def _read_model(path: Path) -> tuple[str, Any]:
-    """The model text, checked to define exactly the packaged model, and Casbin's parse of it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PolicyLoadError(f"Casbin model not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyLoadError(f"cannot read the Casbin model {path}: {exc}") from exc
-    model, found = _parse_model(text, str(path))
-    if path.resolve() != DEFAULT_MODEL_PATH:
-        packaged = DEFAULT_MODEL_PATH.read_text(encoding="utf-8")
-        _, expected = _parse_model(packaged, str(DEFAULT_MODEL_PATH))
-        changed = [sec for sec in _SECTIONS if found[sec] != expected[sec]]
-        if changed:
-            raise PolicyLoadError(
-                f"the Casbin model {path} differs from the packaged model.conf in "
-                f"{', '.join(changed)}: the engine's access filters implement exactly that model"
-            )
-    return text, model
-
-
-def _reference_enforcer(model: Any, rules: Sequence[Rule]) -> Any:
-    """The Casbin enforcer running the model over every policy line: the slow reference."""
-    enforcer = casbin.Enforcer(model, _RulesAdapter(rules))
-    roles = enforcer.get_role_manager()
-    # Casbin stops following g links after 10 levels by default; nesting depth here is bounded
-    # only by the number of principals (cycles are refused at load).
-    roles.max_hierarchy_level = 2 * len(rules) + 2
-
-    def holds(sub: _Subject, ref: str) -> bool:
-        return ref == PUBLIC or any(roles.has_link(own, ref) for own in sub.refs)
-
-    def holds_any(sub: _Subject, refs: Iterable[str]) -> bool:
-        return any(holds(sub, ref) for ref in refs)
-
-    enforcer.add_function("holds", holds)
-    enforcer.add_function("holdsAny", holds_any)
-    return enforcer
 
 
 @dataclass(frozen=True)
 class _Snapshot:
     compiled: CompiledPolicy
-    enforcer: Any
+    reference: ReferenceEnforcer
     loaded_at: datetime
 
 
@@ -332,14 +70,8 @@ class CasbinPolicyEngine:
         self._settings = settings
         self._clock = clock
         self._lock = threading.RLock()
-        self._reference_lock = threading.Lock()
         self._last_error: str | None = None
-        url = settings.database_url
-        self._storage: _Storage = (
-            _DatabaseStorage(url.get_secret_value(), settings.table_name)
-            if url is not None
-            else _FileStorage(settings.policy_path)
-        )
+        self._storage: PolicyStorage = open_storage(settings)
         try:
             self._fingerprint = self._fingerprints()
             snapshot = self._build(previous=None)
@@ -362,7 +94,7 @@ class CasbinPolicyEngine:
         storage = self._storage.fingerprint()
         if storage is None:
             return None
-        return (_file_fingerprint(self._settings.model_path), storage)
+        return (file_fingerprint(self._settings.model_path), storage)
 
     def _read_rules(self) -> list[Rule]:
         try:
@@ -378,21 +110,21 @@ class CasbinPolicyEngine:
 
     def _build(self, *, previous: _Snapshot | None) -> _Snapshot | None:
         """A new snapshot, or None when storage holds the version already served."""
-        text, model = _read_model(self._settings.model_path)
+        text, model = read_model(self._settings.model_path)
         rules = sorted(set(self._read_rules()), key=rule_text)
         version = policy_version(text, rules)
         if previous is not None and previous.compiled.version == version:
             return None
         try:
             compiled = CompiledPolicy(rules, version=version)
-            enforcer = _reference_enforcer(model, rules)
+            reference = ReferenceEnforcer(model, rules)
         except PolicyLoadError as exc:
             raise PolicyLoadError(f"{self._storage.description}: {exc}") from None
         except Exception as exc:
             raise PolicyLoadError(f"cannot compile the {self._storage.description}: {exc}") from exc
         if not rules:
             _logger.warning("the %s is empty: nothing is readable", self._storage.description)
-        return _Snapshot(compiled=compiled, enforcer=enforcer, loaded_at=datetime.now(UTC))
+        return _Snapshot(compiled=compiled, reference=reference, loaded_at=datetime.now(UTC))
 
     def reload(self) -> bool:
         """Re-read model and policy; True when the version changed.
@@ -524,30 +256,14 @@ class CasbinPolicyEngine:
         read: Collection[str],
         deny: Collection[str],
     ) -> bool:
-        resource = _Resource(SOURCE_PREFIX + source_id, tuple(read), tuple(deny))
-        return self._reference(user_id, idp_groups, resource, "read")
+        return self._snapshot.reference.can_read(
+            user_id, idp_groups, source_id=source_id, read=read, deny=deny
+        )
 
     def reference_is_allowed(
         self, user_id: str | None, idp_groups: Iterable[str], obj: str, act: str
     ) -> bool:
-        return self._reference(user_id, idp_groups, _Resource(obj, (PUBLIC,), ()), act)
-
-    def _reference(
-        self, user_id: str | None, idp_groups: Iterable[str], resource: _Resource, act: str
-    ) -> bool:
-        enforcer = self._snapshot.enforcer
-        refs: list[str] = []
-        if user_id is not None:
-            # What the policy defines, asked of Casbin itself: p subjects and both sides of g.
-            named = set(enforcer.get_all_subjects())
-            named.update(ref for line in enforcer.get_grouping_policy() for ref in line)
-            refs.append(f"user:{user_id}")
-            for group in idp_groups:
-                ref = group if group.startswith("group:") else f"group:{group}"
-                if ref in named:
-                    refs.append(ref)
-        with self._reference_lock:  # Casbin's role manager caches lookups as it goes
-            return bool(enforcer.enforce(_Subject(tuple(refs)), resource, act))
+        return self._snapshot.reference.is_allowed(user_id, idp_groups, obj, act)
 
     # -- editing (database storage)
 

@@ -11,6 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from evals.cli import app
+from evals.eval_index import EvalIndex
 from evals.reporting import (
     Bound,
     SuiteReport,
@@ -390,7 +391,7 @@ def test_injection_suite_counts_every_trial_with_an_interval(
         (True, "what is the weather in berlin"),
     ]
 
-    def echo_top_passage(index: retrieval_suite.EvalIndex) -> injection_suite.Answerer:
+    def echo_top_passage(index: EvalIndex) -> injection_suite.Answerer:
         # An obedient "answerer": repeats the best passage (what a hijacked composer would do).
         def answer(question: str, principal: object) -> injection_suite.AnswerView:
             from retrieval.service import RetrievalRequest

@@ -14,17 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from evals.suites.leakage import (
-    Answerer,
-    Counterfactual,
-    LeakageResult,
-    MemoEmbedder,
-    load_canaries,
-    load_personas,
-    load_questions,
-    pipeline_answerer,
-    probe,
-)
+from evals.suites.leakage import LeakageResult, probe
+from evals.suites.leakage_kb import load_canaries, load_personas, load_questions
+from evals.suites.leakage_worlds import Answerer, Counterfactual, MemoEmbedder, pipeline_answerer
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
 from retrieval.service import RetrievalService
 from tests.fixtures.kb_index import KB, KbIndex, build_kb_index

@@ -12,7 +12,7 @@ came after the table did).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -25,10 +25,11 @@ depends_on: str | Sequence[str] | None = None
 _TZ = sa.DateTime(timezone=True)
 
 
-def _tables() -> dict[str, Callable[[], sa.Table]]:
+def _tables() -> list[sa.Table]:
+    """The baseline's tables, in creation order (on a metadata of their own)."""
     meta = sa.MetaData()
-    return {
-        "pd_documents": lambda: sa.Table(
+    return [
+        sa.Table(
             "pd_documents",
             meta,
             sa.Column("document_id", sa.String(1024), primary_key=True),
@@ -44,25 +45,25 @@ def _tables() -> dict[str, Callable[[], sa.Table]]:
             sa.Column("chunk_count", sa.Integer(), nullable=False),
             sa.Column("updated_at", _TZ, nullable=False),
         ),
-        "pd_embedding_cache": lambda: sa.Table(
+        sa.Table(
             "pd_embedding_cache",
             meta,
             sa.Column("key", sa.String(64), primary_key=True),
             sa.Column("vector", sa.LargeBinary(), nullable=False),
         ),
-        "pd_document_terms": lambda: sa.Table(
+        sa.Table(
             "pd_document_terms",
             meta,
             sa.Column("document_id", sa.String(1024), primary_key=True),
             sa.Column("terms_json", sa.Text(), nullable=False),
         ),
-        "pd_meta": lambda: sa.Table(
+        sa.Table(
             "pd_meta",
             meta,
             sa.Column("name", sa.String(64), primary_key=True),
             sa.Column("value", sa.Text(), nullable=False),
         ),
-        "pd_jobs": lambda: sa.Table(
+        sa.Table(
             "pd_jobs",
             meta,
             sa.Column("job_id", sa.String(36), primary_key=True),
@@ -75,7 +76,7 @@ def _tables() -> dict[str, Callable[[], sa.Table]]:
             sa.Column("report_json", sa.Text(), nullable=True),
             sa.Column("error", sa.Text(), nullable=True),
         ),
-        "pd_source_leases": lambda: sa.Table(
+        sa.Table(
             "pd_source_leases",
             meta,
             sa.Column("source_id", sa.String(64), primary_key=True),
@@ -86,27 +87,27 @@ def _tables() -> dict[str, Callable[[], sa.Table]]:
             sa.Column("pid", sa.Integer(), nullable=True),
             sa.Column("process_started", sa.String(32), nullable=True),
         ),
-        "sentence_vectors": lambda: sa.Table(
+        sa.Table(
             "sentence_vectors",
             meta,
             sa.Column("key", sa.String(64), primary_key=True),
             sa.Column("units", sa.Text(), nullable=False),
             sa.Column("vectors", sa.LargeBinary(), nullable=False),
         ),
-        "sentence_screens": lambda: sa.Table(
+        sa.Table(
             "sentence_screens",
             meta,
             sa.Column("key", sa.String(64), primary_key=True),
             sa.Column("screen", sa.String(64), nullable=False),
             sa.Column("flags", sa.Text(), nullable=False),
         ),
-        "pii_findings": lambda: sa.Table(
+        sa.Table(
             "pii_findings",
             meta,
             sa.Column("key", sa.String(64), primary_key=True),
             sa.Column("findings", sa.Text(), nullable=False),
         ),
-        "pd_api_answers": lambda: sa.Table(
+        sa.Table(
             "pd_api_answers",
             meta,
             sa.Column("answer_id", sa.String(64), primary_key=True),
@@ -114,7 +115,7 @@ def _tables() -> dict[str, Callable[[], sa.Table]]:
             sa.Column("created_at", _TZ, nullable=False),
             sa.Column("answer_json", sa.Text(), nullable=False),
         ),
-        "pd_api_feedback": lambda: sa.Table(
+        sa.Table(
             "pd_api_feedback",
             meta,
             sa.Column("feedback_id", sa.String(36), primary_key=True),
@@ -124,15 +125,15 @@ def _tables() -> dict[str, Callable[[], sa.Table]]:
             sa.Column("comment", sa.Text(), nullable=True),
             sa.Column("created_at", _TZ, nullable=False),
         ),
-    }
+    ]
 
 
 def upgrade() -> None:
     connection = op.get_bind()
     inspector = sa.inspect(connection)
     existing = set(inspector.get_table_names())
-    for name, build in _tables().items():
-        table = build()
+    for table in _tables():
+        name = table.name
         if name not in existing:
             table.create(connection)
             continue
@@ -150,5 +151,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in reversed(list(_tables())):
-        op.drop_table(name)
+    for table in reversed(_tables()):
+        op.drop_table(table.name)
