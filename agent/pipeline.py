@@ -62,13 +62,14 @@ log = logging.getLogger(__name__)
 
 
 class AnswerRecorder(Protocol):
-    """Keeps a record of every answer (the audit store). Called once per answer."""
+    """Keeps a record of every answer (the audit store). Called once per answer; `owner` (the
+    API's `user:<id>` or `key:<id>`, None for a direct caller) may read it back."""
 
-    def record(self, answer: Answer, principal: Principal) -> None: ...
+    def record(self, answer: Answer, principal: Principal, *, owner: str | None = None) -> None: ...
 
 
 class NoopRecorder:
-    def record(self, answer: Answer, principal: Principal) -> None:
+    def record(self, answer: Answer, principal: Principal, *, owner: str | None = None) -> None:
         return None
 
 
@@ -76,6 +77,7 @@ class NoopRecorder:
 class _Run:
     """What one request accumulates as it goes through the steps."""
 
+    owner: str | None = None  # who may read the answer back (the API's asker)
     timings: dict[str, float] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
 
@@ -188,7 +190,7 @@ class AnswerService:
         started = time.perf_counter()
         cid = check_conversation_id(conversation_id) if conversation_id else uuid.uuid4().hex
         asker = _asker_key(owner, principal)
-        run = _Run()
+        run = _Run(owner=owner)
         with self._tracer.trace(
             "answer", user_id=principal.user_id, conversation_id=cid, input=question
         ) as root:
@@ -338,7 +340,7 @@ class AnswerService:
                 [Turn("user", answer.question, standalone), Turn("assistant", answer.answer)],
             )
             # The record carries the timings of every step before this one.
-            self._recorder.record(_with_timings(answer, run.timings), principal)
+            self._recorder.record(_with_timings(answer, run.timings), principal, owner=run.owner)
 
     def _store_in_cache(self, scope: _CacheScope, answer: Answer, run: _Run) -> None:
         """Keep an answer another request with the same question and access may reuse: not a

@@ -67,15 +67,12 @@ def create_app(
             services=built,
             chat_api=ChatApi(
                 chat=built.chat,
-                answers=built.answers,
                 metrics=built.metrics,
                 authenticator=built.authenticator,
                 max_question_chars=settings.agent.max_question_chars,
                 max_messages=api.max_messages,
             ),
-            answers_api=AnswersApi(
-                answers=built.answers, feedback=built.feedback, reviews=built.reviews
-            ),
+            answers_api=AnswersApi(records=built.records, reviews=built.reviews),
             search_api=SearchApi(
                 retrieval=built.search or _no_search,
                 source_ids=lambda: [s.id for s in built.sources.sources()],

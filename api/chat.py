@@ -29,7 +29,7 @@ from api.openai_compat import (
     link_footer,
     split_question,
 )
-from api.ports import AnswerStore, ChatService
+from api.ports import ChatService
 from api.schemas import ChatRequest, ChatResponse, CitationOut
 
 __all__ = ["ChatApi", "answer_pieces"]
@@ -59,7 +59,6 @@ class ChatApi:
         self,
         *,
         chat: ChatService,
-        answers: AnswerStore,
         metrics: ApiMetrics,
         authenticator: Authenticator,
         max_question_chars: int,
@@ -68,7 +67,6 @@ class ChatApi:
         """`max_question_chars`: the answer pipeline's limit (`agent.max_question_chars`)."""
         self._chat = chat
         self._authenticator = authenticator
-        self._answers = answers
         self._metrics = metrics
         self._max_chars = max_question_chars
         self._max_messages = max_messages
@@ -149,11 +147,11 @@ class ChatApi:
     def _answer_blocking(
         self, question: str, identity: Identity, conversation_id: str | None
     ) -> Answer:
-        answer = self._chat.answer(
+        # The answer pipeline records the answer (the audit record), for its asker to read back:
+        # a key without a user owns its conversations and answers itself.
+        return self._chat.answer(
             question,
             principal=identity.principal,
             conversation_id=conversation_id,
-            owner=identity.asker,  # a key without a user owns its conversations itself
+            owner=identity.asker,
         )
-        self._answers.save(answer, asker=identity.asker)
-        return answer

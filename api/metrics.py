@@ -111,7 +111,7 @@ class ApiMetrics:
         self.maintenance_last_success.labels("state:prune").set(time.time())
 
     def observe_retention(self, report: RetentionReport) -> None:
-        counts = {"api_answers": report.api_answers, "api_feedback": report.api_feedback}
+        counts: dict[str, int] = {}
         if report.audit is not None:
             counts |= {
                 "audit_answers": report.audit.answers,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Literal, Protocol
 
+from agent.audit.models import AuditRecord, FeedbackRecord
 from agent.types import Answer
 from ingest.jobs import JobRecord
 from ingest.sources import SourceConfig
@@ -19,15 +19,12 @@ from policies.access.engine import PolicyStatus
 from policies.access.principal import Principal
 
 __all__ = [
-    "AnswerStore",
+    "AnswerRecords",
     "ChatService",
-    "Feedback",
-    "FeedbackStore",
     "PolicyAdmin",
     "Readiness",
     "ReadinessProbe",
     "SourceAdmin",
-    "StoredAnswer",
 ]
 
 
@@ -48,37 +45,22 @@ class ChatService(Protocol):
     ) -> Answer: ...
 
 
-@dataclass(frozen=True)
-class StoredAnswer:
-    answer: Answer
-    asker: str  # `user:<id>` or `key:<id>`: who may read it back
-    created_at: datetime
+class AnswerRecords(Protocol):
+    """The audit record as the answers API reads it (`AuditStore`): an answer by id, whether a
+    given asker asked for it, and feedback on it."""
 
+    def get(self, answer_id: str) -> AuditRecord | None: ...
 
-class AnswerStore(Protocol):
-    """Answers kept so the asker (or an auditor) can fetch them again by id."""
+    def asked_by(self, record: AuditRecord, owner: str) -> bool: ...
 
-    def save(self, answer: Answer, *, asker: str) -> None: ...
-
-    def get(self, answer_id: str) -> StoredAnswer | None: ...
-
-
-@dataclass(frozen=True)
-class Feedback:
-    feedback_id: str
-    answer_id: str
-    asker: str
-    rating: Literal[1, -1]
-    comment: str | None
-    created_at: datetime
-
-
-class FeedbackStore(Protocol):
-    def add(
-        self, *, answer_id: str, asker: str, rating: Literal[1, -1], comment: str | None
-    ) -> Feedback: ...
-
-    def for_answer(self, answer_id: str) -> list[Feedback]: ...
+    def add_feedback(
+        self,
+        answer_id: str,
+        rating: Literal[1, -1],
+        comment: str | None = None,
+        *,
+        principal: Principal | None = None,
+    ) -> FeedbackRecord: ...
 
 
 class SourceAdmin(Protocol):

@@ -155,6 +155,16 @@ class ServiceRuntime:
             )
         return review
 
+    def audit(self) -> AuditStore:
+        """The audit record: the answers askers read back and rate."""
+        audit = self.engines().audit
+        if audit is None:
+            raise NotReadyError(
+                "answers are not kept: this server's chat service keeps no audit record",
+                code="answers_unavailable",
+            )
+        return audit
+
     def retrieval(self) -> RetrievalService:
         retrieval = self.engines().retrieval
         if retrieval is None:

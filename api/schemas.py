@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from agent.audit.models import FeedbackRecord
 from agent.screening import CONVERSATION_ID_PATTERN
 from agent.types import Answer, AnswerStatus, Citation
-from api.ports import Feedback, StoredAnswer
 from ingest.documents import DocType
 from ingest.jobs import JobRecord
 from ingest.sources import SourceConfig, SourceId
@@ -85,7 +85,11 @@ class ChatRequest(BaseModel):
 
 
 class CitationOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_CITATION_EXAMPLE]})
+    """A citation of an answer, read from the domain's `Citation` field by field."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [_CITATION_EXAMPLE]}
+    )
 
     marker: int = Field(description="the [n] in the answer text")
     document_id: str
@@ -101,23 +105,15 @@ class CitationOut(BaseModel):
 
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:
-        return cls(
-            marker=citation.marker,
-            document_id=citation.document_id,
-            title=citation.title,
-            source_id=citation.source_id,
-            uri=citation.uri,
-            chunk_id=citation.chunk_id,
-            quote=citation.quote,
-            start=citation.start,
-            end=citation.end,
-            support=citation.support,
-            document_version=citation.document_version,
-        )
+        return cls.model_validate(citation)
 
 
 class ChatResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_ANSWER_EXAMPLE]})
+    """An answer as the chat returns it, read from the domain's `Answer` (its citations too)."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [_ANSWER_EXAMPLE]}
+    )
 
     answer_id: str
     status: AnswerStatus = Field(description="answered, refused_…, or escalated to a person")
@@ -133,19 +129,7 @@ class ChatResponse(BaseModel):
 
     @classmethod
     def of(cls, answer: Answer) -> ChatResponse:
-        return cls(
-            answer_id=answer.answer_id,
-            status=answer.status,
-            answer=answer.answer,
-            citations=[CitationOut.of(c) for c in answer.citations],
-            conversation_id=answer.conversation_id,
-            trace_id=answer.trace_id,
-            handoff_summary=answer.handoff_summary,
-            composer=answer.composer,
-            policy_version=answer.policy_version,
-            index_version=answer.index_version,
-            flags=list(answer.flags),
-        )
+        return cls.model_validate(answer)
 
 
 class AnswerRecordResponse(ChatResponse):
@@ -165,9 +149,9 @@ class AnswerRecordResponse(ChatResponse):
     asked_at: datetime
 
     @classmethod
-    def of_stored(cls, stored: StoredAnswer) -> AnswerRecordResponse:
-        base = ChatResponse.of(stored.answer).model_dump()
-        return cls(**base, question=stored.answer.question, asked_at=stored.created_at)
+    def of_answer(cls, answer: Answer, *, asked_at: datetime) -> AnswerRecordResponse:
+        """`answer` (as recorded, its question included), asked at `asked_at`."""
+        return cls(**dict(ChatResponse.of(answer)), question=answer.question, asked_at=asked_at)
 
 
 class FeedbackRequest(BaseModel):
@@ -181,6 +165,10 @@ class FeedbackRequest(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
+    """Feedback as recorded (the comment masked), read from the audit record's entry."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     feedback_id: str
     answer_id: str
     rating: Literal[1, -1]
@@ -188,14 +176,8 @@ class FeedbackResponse(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, feedback: Feedback) -> FeedbackResponse:
-        return cls(
-            feedback_id=feedback.feedback_id,
-            answer_id=feedback.answer_id,
-            rating=feedback.rating,
-            comment=feedback.comment,
-            created_at=feedback.created_at,
-        )
+    def of(cls, feedback: FeedbackRecord) -> FeedbackResponse:
+        return cls.model_validate(feedback)
 
 
 class SourceResponse(BaseModel):

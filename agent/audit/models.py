@@ -1,5 +1,10 @@
 """The audit record's tables (SQLAlchemy models) and the records `AuditStore` returns.
 
+`audit_answer_askers` says who may read an answer back (`GET /v1/answers/{id}`): the keyed
+pseudonym of its asker (`user:<id>` or `key:<id>`), one row per answer, written with it. A table
+of its own, not a column: the record is append-only, so the askers of answers given before it
+existed (the API's old answer store) can be added by insertion when a database is upgraded.
+
 The migrations in `agent/audit/migrations/versions` create exactly these tables (a test compares
 them); change both together.
 """
@@ -7,15 +12,20 @@ them); change both together.
 from __future__ import annotations
 
 import builtins
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from agent.types import Answer, AnswerStatus, Citation, TokenUsage
+
 __all__ = [
     "AUDIT_METADATA",
     "AnswerRow",
+    "AskerRow",
     "AuditCitation",
     "AuditRecord",
     "CitationRow",
@@ -23,6 +33,8 @@ __all__ = [
     "FeedbackRow",
     "RetentionGrantRow",
     "RetentionResult",
+    "feedback_of",
+    "record_of",
 ]
 
 
@@ -57,6 +69,15 @@ class AnswerRow(_Base):
     citations: Mapped[builtins.list[CitationRow]] = relationship(
         order_by="CitationRow.id", lazy="raise"
     )
+    asker: Mapped[AskerRow | None] = relationship(lazy="raise")
+
+
+class AskerRow(_Base):
+    __tablename__ = "audit_answer_askers"
+    answer_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("audit_answers.answer_id", ondelete="CASCADE"), primary_key=True
+    )
+    asker_pseudonym: Mapped[str] = mapped_column(String(80), index=True)
 
 
 class CitationRow(_Base):
@@ -141,6 +162,47 @@ class AuditRecord:
     flags: tuple[str, ...]
     min_support: float | None
     citations: tuple[AuditCitation, ...]
+    asker_pseudonym: str | None = None  # who may read it back; None: nobody but auditors
+
+    def as_answer(self) -> Answer:
+        """The recorded answer in the domain's shape (its texts as masked when recorded)."""
+        return Answer(
+            answer_id=self.answer_id,
+            status=cast(AnswerStatus, self.status),
+            answer=self.answer,
+            citations=[
+                Citation(
+                    marker=c.marker,
+                    document_id=c.document_id,
+                    title=c.title,
+                    source_id=c.source_id,
+                    uri=c.uri,
+                    chunk_id=c.chunk_id,
+                    quote=c.quote,
+                    start=c.start,
+                    end=c.end,
+                    support=c.support,
+                    document_version=c.document_version,
+                )
+                for c in self.citations
+            ],
+            conversation_id=self.conversation_id,
+            question=self.question,
+            policy_version=self.policy_version,
+            index_version=self.index_version,
+            composer=self.composer,
+            prompt_id=self.prompt_id,
+            prompt_version=self.prompt_version,
+            handoff_summary=self.handoff_summary,
+            usage=TokenUsage(
+                prompt_tokens=self.prompt_tokens,
+                completion_tokens=self.completion_tokens,
+                cost_usd=self.cost_usd,
+            ),
+            timings_ms=dict(self.timings_ms),
+            flags=self.flags,
+            trace_id=self.trace_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -160,3 +222,62 @@ class RetentionResult:
     citations: int
     feedback: int
     reviews: int = 0  # review picks, reviews and their verdicts of the answers deleted
+
+
+def record_of(row: AnswerRow) -> AuditRecord:
+    """The record of a row read with its citations and asker (or built from the outbox)."""
+    return AuditRecord(
+        answer_id=row.answer_id,
+        created_at=_aware(row.created_at),
+        user_pseudonym=row.user_pseudonym,
+        conversation_id=row.conversation_id,
+        status=row.status,
+        question=row.question,
+        answer=row.answer,
+        handoff_summary=row.handoff_summary,
+        policy_version=row.policy_version,
+        index_version=row.index_version,
+        composer=row.composer,
+        prompt_id=row.prompt_id,
+        prompt_version=row.prompt_version,
+        latency_ms=row.latency_ms,
+        timings_ms={str(k): float(v) for k, v in json.loads(row.timings_json).items()},
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        cost_usd=row.cost_usd,
+        trace_id=row.trace_id,
+        flags=tuple(str(f) for f in json.loads(row.flags_json)),
+        min_support=row.min_support,
+        citations=tuple(
+            AuditCitation(
+                marker=c.marker,
+                document_id=c.document_id,
+                document_version=c.document_version,
+                chunk_id=c.chunk_id,
+                source_id=c.source_id,
+                title=c.title,
+                uri=c.uri,
+                start=c.span_start,
+                end=c.span_end,
+                quote=c.quote,
+                support=c.support,
+            )
+            for c in row.citations
+        ),
+        asker_pseudonym=row.asker.asker_pseudonym if row.asker is not None else None,
+    )
+
+
+def feedback_of(row: FeedbackRow) -> FeedbackRecord:
+    return FeedbackRecord(
+        feedback_id=row.feedback_id,
+        answer_id=row.answer_id,
+        created_at=_aware(row.created_at),
+        user_pseudonym=row.user_pseudonym,
+        rating=row.rating,
+        comment=row.comment,
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

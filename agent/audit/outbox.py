@@ -22,7 +22,7 @@ from sqlalchemy import DateTime, Engine, String, Text, create_engine, delete, fu
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from agent.audit.models import AnswerRow, CitationRow
+from agent.audit.models import AnswerRow, AskerRow, CitationRow
 
 __all__ = ["AuditHealth", "AuditOutbox", "OutboxDelivery", "row_from_json", "row_to_json"]
 
@@ -83,6 +83,14 @@ class AuditOutbox:
                 select(_OutboxRow.payload).order_by(_OutboxRow.kept_at).limit(limit)
             )
             return [row_from_json(p) for p in payloads]
+
+    def get(self, answer_id: str) -> AnswerRow | None:
+        """The row kept for `answer_id`, if it is kept."""
+        with Session(self._engine) as session:
+            payload = session.scalar(
+                select(_OutboxRow.payload).where(_OutboxRow.answer_id == answer_id)
+            )
+            return None if payload is None else row_from_json(payload)
 
     def remove(self, answer_id: str) -> None:
         with Session(self._engine) as session, session.begin():
@@ -156,6 +164,13 @@ class OutboxDelivery:
             log.info("audit outbox: %d kept records written to the audit database", written)
         return written
 
+    def kept(self, answer_id: str) -> AnswerRow | None:
+        """The row of `answer_id` while the outbox keeps it (None when it cannot be read)."""
+        try:
+            return self._outbox.get(answer_id)
+        except SQLAlchemyError:
+            return None
+
     def health(self) -> AuditHealth:
         try:
             pending = self._outbox.count()
@@ -196,17 +211,23 @@ class OutboxDelivery:
 
 
 def row_to_json(row: AnswerRow) -> str:
-    """An answer row and its citations as JSON (datetimes as ISO text)."""
+    """An answer row, its citations and its asker as JSON (datetimes as ISO text)."""
     values = _columns(row, skip={"citations"})
     values["citations"] = [_columns(c, skip={"id", "answer_id"}) for c in row.citations]
+    values["asker_pseudonym"] = row.asker.asker_pseudonym if row.asker is not None else None
     return json.dumps(values, sort_keys=True)
 
 
 def row_from_json(payload: str) -> AnswerRow:
     values: dict[str, Any] = json.loads(payload)
     citations = [CitationRow(**c) for c in values.pop("citations")]
+    asker = values.pop("asker_pseudonym", None)  # a row kept by an older version has none
     values["created_at"] = datetime.fromisoformat(values["created_at"])
-    return AnswerRow(**values, citations=citations)
+    return AnswerRow(
+        **values,
+        citations=citations,
+        asker=AskerRow(answer_id=values["answer_id"], asker_pseudonym=asker) if asker else None,
+    )
 
 
 def _columns(row: AnswerRow | CitationRow, *, skip: set[str]) -> dict[str, Any]:

@@ -15,16 +15,25 @@ request's scope) and writes the row; the request does not wait for either. A ful
 `record` wait (an audit record is never dropped), `add_feedback` waits for its answer's row if
 that is still queued, `close()` drains, and a duplicate answer id is then logged as an error
 when the row is written instead of raising `DuplicateAnswerError` in the caller. Reads see a
-record once it is written (`worker.drain()` to wait for it).
+record once it is written (`worker.drain()` to wait for it); `get` of an answer still with the
+worker waits for its row, so the asker reads back what the chat just returned.
 
 With an `AuditOutbox` (`audit.outbox_path`), a row the database cannot take (unreachable,
 refusing) is kept, masked, in that local file and written by a delivery thread once the
-database answers again (`health()` says how many wait); without one, the write raises.
+database answers again (`health()` says how many wait); without one, the write raises. `get`
+reads a record kept in the outbox from there: an answer given during an outage is readable
+(by its asker and auditors) before it reaches the database.
+
+The record is also the one store of answers for their askers (`GET /v1/answers/{id}`): `record`
+takes the `owner` (`user:<id>` or `key:<id>`) and keeps its keyed pseudonym (`asked_by` checks
+it). Without `redaction.hmac_secret` the pseudonyms are per process: after a restart an asker
+no longer reads back older answers (auditors still do).
 """
 
 from __future__ import annotations
 
 import builtins
+import hmac
 import json
 import logging
 import threading
@@ -34,7 +43,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     CursorResult,
     Delete,
@@ -55,6 +63,7 @@ from agent.audit.migrations import check_schema_name, upgrade_audit_db
 from agent.audit.models import (
     AUDIT_METADATA,
     AnswerRow,
+    AskerRow,
     AuditCitation,
     AuditRecord,
     CitationRow,
@@ -62,11 +71,13 @@ from agent.audit.models import (
     FeedbackRow,
     RetentionGrantRow,
     RetentionResult,
+    feedback_of,
+    record_of,
 )
 from agent.audit.outbox import AuditHealth, AuditOutbox, OutboxDelivery
+from agent.audit.settings import AuditSettings
 from agent.review.store import review_deletes
 from agent.types import Answer, AnswerStatus
-from infra.cron import CronExpression
 from policies.access.principal import Principal
 
 if TYPE_CHECKING:  # the guard loads Presidio; settings and CLI start-up import this module
@@ -90,44 +101,6 @@ Rating = Literal[1, -1]
 
 log = logging.getLogger(__name__)
 _PENDING_WAIT_SECONDS = 30.0
-
-
-class AuditSettings(BaseModel):
-    """Where the audit record lives and how long it is kept."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    url: str = Field(
-        default="sqlite:///.proofdesk/audit.db",
-        description="SQLAlchemy URL: SQLite file by default, postgresql+psycopg://… at scale",
-    )
-    db_schema: str | None = Field(
-        default=None, description="PostgreSQL schema holding the audit tables (default: public)"
-    )
-    retention_days: int = Field(default=365, ge=1, description="Records older than this go")
-    outbox: bool = Field(
-        default=True,
-        description="keep (masked) records the audit database could not take in a local file, "
-        "and write them once it answers again; false: such a record is lost",
-    )
-    outbox_path: Path | None = Field(
-        default=None,
-        description="the outbox file (default: next to a SQLite audit database, else "
-        ".proofdesk/audit-outbox.db)",
-    )
-    retry_seconds: float = Field(
-        default=5.0, gt=0, description="how often the outbox is written to the audit database"
-    )
-    required: bool = Field(
-        default=True,
-        description="the server is not ready (/readyz 503) while the audit database is "
-        "unreachable; false: ready, the records wait in the outbox",
-    )
-    retention_schedule: CronExpression | None = Field(
-        default="0 4 * * *",
-        description="cron: when the scheduler (the server's, or `proofdesk scheduler`) deletes "
-        "records older than retention_days (`proofdesk retention`); null: never",
-    )
 
 
 class AuditError(RuntimeError):
@@ -182,7 +155,7 @@ class AuditStore:
     def from_settings(
         cls, settings: AuditSettings, *, guard: PiiGuard, worker: MaskingWorker | None = None
     ) -> AuditStore:
-        outbox = AuditOutbox(_outbox_path(settings)) if settings.outbox else None
+        outbox = AuditOutbox(settings.outbox_file()) if settings.outbox else None
         return cls(
             url=settings.url,
             guard=guard,
@@ -222,20 +195,46 @@ class AuditStore:
             self._delivery.close()
         self._engine.dispose()
 
-    def record(self, answer: Answer, principal: Principal) -> None:
+    def record(self, answer: Answer, principal: Principal, *, owner: str | None = None) -> None:
         """Append the masked record of `answer`; raises `DuplicateAnswerError` for a known id
-        (with a worker: masked and written by the worker, a duplicate logged there)."""
+        (with a worker: masked and written by the worker, a duplicate logged there). `owner`:
+        who may read it back (`user:<id>` or `key:<id>`, kept as its keyed pseudonym)."""
         if self._worker is None:
-            self._write(answer, principal, self._guard.request_scope())
+            self._write(answer, principal, owner, self._guard.request_scope())
             return
         with self._pending:
             self._pending_ids.add(answer.answer_id)
         scope = self._guard.request_scope()
-        self._worker.submit(lambda: self._write_queued(answer, principal, scope), overflow="block")
+        self._worker.submit(
+            lambda: self._write_queued(answer, principal, owner, scope), overflow="block"
+        )
 
-    def _write_queued(self, answer: Answer, principal: Principal, scope: RequestScope) -> None:
+    def adopt(
+        self, answer: Answer, principal: Principal, *, owner: str, created_at: datetime
+    ) -> None:
+        """Record an answer given before this record kept it (an upgrade copies the API's old
+        answer store), masked as `record` masks, with its own time; no worker."""
+        with self._guard.scope():
+            row = self._answer_row(answer, principal, owner, created_at=created_at)
+        self._insert(row)
+
+    def adopt_asker(self, answer_id: str, owner: str) -> bool:
+        """Name the asker of a recorded answer that has none (recorded before askers were
+        kept); False when the answer is not recorded or has one already."""
+        with OrmSession(self._engine) as session, session.begin():
+            known = session.scalar(
+                select(AnswerRow.answer_id).where(AnswerRow.answer_id == answer_id)
+            )
+            if known is None or session.get(AskerRow, answer_id) is not None:
+                return False
+            session.add(AskerRow(answer_id=answer_id, asker_pseudonym=self._asker(owner)))
+        return True
+
+    def _write_queued(
+        self, answer: Answer, principal: Principal, owner: str | None, scope: RequestScope
+    ) -> None:
         try:
-            self._write(answer, principal, scope)
+            self._write(answer, principal, owner, scope)
         except DuplicateAnswerError:
             log.error("audit: answer %s is recorded already; the duplicate was not written",
                       answer.answer_id)  # fmt: skip
@@ -244,9 +243,11 @@ class AuditStore:
                 self._pending_ids.discard(answer.answer_id)
                 self._pending.notify_all()
 
-    def _write(self, answer: Answer, principal: Principal, scope: RequestScope) -> None:
+    def _write(
+        self, answer: Answer, principal: Principal, owner: str | None, scope: RequestScope
+    ) -> None:
         with self._guard.resume(scope):
-            row = self._answer_row(answer, principal)
+            row = self._answer_row(answer, principal, owner)
         try:
             if self._delivery is not None:
                 self._delivery.write(row)
@@ -264,13 +265,31 @@ class AuditStore:
             connection.execute(text("SELECT 1"))
 
     def get(self, answer_id: str) -> AuditRecord | None:
+        """The record of `answer_id`: once its row is written (an answer still with the worker
+        is waited for, up to 30 s), from the outbox while it is kept there."""
+        self._wait_written(answer_id)
+        if self._delivery is not None:
+            kept = self._delivery.kept(answer_id)
+            if kept is not None:
+                return record_of(kept)
         with OrmSession(self._engine) as session:
             row = session.scalar(
                 select(AnswerRow)
                 .where(AnswerRow.answer_id == answer_id)
-                .options(selectinload(AnswerRow.citations))
+                .options(selectinload(AnswerRow.citations), selectinload(AnswerRow.asker))
             )
-            return None if row is None else _record(row)
+            return None if row is None else record_of(row)
+
+    def asked_by(self, record: AuditRecord, owner: str) -> bool:
+        """Whether `owner` (`user:<id>` or `key:<id>`) asked for the answer of `record`."""
+        recorded = record.asker_pseudonym
+        return recorded is not None and hmac.compare_digest(recorded, self._asker(owner))
+
+    def _wait_written(self, answer_id: str) -> None:
+        with self._pending:  # its row may still be with the worker
+            self._pending.wait_for(
+                lambda: answer_id not in self._pending_ids, _PENDING_WAIT_SECONDS
+            )
 
     def list(
         self,
@@ -289,7 +308,9 @@ class AuditStore:
         `max_support` bound the *weakest* citation of an answer (answers without citations
         have none and are excluded by either bound): `max_support=0.5` finds weakly supported
         answers for review."""
-        query = select(AnswerRow).options(selectinload(AnswerRow.citations))
+        query = select(AnswerRow).options(
+            selectinload(AnswerRow.citations), selectinload(AnswerRow.asker)
+        )
         if since is not None:
             query = query.where(AnswerRow.created_at >= _utc(since))
         if until is not None:
@@ -308,7 +329,7 @@ class AuditStore:
         query = query.order_by(AnswerRow.created_at.desc(), AnswerRow.answer_id)
         query = query.limit(max(0, min(limit, 1000))).offset(max(0, offset))
         with OrmSession(self._engine) as session:
-            return [_record(row) for row in session.scalars(query)]
+            return [record_of(row) for row in session.scalars(query)]
 
     def count(self) -> int:
         with OrmSession(self._engine) as session:
@@ -321,21 +342,20 @@ class AuditStore:
         comment: str | None = None,
         *,
         principal: Principal | None = None,
+        created_at: datetime | None = None,
     ) -> FeedbackRecord:
-        """Append a rating (+1 / -1) and a masked comment to a recorded answer."""
+        """Append a rating (+1 / -1) and a masked comment to a recorded answer (`created_at`:
+        now, unless an upgrade copies older feedback)."""
         if rating not in (1, -1):
             raise ValueError("rating must be 1 or -1")
-        with self._pending:  # its answer's row may still be with the worker
-            self._pending.wait_for(
-                lambda: answer_id not in self._pending_ids, _PENDING_WAIT_SECONDS
-            )
+        self._wait_written(answer_id)
         with self._guard.scope():
             masked = self._guard.mask_text(comment) if comment else None
             user = self._user(principal)
         row = FeedbackRow(
             feedback_id=str(uuid.uuid4()),
             answer_id=answer_id,
-            created_at=_utc(self._clock()),
+            created_at=_utc(created_at or self._clock()),
             user_pseudonym=user,
             rating=rating,
             comment=masked,
@@ -347,7 +367,7 @@ class AuditStore:
             if known is None:
                 raise UnknownAnswerError(f"no recorded answer {answer_id}")
             session.add(row)
-        return _feedback(row)
+        return feedback_of(row)
 
     def feedback_for(self, answer_id: str) -> builtins.list[FeedbackRecord]:
         query = (
@@ -356,7 +376,7 @@ class AuditStore:
             .order_by(FeedbackRow.created_at, FeedbackRow.feedback_id)
         )
         with OrmSession(self._engine) as session:
-            return [_feedback(row) for row in session.scalars(query)]
+            return [feedback_of(row) for row in session.scalars(query)]
 
     def delete_older_than(self, days: int) -> RetentionResult:
         """The retention job: delete answers (with their citations, feedback and citation
@@ -380,6 +400,7 @@ class AuditStore:
             citations = _deleted(
                 session, delete(CitationRow).where(CitationRow.answer_id.in_(old_answers))
             )
+            session.execute(delete(AskerRow).where(AskerRow.answer_id.in_(old_answers)))
             answers = _deleted(session, delete(AnswerRow).where(AnswerRow.created_at < cutoff))
             session.execute(delete(RetentionGrantRow).where(RetentionGrantRow.token == token))
         return RetentionResult(
@@ -391,7 +412,17 @@ class AuditStore:
             return None
         return self._guard.pseudonymize(principal.user_id)
 
-    def _answer_row(self, answer: Answer, principal: Principal) -> AnswerRow:
+    def _asker(self, owner: str) -> str:
+        return self._guard.pseudonymize(owner)
+
+    def _answer_row(
+        self,
+        answer: Answer,
+        principal: Principal,
+        owner: str | None,
+        *,
+        created_at: datetime | None = None,
+    ) -> AnswerRow:
         mask = self._guard.mask_text
         self._guard.prefetch(
             [answer.question, answer.answer]
@@ -416,7 +447,7 @@ class AuditStore:
         timings = {str(k): float(v) for k, v in answer.timings_ms.items()}
         return AnswerRow(
             answer_id=answer.answer_id,
-            created_at=_utc(self._clock()),
+            created_at=_utc(created_at or self._clock()),
             user_pseudonym=self._user(principal),
             conversation_id=self._guard.safe_id(answer.conversation_id),
             status=answer.status,
@@ -438,6 +469,11 @@ class AuditStore:
             citation_count=len(citations),
             min_support=min((c.support for c in citations), default=None),
             citations=citations,
+            asker=(
+                AskerRow(answer_id=answer.answer_id, asker_pseudonym=self._asker(owner))
+                if owner is not None
+                else None
+            ),
         )
 
 
@@ -454,68 +490,6 @@ def _latency(timings: dict[str, float]) -> float | None:
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _record(row: AnswerRow) -> AuditRecord:
-    return AuditRecord(
-        answer_id=row.answer_id,
-        created_at=_utc(row.created_at),
-        user_pseudonym=row.user_pseudonym,
-        conversation_id=row.conversation_id,
-        status=row.status,
-        question=row.question,
-        answer=row.answer,
-        handoff_summary=row.handoff_summary,
-        policy_version=row.policy_version,
-        index_version=row.index_version,
-        composer=row.composer,
-        prompt_id=row.prompt_id,
-        prompt_version=row.prompt_version,
-        latency_ms=row.latency_ms,
-        timings_ms={str(k): float(v) for k, v in json.loads(row.timings_json).items()},
-        prompt_tokens=row.prompt_tokens,
-        completion_tokens=row.completion_tokens,
-        cost_usd=row.cost_usd,
-        trace_id=row.trace_id,
-        flags=tuple(str(f) for f in json.loads(row.flags_json)),
-        min_support=row.min_support,
-        citations=tuple(
-            AuditCitation(
-                marker=c.marker,
-                document_id=c.document_id,
-                document_version=c.document_version,
-                chunk_id=c.chunk_id,
-                source_id=c.source_id,
-                title=c.title,
-                uri=c.uri,
-                start=c.span_start,
-                end=c.span_end,
-                quote=c.quote,
-                support=c.support,
-            )
-            for c in row.citations
-        ),
-    )
-
-
-def _feedback(row: FeedbackRow) -> FeedbackRecord:
-    return FeedbackRecord(
-        feedback_id=row.feedback_id,
-        answer_id=row.answer_id,
-        created_at=_utc(row.created_at),
-        user_pseudonym=row.user_pseudonym,
-        rating=row.rating,
-        comment=row.comment,
-    )
-
-
-def _outbox_path(settings: AuditSettings) -> Path:
-    if settings.outbox_path is not None:
-        return settings.outbox_path
-    url = make_url(settings.url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return Path(f"{url.database}.outbox")
-    return Path(".proofdesk/audit-outbox.db")
 
 
 def _ensure_sqlite_directory(url: str) -> None:

@@ -14,7 +14,6 @@ from api.settings import Settings
 
 if TYPE_CHECKING:
     from agent.audit.store import AuditStore
-    from api.answer_store import SqlAnswerStore
     from api.retention import RetentionReport
     from ingest.jobs import JobStore
     from ingest.runner import SyncRunner
@@ -162,23 +161,22 @@ def retention_tasks(
     settings: Settings,
     *,
     audit: AuditStore | None,
-    answers: SqlAnswerStore | None,
     jobs: JobStore | None = None,
     on_done: Callable[[RetentionReport], None] | None = None,
 ) -> list[ScheduledTask]:
-    """The retention job on `audit.retention_schedule`, over the stores this process has,
+    """The retention job on `audit.retention_schedule`, over the audit record this process has,
     under the `retention` task lease of `jobs`; its report handed to `on_done` (the server's
     metrics)."""
     from api.retention import run_retention
     from ingest.scheduler import ScheduledTask
 
     schedule = settings.audit.retention_schedule
-    if schedule is None or (audit is None and answers is None):
+    if schedule is None or audit is None:
         return []
     days = settings.audit.retention_days
 
     def retain() -> RetentionReport:
-        report = run_retention(days, audit=audit, answers=answers, jobs=jobs)
+        report = run_retention(days, audit=audit, jobs=jobs)
         if on_done is not None:
             on_done(report)
         return report

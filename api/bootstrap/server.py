@@ -1,6 +1,6 @@
 """The "server" builder: the API's services, their background start-up, tasks and readiness.
 
-The cheap parts (policy, keys, limits, answer store, job records) are built at once and fail
+The cheap parts (policy, keys, limits, job records) are built at once and fail
 the start-up when misconfigured; the index-bound parts start in the background
 (`ServiceRuntime`), so the server answers `/readyz` (503 with reasons) while they load.
 """
@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from agent.review.service import ReviewService
 from agent.review.store import ReviewStore
-from api.answer_store import SqlAnswerStore
 from api.api_settings import ApiSettings
 from api.auth import ApiKeyStore, Authenticator, JwtVerifier
 from api.bootstrap.answering import build_answer_pipeline
@@ -26,7 +25,7 @@ from api.bootstrap.index import (
 from api.metrics import ApiMetrics
 from api.ratelimit import RateLimiter
 from api.runtime import Engines, GatedChat, Progress, ServiceRuntime
-from api.services import ApiServices, AuditedFeedback, readiness_checks
+from api.services import ApiServices, readiness_checks
 from api.settings import Settings
 from api.sync_jobs import SyncJobs
 from ingest.jobs import JobStore
@@ -66,10 +65,9 @@ def _build(parts: Components, api: ApiSettings, metrics: ApiMetrics) -> ApiServi
         redis_url=api.redis_url.get_secret_value() if api.redis_url else None,
         on_limited=lambda kind: metrics.rate_limited.labels(kind).inc(),
     )
-    # One redactor (spaCy loads once) for the answer store, which keeps what users write masked,
-    # and for the answer pipeline built with the index.
-    redactor, guard = parts.redactor, parts.guard
-    answers = SqlAnswerStore(engine=parts.state_engine, mask=redactor.mask, safe_id=guard.safe_id)
+    # One guard (spaCy loads once) for the logs and the answer pipeline built with the index,
+    # whose audit record keeps the answers askers read back.
+    guard = parts.guard
     registry = parts.registry
     jobs = JobStore(engine=parts.state_engine, lease_seconds=settings.ingest.lease_seconds)
     jobs.abandon_stale()
@@ -80,9 +78,7 @@ def _build(parts: Components, api: ApiSettings, metrics: ApiMetrics) -> ApiServi
             progress("model", "loading")
             parts.embedder.embed_query("warm-up")  # the first query pays for lazy initialisation
             progress("model", "ok")
-        return _build_engines(
-            parts, api, lock=sync_lock, progress=progress, answers=answers, metrics=metrics
-        )
+        return _build_engines(parts, api, lock=sync_lock, progress=progress, metrics=metrics)
 
     runtime = ServiceRuntime(
         build=build,
@@ -104,8 +100,7 @@ def _build(parts: Components, api: ApiSettings, metrics: ApiMetrics) -> ApiServi
         authenticator=authenticator,
         rate_limiter=limiter,
         chat=GatedChat(runtime),
-        answers=answers,
-        feedback=AuditedFeedback(store=answers, runtime=runtime),
+        records=runtime.audit,
         sources=sync,
         readiness=runtime,
         metrics=metrics,
@@ -126,7 +121,6 @@ def _build_engines(
     *,
     lock: threading.Lock,
     progress: Progress,
-    answers: SqlAnswerStore,
     metrics: ApiMetrics,
 ) -> Engines:
     settings = parts.settings
@@ -171,7 +165,6 @@ def _build_engines(
                 *retention_tasks(
                     settings,
                     audit=audit,
-                    answers=answers,
                     jobs=runner.jobs,
                     on_done=metrics.observe_retention,
                 ),

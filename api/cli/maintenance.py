@@ -23,7 +23,6 @@ from api.cli.common import (
 
 if TYPE_CHECKING:
     from agent.audit.store import AuditStore
-    from api.answer_store import SqlAnswerStore
     from api.bootstrap.components import Components
     from ingest.jobs import JobStore
 
@@ -38,21 +37,35 @@ def migrate(
     as_json: JsonOption = False,
 ) -> None:
     """Bring the state and audit databases to this version's schema (Alembic; the server and
-    every command also do it when they open a database)."""
+    every command also do it when they open a database).
+
+    The audit database first: the answers and feedback the API kept in the state database
+    before the audit record served them are copied into it (masked) before the state
+    migration drops their tables; a start-up refuses to drop tables that still hold rows."""
     from sqlalchemy import create_engine
 
     from agent.audit.migrations import audit_head_revision, audit_revision, upgrade_audit_db
+    from agent.audit.store import AuditStore
     from api.bootstrap.components import Components
+    from api.legacy_answers import AdoptionReport, adopt_api_answers
     from infra.state_migrations import state_head_revision, state_revision, upgrade_state_db
 
     settings = command_settings(config)
-    parts = Components(settings)
+    # No PII findings store: opening it would migrate the state database before the copy.
+    parts = Components(settings, findings=False)
     state_engine = parts.state_engine
     if settings.audit.url.startswith("sqlite:///"):  # as the audit store does: a new file
         Path(settings.audit.url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
     audit_engine = create_engine(settings.audit.url)
+    adopted = AdoptionReport()
+    opened: list[AuditStore] = []
+
+    def audit_store() -> AuditStore:  # the full masking: the copied answers are recorded
+        opened.append(AuditStore.from_settings(settings.audit, guard=parts.guard))
+        return opened[0]
+
     try:
         with translated_errors():
             before = {
@@ -61,13 +74,16 @@ def migrate(
             }
             head = {"state": state_head_revision(), "audit": audit_head_revision()}
             if not check:
-                upgrade_state_db(state_engine)
                 upgrade_audit_db(settings.audit.url, schema=settings.audit.db_schema)
+                adopted = adopt_api_answers(state_engine, audit_store)
+                upgrade_state_db(state_engine)
             after = {
                 "state": state_revision(state_engine),
                 "audit": audit_revision(audit_engine, schema=settings.audit.db_schema),
             }
     finally:
+        for store in opened:
+            store.close()
         parts.close()
         audit_engine.dispose()
     behind = [name for name in head if after[name] != head[name]]
@@ -80,6 +96,7 @@ def migrate(
                         for name in head
                     },
                     "behind": behind,
+                    "copied_from_api_store": adopted.as_dict(),
                 },
                 indent=2,
             )
@@ -89,6 +106,9 @@ def migrate(
             moved = "" if before[name] == after[name] else f" (was {before[name] or 'empty'})"
             state = "up to date" if after[name] == newest else f"behind {newest}"
             out.print(f"{name}: {after[name] or 'empty'}{moved}, {state}")
+        if adopted != AdoptionReport():
+            copied = ", ".join(f"{k} {v}" for k, v in adopted.as_dict().items())
+            out.print(f"copied the API's old answer store into the audit record: {copied}")
     if behind:
         raise typer.Exit(1)
 
@@ -103,8 +123,8 @@ def retention(
 ) -> None:
     """Delete recorded answers older than the retention period.
 
-    The audit record (answers, citations, feedback, citation reviews) and the API's answer
-    store alike; the scheduler also runs this on audit.retention_schedule.
+    The audit record: answers, citations, askers, feedback, citation reviews; the scheduler
+    also runs this on audit.retention_schedule.
     """
     from api.bootstrap.components import Components
     from api.retention import run_retention
@@ -114,9 +134,9 @@ def retention(
     with (
         translated_errors(),
         Components(settings) as parts,
-        _retention_stores(parts) as (audit, answers, jobs),
+        _retention_stores(parts) as (audit, jobs),
     ):
-        report = run_retention(keep, audit=audit, answers=answers, jobs=jobs)
+        report = run_retention(keep, audit=audit, jobs=jobs)
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
         return
@@ -127,27 +147,21 @@ def retention(
         if done is not None
         else "no audit record"
     )
-    out.print(
-        f"retention {keep} days: deleted {deleted}; {report.api_answers} API answers and "
-        f"{report.api_feedback} API feedback entries"
-    )
+    out.print(f"retention {keep} days: deleted {deleted}")
 
 
 @contextmanager
-def _retention_stores(
-    parts: Components,
-) -> Iterator[tuple[AuditStore, SqlAnswerStore, JobStore]]:
-    """The audit store and the API's answer store, opened to delete (nothing is masked: a
-    patterns-only guard saves loading spaCy), and the job store holding the task's lease."""
+def _retention_stores(parts: Components) -> Iterator[tuple[AuditStore, JobStore]]:
+    """The audit store, opened to delete (nothing is masked: a patterns-only guard saves
+    loading spaCy), and the job store holding the task's lease."""
     from agent.audit.store import AuditStore
-    from api.answer_store import SqlAnswerStore
     from ingest.jobs import JobStore
 
     audit = AuditStore.from_settings(parts.settings.audit, guard=parts.scanner_guard)
     try:
         engine = parts.state_engine
         jobs = JobStore(engine=engine, lease_seconds=parts.settings.ingest.lease_seconds)
-        yield audit, SqlAnswerStore(engine=engine), jobs
+        yield audit, jobs
     finally:
         audit.close()
 
@@ -171,14 +185,14 @@ def scheduler(
     with translated_errors():
         ctx = build_ingest(parts)
     try:
-        with _retention_stores(parts) as (audit, answers, jobs):
+        with _retention_stores(parts) as (audit, jobs):
             sched = Scheduler(
                 registry=ctx.runner.service.registry,
                 run_source=lambda sid: ctx.runner.run(sid, trigger="schedule"),
                 last_run=ctx.runner.jobs.last_started,
                 tasks=[
                     *maintenance_tasks(settings, ctx),
-                    *retention_tasks(settings, audit=audit, answers=answers, jobs=jobs),
+                    *retention_tasks(settings, audit=audit, jobs=jobs),
                 ],
             )
             for name, when in sorted(sched.next_runs().items()):

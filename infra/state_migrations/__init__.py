@@ -4,10 +4,11 @@ lock file beside a SQLite file), so replicas or commands starting together migra
 the other. `proofdesk migrate` runs it on demand (and reports the revision).
 
 The state database holds the ingest state (documents, their terms, the embedding cache, meta),
-the sync jobs and source leases, the sentence vectors and screens, the PII findings and the
-API's answers and feedback. Each store declares its tables as SQLAlchemy models and calls
-`ensure_state_schema` instead of `create_all`; the migrations here are the one way those tables
-change, and a test checks that the migrated schema and the models agree.
+the sync jobs and source leases, the sentence vectors and screens, and the PII findings (the
+API's answers and feedback, kept here until revision 0002, live in the audit record). Each store
+declares its tables as SQLAlchemy models and calls `ensure_state_schema` instead of
+`create_all`; the migrations here are the one way those tables change, and a test checks that
+the migrated schema and the models agree.
 
 A database created by a version before the migrations (tables from `create_all`, no version
 table) is adopted by the baseline revision: it creates only the tables and columns missing.

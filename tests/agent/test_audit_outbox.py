@@ -73,9 +73,13 @@ def test_a_record_made_while_the_database_is_unreachable_is_kept_and_written_lat
     proxy.stop()
     during = make_answer(f"mail {EMAIL} about the printer")
 
-    store.record(during, USER)  # the answer is served: recording does not fail
+    store.record(during, USER, owner="user:u1")  # the answer is served: recording does not fail
     if worker is not None:
         assert worker.drain(30)
+    # Its asker reads it back meanwhile (`GET /v1/answers/{id}`): from the outbox, masked.
+    kept = store.get(during.answer_id)
+    assert kept is not None and EMAIL not in kept.question and len(kept.citations) == 2
+    assert store.asked_by(kept, "user:u1") and not store.asked_by(kept, "user:u2")
 
     health = store.health()
     assert (health.reachable, health.pending, health.lost) == (False, 1, 0)
@@ -89,6 +93,7 @@ def test_a_record_made_while_the_database_is_unreachable_is_kept_and_written_lat
     assert audit_row_exists(schema, during.answer_id) and audit_row_exists(schema, before.answer_id)
     record = store.get(during.answer_id)
     assert record is not None and EMAIL not in record.question
+    assert store.asked_by(record, "user:u1")  # the asker travelled with the kept row
     assert len(record.citations) == 2 and store.health().summary() == "ok"
     store.close()
     if worker is not None:

@@ -31,7 +31,13 @@ from tests.fixtures.databases import POSTGRES_URL
 from tests.fixtures.pii import labelled_texts, leaked_values, make_guard
 
 USER_ID = "jane.doe@example.com"
-AUDIT_TABLES = {"audit_answers", "audit_citations", "audit_feedback", "audit_retention_grant"}
+AUDIT_TABLES = {
+    "audit_answers",
+    "audit_answer_askers",
+    "audit_citations",
+    "audit_feedback",
+    "audit_retention_grant",
+}
 
 
 @dataclass
@@ -210,12 +216,15 @@ def test_the_store_has_no_update_or_delete_api() -> None:
 
 def test_the_database_refuses_updates_and_deletes(store: AuditStore) -> None:
     answer = make_answer("VPN", answer_id="locked")
-    store.record(answer, Principal(user_id="u1"))
+    store.record(answer, Principal(user_id="u1"), owner="user:u1")
     store.add_feedback("locked", 1, "thanks")
-    answers, citations, feedback = (
-        _table(store, t) for t in ("audit_answers", "audit_citations", "audit_feedback")
+    answers, citations, feedback, askers = (
+        _table(store, t)
+        for t in ("audit_answers", "audit_citations", "audit_feedback", "audit_answer_askers")
     )
     statements = [
+        f"UPDATE {askers} SET asker_pseudonym = 'someone else'",
+        f"DELETE FROM {askers}",
         f"UPDATE {answers} SET answer = 'rewritten'",
         f"DELETE FROM {answers}",
         f"UPDATE {citations} SET quote = 'rewritten'",
@@ -231,6 +240,23 @@ def test_the_database_refuses_updates_and_deletes(store: AuditStore) -> None:
     assert record.answer == "VPN [1]"
     assert len(record.citations) == 2
     assert len(store.feedback_for("locked")) == 1
+    assert store.asked_by(record, "user:u1")
+
+
+def test_the_asker_is_kept_as_a_keyed_pseudonym(store: AuditStore, guard: PiiGuard) -> None:
+    store.record(make_answer("VPN", answer_id="mine"), Principal(user_id="bob"), owner="user:bob")
+    store.record(make_answer("VPN", answer_id="keys"), Principal(user_id=None), owner="key:w-a")
+    store.record(make_answer("VPN", answer_id="nobodys"), Principal(user_id="bob"))
+
+    mine, keys, nobodys = (store.get(i) for i in ("mine", "keys", "nobodys"))
+    assert mine is not None and keys is not None and nobodys is not None
+    assert mine.asker_pseudonym == guard.pseudonymize("user:bob")
+    assert store.asked_by(mine, "user:bob") and not store.asked_by(mine, "user:alice")
+    assert store.asked_by(keys, "key:w-a") and not store.asked_by(keys, "key:w-b")
+    assert not store.asked_by(nobodys, "user:bob")  # no owner named: auditors only
+    assert "user:bob" not in _all_rows_text(store) and "key:w-a" not in _all_rows_text(store)
+    listed = {r.answer_id: r.asker_pseudonym is not None for r in store.list(limit=10)}
+    assert listed == {"mine": True, "keys": True, "nobodys": False}
 
 
 def test_retention_deletes_by_age_only(

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from agent.audit.store import AuditStore
+from agent.audit.store import AuditRecord, AuditStore
 from agent.tracing.jsonl import JsonlTracer
 from agent.tracing.langfuse_tracer import LangfuseTracer
 from agent.tracing.settings import TracingSettings
@@ -229,6 +229,31 @@ def test_audit_rows_wait_for_room_instead_of_being_dropped(tmp_path: Path, guard
     assert written is not None
     assert worker.stats().dropped == 0
     assert leaked_values(repr(written)) == []
+
+
+def test_reading_an_answer_back_waits_for_its_row_on_the_worker(
+    tmp_path: Path, guard: PiiGuard, worker: MaskingWorker
+) -> None:
+    # The chat returns before the worker writes the row; its asker may read it back at once.
+    store = AuditStore(url=f"sqlite:///{tmp_path}/audit.db", guard=guard, worker=worker)
+    answer = make_answer("printer queue")
+    read: list[AuditRecord | None] = []
+    reader = threading.Thread(target=lambda: read.append(store.get(answer.answer_id)))
+    gate = Gate()
+    try:
+        gate.hold(worker)
+        store.record(answer, PRINCIPAL, owner="user:u1")
+        reader.start()
+        reader.join(timeout=0.5)
+        assert reader.is_alive()  # waiting for the row, not answering "no such answer"
+        gate.release.set()
+        reader.join(timeout=60)
+    finally:
+        gate.release.set()
+        store.close()
+    [record] = read
+    assert record is not None and record.answer_id == answer.answer_id
+    assert store.asked_by(record, "user:u1")
 
 
 def test_audit_rows_and_traces_share_the_request_placeholders(

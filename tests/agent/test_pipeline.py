@@ -332,6 +332,7 @@ class _Recording:
     traces: list[dict[str, object]] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
     answers: list[tuple[Answer, Principal]] = field(default_factory=list)
+    owners: list[str | None] = field(default_factory=list)
 
     @property
     def trace_id(self) -> str:
@@ -364,15 +365,18 @@ class _Recording:
     def score(self, name: str, value: float, *, comment: str | None = None) -> None:
         self.scores[name] = value
 
-    def record(self, answer: Answer, principal: Principal) -> None:
+    def record(self, answer: Answer, principal: Principal, *, owner: str | None = None) -> None:
         self.answers.append((answer, principal))
+        self.owners.append(owner)
 
 
 def test_each_step_runs_in_a_span_and_every_answer_is_recorded(kb_index: KbIndex) -> None:
     recording = _Recording()
     traced = _service(kb_index, tracer=recording, recorder=recording)
     bob = _as(kb_index, "bob")
-    answer = traced.answer("How do I book the boardroom?", principal=bob, conversation_id="c-9")
+    answer = traced.answer(
+        "How do I book the boardroom?", principal=bob, conversation_id="c-9", owner="user:bob"
+    )
     assert recording.spans == [
         "screen", "condense", "retrieve", "evidence", "compose", "verify", "decide", "record",
     ]  # fmt: skip
@@ -380,7 +384,7 @@ def test_each_step_runs_in_a_span_and_every_answer_is_recorded(kb_index: KbIndex
     assert "answer_score" in recording.scores
     assert answer.trace_id == "trace-1"
     [(recorded, who)] = recording.answers
-    assert who == bob
+    assert who == bob and recording.owners == ["user:bob"]  # who may read it back
     assert (recorded.answer_id, recorded.status, recorded.answer) == (
         answer.answer_id, answer.status, answer.answer,
     )  # fmt: skip

@@ -1,14 +1,18 @@
 """GET /v1/answers/{id} and POST /v1/answers/{id}/feedback on the served app: the asker, an
-auditor, nobody else (what auditors and askers who lost access see: test_served_access.py)."""
+auditor, nobody else (what auditors and askers who lost access see: test_served_access.py).
+Both read the audit record, the one store of answers; a server whose chat service keeps no
+audit record (the stand-in app) keeps no answers, and says so."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from api.services import AuditedFeedback
-from tests.fixtures.credentials import bearer, make_token
+from tests.fixtures.credentials import Keys, bearer, make_token
+from tests.fixtures.harness import build_harness, running
+from tests.fixtures.kb_index import KbIndex
 from tests.fixtures.served_app import STAFF_QUESTION, ServedApp
 
 CHAT = {"question": STAFF_QUESTION}
@@ -72,10 +76,13 @@ def test_feedback_by_the_asker(served: ServedApp) -> None:
         body = r.json()
         assert body["answer_id"] == answer_id and body["rating"] == -1
         assert body["comment"] == "The locker list is outdated."
-        feedback = served.services.feedback
-        assert isinstance(feedback, AuditedFeedback)
-        stored = feedback.for_answer(answer_id)
-        assert [(f.rating, f.asker) for f in stored] == [(-1, "user:bob")]
+        # Kept in the audit record, the one store of answers, under bob's pseudonym.
+        assert served.services.guard is not None
+        bob_pseudonym = served.services.guard.pseudonymize("bob")
+        stored = served.audit.feedback_for(answer_id)
+        assert [(f.rating, f.user_pseudonym, f.comment) for f in stored] == [
+            (-1, bob_pseudonym, "The locker list is outdated.")
+        ]
         r = http.post(f"/v1/answers/{answer_id}/feedback", json={"rating": 1}, headers=bob)
         assert r.status_code == 201 and r.json()["comment"] is None
 
@@ -104,3 +111,35 @@ def test_invalid_feedback_is_422(served: ServedApp) -> None:
             assert r.status_code == 422, body
             assert r.json()["error"]["type"] == "invalid_request_error"
         assert http.get("/v1/answers/bad%20id", headers=bob).status_code == 422
+
+
+def test_a_name_in_the_question_reads_back_masked(served: ServedApp) -> None:
+    # One masking path: the request's guard masked what the audit record keeps.
+    bob = bearer(make_token("bob"))
+    question = "I am Priya Raman, how do I open a day locker?"
+    with served.client() as http:
+        answer = http.post("/v1/chat", json={"question": question}, headers=bob).json()
+        stored = http.get(f"/v1/answers/{answer['answer_id']}", headers=bob).json()
+    assert "Priya" not in stored["question"] and "Raman" not in stored["question"]
+    assert stored["question"].endswith(", how do I open a day locker?")
+    # The answer and its quotes are kept masked too (a capitalised word may read as a name to
+    # the NER): the same answer, citation for citation, as far as the masking allows.
+    assert (stored["answer_id"], stored["status"]) == (answer["answer_id"], answer["status"])
+    assert [(c["marker"], c["chunk_id"], c["start"]) for c in stored["citations"]] == [
+        (c["marker"], c["chunk_id"], c["start"]) for c in answer["citations"]
+    ]
+
+
+def test_a_server_that_keeps_no_audit_record_keeps_no_answers(
+    kb_index: KbIndex, keys: Keys, tmp_path: Path
+) -> None:
+    h = build_harness(kb_index=kb_index, keys=keys, tmp_path=tmp_path)
+    with running(h):
+        asked = h.http.post("/v1/chat", json=CHAT, headers=keys.auth("chat"))
+        assert asked.status_code == 200, asked.text
+        url = f"/v1/answers/{asked.json()['answer_id']}"
+        read = h.http.get(url, headers=keys.auth("chat"))
+        rated = h.http.post(f"{url}/feedback", json={"rating": 1}, headers=keys.auth("chat"))
+    for r in (read, rated):
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "answers_unavailable"

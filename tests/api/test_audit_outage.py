@@ -1,7 +1,8 @@
 """The served app (`create_app` as `proofdesk serve` builds it, over HTTP) with its audit record
 on real PostgreSQL behind a loopback TCP proxy: started while the database is down, it becomes
-ready when it comes back; answers given during an outage are kept in the outbox and written
-after it; `/readyz` and `/metrics` say so, without hosts, ports or driver messages."""
+ready when it comes back; answers given during an outage are kept in the outbox (their askers
+read them back from there) and written after it; `/readyz` and `/metrics` say so, without
+hosts, ports or driver messages."""
 
 from __future__ import annotations
 
@@ -90,6 +91,14 @@ def test_the_served_app_keeps_audit_records_through_a_database_outage(
             assert asked.status_code == 200 and asked.json()["status"] == "answered", asked.text
             answer_id = asked.json()["answer_id"]
             _wait_for(lambda: _pending(http) == 1.0)
+            # Its asker reads it back meanwhile: from the outbox, as it will be recorded.
+            kept = http.get(f"/v1/answers/{answer_id}", headers=bob)
+            assert kept.status_code == 200, kept.text
+            shown, given = kept.json(), asked.json()
+            assert (shown["answer_id"], shown["status"]) == (answer_id, given["status"])
+            assert [c["chunk_id"] for c in shown["citations"]] == [
+                c["chunk_id"] for c in given["citations"]
+            ]
             outage = http.get("/readyz")
             assert outage.status_code == 503  # audit.required (the default): out of rotation
             assert "database unreachable; 1 records kept in the outbox" in outage.text

@@ -46,9 +46,10 @@ def test_chat_returns_the_pipelines_cited_answer(served: ServedApp) -> None:
         assert c["source_id"] == "staff-kb" and c["quote"] and 0 <= c["start"] < c["end"]
     assert "staff badge" in body["answer"]
     # The same JSON the CLI prints (`proofdesk ask --json`): agent.serialize.answer_to_dict.
-    stored = served.answers.get(body["answer_id"])
+    # The audit record keeps it (masked: nothing here is personal), as it is read back.
+    stored = served.audit.get(body["answer_id"])
     assert stored is not None
-    assert body == answer_to_dict(stored.answer)
+    assert body == answer_to_dict(stored.as_answer())
 
 
 def test_pipeline_refusals_and_hand_offs_are_answers(served: ServedApp) -> None:

@@ -134,9 +134,11 @@ def test_served_logs_mask_the_question_and_client_chosen_identifiers(
     assert "POST /v1/chat 200" in logged, logged  # the access log is there
     for raw in (EMAIL, CARD, REQUEST_ID, CONVERSATION):
         assert raw not in logged, raw
-    # the answer store keeps the conversation under its pseudonym, never the chosen id
-    with sqlite3.connect(served.state_db) as db:
-        stored = "\n".join(row[0] for row in db.execute("SELECT answer_json FROM pd_api_answers"))
-    assert answer_id in stored
-    assert CONVERSATION not in stored and EMAIL not in stored
+    # the audit record, the one store of answers, keeps the conversation under its pseudonym,
+    # never the chosen id, and the question masked
+    with sqlite3.connect(served.state_db.with_name("audit.db")) as db:
+        [(conversation, asked)] = db.execute(
+            "SELECT conversation_id, question FROM audit_answers WHERE answer_id = ?", (answer_id,)
+        ).fetchall()
+    assert conversation != CONVERSATION and EMAIL not in asked and CARD not in asked
     assert again.status_code == 200 and again.json()["conversation_id"] != CONVERSATION

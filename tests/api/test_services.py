@@ -179,12 +179,14 @@ def test_the_served_app_feeds_rated_answers_into_the_audit_review(
         # Not an auditor: the policy decides, whatever the key's scopes.
         bob = keys.auth("everything") | {"X-Proofdesk-User": "bob"}
         assert client.get("/v1/audit/queue", headers=bob).status_code == 403
-    # At rest, neither the API's answer store nor the audit record holds the raw number.
+    # At rest, the audit record (the one store of answers and feedback) holds the comment
+    # masked, and the state database holds no comment at all.
+    dumps = {}
     for database in ("state.db", "audit.db"):
         with sqlite3.connect(tmp_path / database) as connection:
-            dump = "\n".join(connection.iterdump())
-        assert "this is wrong" in dump, database  # the comment is there, masked
-        assert "555 0143" not in dump, database
+            dumps[database] = "\n".join(connection.iterdump())
+        assert "555 0143" not in dumps[database], database
+    assert "this is wrong" in dumps["audit.db"] and "this is wrong" not in dumps["state.db"]
 
 
 def _analysis_workers() -> set[int]:

@@ -27,7 +27,6 @@ from sqlalchemy import (
     text,
 )
 
-from api import answer_store
 from infra.state_migrations import (
     STATE_VERSION_TABLE,
     ensure_state_schema,
@@ -44,7 +43,7 @@ from retrieval import sentence_vectors
 def _models() -> MetaData:
     """Every table of the state database, as its store's models declare it."""
     combined = MetaData()
-    for module in (state, jobs, sentence_vectors, findings_store, answer_store):
+    for module in (state, jobs, sentence_vectors, findings_store):
         for table in module._Base.metadata.sorted_tables:
             table.to_metadata(combined)
     return combined
