@@ -106,7 +106,6 @@ def build_answer_pipeline(
     counted (tokens, cost, step latencies, cache hits). The masking worker, the guard and the
     sentence vectors are the process's (`parts`)."""
     from agent.answer_cache import build_answer_cache
-    from agent.audit.store import AuditStore
     from agent.llm.composer import LLMComposer
     from agent.llm.gateway import LLMGateway
     from agent.tracing.build import build_tracer
@@ -116,7 +115,7 @@ def build_answer_pipeline(
     guard, worker = parts.guard, parts.masking_worker
     closers: list[Callable[[], object]] = []
     tracer = build_tracer(settings.tracing, guard=guard, worker=worker)
-    audit = AuditStore.from_settings(settings.audit, guard=guard, worker=worker)
+    audit = parts.audit_store(background=True)
     closers.append(audit.close)
     close_tracer = getattr(tracer, "close", None)  # the no-op tracer holds nothing
     if callable(close_tracer):

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from api.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from agent.audit.store import AuditStore
     from ingest.sources import SourceRegistry
     from ingest.state import StateStore
     from policies.access.casbin_engine import CasbinPolicyEngine
@@ -155,6 +156,19 @@ class Components:
         worker = MaskingWorker()
         self._closers.append(worker.close)
         return worker
+
+    def audit_store(
+        self, *, masking: Literal["full", "scanner"] = "full", background: bool = False
+    ) -> AuditStore:
+        """A new audit record over `audit`, which the caller closes (before the masking worker
+        it may use). `masking="scanner"`: the patterns-only guard, for a store opened to delete
+        (retention), which masks nothing and need not load spaCy. `background`: records are
+        masked and written on the process's masking worker (the served path)."""
+        from agent.audit.store import AuditStore
+
+        guard = self.scanner_guard if masking == "scanner" else self.guard
+        worker = self.masking_worker if background else None
+        return AuditStore.from_settings(self.settings.audit, guard=guard, worker=worker)
 
     # -- the index
 

@@ -201,7 +201,6 @@ def open_backend(state: State) -> Backend:
 def _deps_from_settings(state: State) -> CliDeps:
     """Direct mode's composition root: the audit store, the policy, the guard, and the index
     (opened only when a command shows or checks citations)."""
-    from agent.audit.store import AuditStore
     from agent.review.service import ReviewService
     from agent.review.store import ReviewStore
     from api.bootstrap.components import Components
@@ -215,7 +214,6 @@ def _deps_from_settings(state: State) -> CliDeps:
         raise AuditCliError(str(exc), EXIT_USAGE) from exc
     except ValueError as exc:  # pydantic's ValidationError
         raise AuditCliError(f"invalid settings: {exc}", EXIT_USAGE) from exc
-    audit_settings = settings.audit
     review_settings = settings.review
     # Log records wait for the guard built below (spaCy loads once); warnings only, as before.
     masking = configure_logging(level="WARNING", settings=settings.logging, guard=None)
@@ -230,7 +228,7 @@ def _deps_from_settings(state: State) -> CliDeps:
         raise
     masking.use(guard)
     policy = parts.policy
-    audit = AuditStore.from_settings(audit_settings, guard=guard)
+    audit = parts.audit_store()
     state.closers.append(audit.close)
 
     def index() -> VectorStore:

@@ -45,7 +45,6 @@ def migrate(
     from sqlalchemy import create_engine
 
     from agent.audit.migrations import audit_head_revision, audit_revision, upgrade_audit_db
-    from agent.audit.store import AuditStore
     from api.bootstrap.components import Components
     from api.legacy_answers import AdoptionReport, adopt_api_answers
     from infra.state_migrations import state_head_revision, state_revision, upgrade_state_db
@@ -63,7 +62,7 @@ def migrate(
     opened: list[AuditStore] = []
 
     def audit_store() -> AuditStore:  # the full masking: the copied answers are recorded
-        opened.append(AuditStore.from_settings(settings.audit, guard=parts.guard))
+        opened.append(parts.audit_store())
         return opened[0]
 
     try:
@@ -154,10 +153,9 @@ def retention(
 def _retention_stores(parts: Components) -> Iterator[tuple[AuditStore, JobStore]]:
     """The audit store, opened to delete (nothing is masked: a patterns-only guard saves
     loading spaCy), and the job store holding the task's lease."""
-    from agent.audit.store import AuditStore
     from ingest.jobs import JobStore
 
-    audit = AuditStore.from_settings(parts.settings.audit, guard=parts.scanner_guard)
+    audit = parts.audit_store(masking="scanner")
     try:
         engine = parts.state_engine
         jobs = JobStore(engine=engine, lease_seconds=parts.settings.ingest.lease_seconds)
