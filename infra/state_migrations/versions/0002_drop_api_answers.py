@@ -2,7 +2,7 @@
 
 Revision ID: 0002_drop_api_answers
 Revises: 0001_state_baseline
-Create Date: 2027-01-10
+Create Date: 2026-12-07
 
 `GET /v1/answers/{id}` and feedback are served from the audit record. The old tables are
 dropped only when empty: `proofdesk migrate` copies their rows into the audit record first

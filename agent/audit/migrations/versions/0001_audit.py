@@ -16,24 +16,19 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from agent.audit.migrations.append_only import (
+    create_trigger_function,
+    drop_trigger_function,
+    protect,
+    unprotect,
+)
+
 revision: str = "0001_audit"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _TABLES = ("audit_answers", "audit_citations", "audit_feedback")
-_MESSAGE = "proofdesk audit records are append-only"
-_UNLESS_RETENTION = "WHEN NOT EXISTS (SELECT 1 FROM audit_retention_grant)"
-
-
-def _schema() -> str | None:
-    config = op.get_context().config
-    return None if config is None else config.attributes.get("schema")
-
-
-def _prefix() -> str:
-    schema = _schema()
-    return f'"{schema}".' if schema else ""
 
 
 def upgrade() -> None:
@@ -109,62 +104,14 @@ def upgrade() -> None:
         "audit_retention_grant",
         sa.Column("token", sa.String(36), primary_key=True),
     )
-    _create_append_only_triggers()
+    create_trigger_function()
+    protect(_TABLES)
 
 
 def downgrade() -> None:
-    _drop_append_only_triggers()
+    unprotect(_TABLES)
+    drop_trigger_function()
     op.drop_table("audit_retention_grant")
     op.drop_table("audit_feedback")
     op.drop_table("audit_citations")
     op.drop_table("audit_answers")
-
-
-def _create_append_only_triggers() -> None:
-    prefix = _prefix()
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"""
-            CREATE FUNCTION {prefix}audit_append_only() RETURNS trigger
-            LANGUAGE plpgsql AS $$
-            BEGIN
-                IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM {prefix}audit_retention_grant) THEN
-                    RETURN OLD;
-                END IF;
-                RAISE EXCEPTION '{_MESSAGE} (% on %)', TG_OP, TG_TABLE_NAME;
-            END
-            $$
-            """  # noqa: S608
-        )
-        for table in _TABLES:
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {prefix}{table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {prefix}audit_append_only()"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {prefix}{table} "
-                f"FOR EACH STATEMENT EXECUTE FUNCTION {prefix}audit_append_only()"
-            )
-        return
-    for table in _TABLES:  # SQLite
-        op.execute(
-            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END"
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} {_UNLESS_RETENTION} "
-            f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END"
-        )
-
-
-def _drop_append_only_triggers() -> None:
-    prefix = _prefix()
-    if op.get_bind().dialect.name == "postgresql":
-        for table in _TABLES:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {prefix}{table}")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {prefix}{table}")
-        op.execute(f"DROP FUNCTION IF EXISTS {prefix}audit_append_only()")
-        return
-    for table in _TABLES:
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")

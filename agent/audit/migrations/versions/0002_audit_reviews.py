@@ -17,20 +17,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from agent.audit.migrations.append_only import protect, unprotect
+
 revision: str = "0002_audit_reviews"
 down_revision: str | Sequence[str] | None = "0001_audit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _TABLES = ("audit_review_picks", "audit_reviews", "audit_review_verdicts")
-_MESSAGE = "proofdesk audit records are append-only"
-_UNLESS_RETENTION = "WHEN NOT EXISTS (SELECT 1 FROM audit_retention_grant)"
-
-
-def _prefix() -> str:
-    config = op.get_context().config
-    schema = None if config is None else config.attributes.get("schema")
-    return f'"{schema}".' if schema else ""
 
 
 def upgrade() -> None:
@@ -78,48 +72,11 @@ def upgrade() -> None:
         sa.Column("verdict", sa.String(40), nullable=False),
     )
     op.create_index("ix_audit_review_verdicts_review_id", "audit_review_verdicts", ["review_id"])
-    _create_append_only_triggers()
+    protect(_TABLES)
 
 
 def downgrade() -> None:
-    _drop_append_only_triggers()
+    unprotect(_TABLES)
     op.drop_table("audit_review_verdicts")
     op.drop_table("audit_reviews")
     op.drop_table("audit_review_picks")
-
-
-def _create_append_only_triggers() -> None:
-    prefix = _prefix()
-    if op.get_bind().dialect.name == "postgresql":
-        # The trigger function `audit_append_only()` comes with 0001_audit.
-        for table in _TABLES:
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {prefix}{table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {prefix}audit_append_only()"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {prefix}{table} "
-                f"FOR EACH STATEMENT EXECUTE FUNCTION {prefix}audit_append_only()"
-            )
-        return
-    for table in _TABLES:  # SQLite
-        op.execute(
-            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END"
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} {_UNLESS_RETENTION} "
-            f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END"
-        )
-
-
-def _drop_append_only_triggers() -> None:
-    prefix = _prefix()
-    if op.get_bind().dialect.name == "postgresql":
-        for table in _TABLES:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {prefix}{table}")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {prefix}{table}")
-        return
-    for table in _TABLES:
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
