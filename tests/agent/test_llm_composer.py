@@ -59,18 +59,6 @@ class FirstPassageComposer:
 
 
 @pytest.fixture
-def primary() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM(model="strong-model") as llm:
-        yield llm
-
-
-@pytest.fixture
-def secondary() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM(model="cheap-model") as llm:
-        yield llm
-
-
-@pytest.fixture
 def make_composer() -> Iterator[ComposerFactory]:
     gateways: list[LLMGateway] = []
 
