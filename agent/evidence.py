@@ -5,7 +5,8 @@ chunk's sentence units and their two vectors (alone, and framed by title and hea
 `retrieval.sentence_vectors`, where ingestion stored them (a chunk nobody embedded yet is
 embedded there, a request's in one call), leaves out paragraphs that read as instructions to an
 assistant, and caches the result per chunk (LRU), so a chunk seen before costs nothing. The
-pool is what `agent.extractive` scores against the question.
+pipeline builds one request's pool once, narrows it to the evidence on topic (`on_topic`) and
+passes it to the extractive composer and the verifier, which score it against the question.
 
 Retrieved text is data: nothing here interprets it, it is only cut, embedded and compared.
 """
@@ -64,10 +65,33 @@ class SentencePool:
     vectors: Vector  # of each sentence alone
     context_vectors: Vector  # of each sentence after its document title and headings
     terms: tuple[frozenset[str], ...]
-    suspected: int = 0  # sentences left out because their paragraph reads as instructions
+    left_out: tuple[int, ...]  # per evidence: sentences left out as instructions
 
     def __len__(self) -> int:
         return len(self.sentences)
+
+    @property
+    def suspected(self) -> int:
+        """Sentences left out because their paragraph reads as instructions."""
+        return sum(self.left_out)
+
+    def narrowed(self, keep: Sequence[int]) -> SentencePool:
+        """The pool of only the evidence at positions `keep` (ascending), renumbered from 1:
+        the same sentences, vectors and terms as a pool built from that evidence."""
+        position = {old: new for new, old in enumerate(keep)}
+        rows = [i for i, owner in enumerate(self.owners) if owner in position]
+        return SentencePool(
+            evidence=tuple(
+                Evidence(number=n, chunk=self.evidence[i].chunk, score=self.evidence[i].score)
+                for n, i in enumerate(keep, 1)
+            ),
+            owners=tuple(position[self.owners[i]] for i in rows),
+            sentences=tuple(self.sentences[i] for i in rows),
+            vectors=self.vectors[rows],
+            context_vectors=self.context_vectors[rows],
+            terms=tuple(self.terms[i] for i in rows),
+            left_out=tuple(self.left_out[i] for i in keep),
+        )
 
     def evidence_of(self, index: int) -> Evidence:
         return self.evidence[self.owners[index]]
@@ -97,23 +121,21 @@ def select_evidence(
     return chosen
 
 
-def on_topic(
-    pool: SentencePool, question_vector: Vector, *, min_similarity: float
-) -> list[Evidence]:
-    """The evidence holding at least one candidate sentence on topic (mean of its plain and
-    framed cosine to the question ≥ `min_similarity`), renumbered from 1.
+def on_topic(pool: SentencePool, question_vector: Vector, *, min_similarity: float) -> SentencePool:
+    """`pool` narrowed to the evidence holding at least one candidate sentence on topic (mean
+    of its plain and framed cosine to the question ≥ `min_similarity`), renumbered from 1.
 
     Judged on candidate sentences, not on the chunk's own score: text left out as injected
     instructions cannot make a chunk count as evidence.
     """
     if not len(pool):
-        return []
+        return pool.narrowed([])
     similarity = (pool.vectors @ question_vector + pool.context_vectors @ question_vector) / 2
     best: dict[int, float] = {}
     for i, value in enumerate(similarity):
         best[pool.owners[i]] = max(best.get(pool.owners[i], -1.0), float(value))
-    kept = [e for i, e in enumerate(pool.evidence) if best.get(i, -1.0) >= min_similarity]
-    return [Evidence(number=n, chunk=e.chunk, score=e.score) for n, e in enumerate(kept, 1)]
+    kept = [i for i in range(len(pool.evidence)) if best.get(i, -1.0) >= min_similarity]
+    return pool.narrowed(kept)
 
 
 class SentenceIndex:
@@ -137,27 +159,12 @@ class SentenceIndex:
         self._size = cache_chunks
         self._cache: LRUCache[str, _ChunkSentences] = LRUCache(maxsize=max(cache_chunks, 1))
         self._lock = threading.Lock()  # cachetools caches are not thread-safe
-        self._last = threading.local()
 
     def pool(self, evidence: Sequence[Evidence]) -> SentencePool:
-        """The candidate sentences of `evidence`; those of uncached chunks read or embedded.
-
-        The composer and the verifier of one request ask for the same evidence in turn: the
-        last pool built on this thread is handed out again for the same numbered chunks.
-        """
+        """The candidate sentences of `evidence`; those of uncached chunks read or embedded,
+        all in one call."""
         model = self._embedder.model_id
         keys = [sentence_key(model, item.chunk) for item in evidence]
-        signature = tuple(zip((item.number for item in evidence), keys, strict=True))
-        last: tuple[tuple[tuple[int, str], ...], SentencePool] | None = getattr(
-            self._last, "pool", None
-        )
-        if last is not None and last[0] == signature and last[1].evidence == tuple(evidence):
-            return last[1]
-        built = self._build(evidence, keys)
-        self._last.pool = (signature, built)
-        return built
-
-    def _build(self, evidence: Sequence[Evidence], keys: list[str]) -> SentencePool:
         found: dict[int, _ChunkSentences] = {}
         missing: list[int] = []
         for position, key in enumerate(keys):
@@ -179,7 +186,7 @@ class SentenceIndex:
             vectors=self._stack([entry.vectors for entry in entries]),
             context_vectors=self._stack([entry.context_vectors for entry in entries]),
             terms=tuple(t for entry in entries for t in entry.terms),
-            suspected=sum(entry.suspected for entry in entries),
+            left_out=tuple(entry.suspected for entry in entries),
         )
 
     def _candidates(self, chunk: ChunkRecord, entry: ChunkSentences) -> _ChunkSentences:

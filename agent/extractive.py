@@ -54,9 +54,9 @@ from agent.answer_shape import (
     procedure_runs,
     resolve_reference,
 )
-from agent.evidence import SentenceIndex, SentencePool
+from agent.evidence import SentencePool
 from agent.settings import AgentSettings
-from agent.types import ComposedSentence, ComposeRequest, Composition
+from agent.types import ComposedSentence, Composition
 from retrieval.embedding.embedder import Embedder
 from retrieval.sentences import content_terms
 
@@ -183,15 +183,11 @@ class ExtractiveComposer:
         self,
         *,
         embedder: Embedder,
-        sentences: SentenceIndex | None = None,
         query_vector: QueryVectors | None = None,
         settings: AgentSettings | None = None,
         answer_scores: AnswerScores | None = None,
     ) -> None:
         self._settings = settings or AgentSettings()
-        self._sentences = sentences or SentenceIndex(
-            embedder=embedder, cache_chunks=self._settings.sentence_cache_chunks
-        )
         self._query_vector = query_vector or embedder.embed_query
         self._answer_scores = answer_scores
 
@@ -199,10 +195,11 @@ class ExtractiveComposer:
     def name(self) -> str:
         return "extractive"
 
-    def compose(self, request: ComposeRequest) -> Composition:
-        if not request.evidence:
+    def compose(self, question: str, pool: SentencePool) -> Composition:
+        """Cited sentences of `pool` (the request's candidate sentences, numbered as its
+        evidence) that answer `question`."""
+        if not pool.evidence:
             return Composition(sentences=[], composer=self.name, notes=("no evidence",))
-        pool = self._sentences.pool(request.evidence)
         references = [resolve_reference(pool, i) for i in range(len(pool))]
         usable = [
             not is_question_line(pool, i)
@@ -212,10 +209,10 @@ class ExtractiveComposer:
         ]
         if not any(usable):
             return Composition(sentences=[], composer=self.name, notes=("no candidate sentence",))
-        relevance = self.scores(pool, request.question)
-        lead = self._lead(pool, relevance, usable, request.question)
-        chosen = self._choose(pool, relevance, usable, lead, request.question)
-        how = asks_how(request.question)
+        relevance = self.scores(pool, question)
+        lead = self._lead(pool, relevance, usable, question)
+        chosen = self._choose(pool, relevance, usable, lead, question)
+        how = asks_how(question)
         if how:
             chosen = self._with_procedure(pool, relevance, chosen)
         shaped = _shape(pool, chosen, usable, references, how)

@@ -6,7 +6,10 @@
 Every step is timed (`Answer.timings_ms`) and runs in a tracer span. What is retrieved, who may
 see it and what is cited is decided here, never by a composer: evidence comes only from the
 permission-filtered retriever, every chunk is re-checked with the policy engine before a
-composer sees it, and every citation again before it is shown.
+composer sees it, and every citation again before it is shown. A request's evidence sentences
+are read once, into one `SentencePool` passed to the on-topic check, the extractive composer and
+the verifier. The `Answer` is put together by `agent.answer_assembly`; what a request's
+answer-cache key holds, and which answers may be reused, is `agent.answer_cache_scope`.
 """
 
 from __future__ import annotations
@@ -17,33 +20,26 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from agent.answer_assembly import assemble_answer, with_timings
 from agent.answer_cache import AnswerCache
+from agent.answer_cache_scope import CacheScope, answer_flags, composer_version, reused_answer
 from agent.conversation import (
     Condenser,
     ConversationStore,
     Turn,
 )
-from agent.decision import Decision, decide, handoff_summary, status_text
-from agent.evidence import SentenceIndex, on_topic, select_evidence
+from agent.decision import decide
+from agent.evidence import SentenceIndex, SentencePool, on_topic, select_evidence
 from agent.extractive import ExtractiveComposer
 from agent.llm.errors import LLMError
-from agent.llm.prompts import PromptTemplate
 from agent.screening import QuestionScreen, check_conversation_id
 from agent.settings import AgentSettings
 from agent.tracing.port import SpanHandle, TraceHandle, Tracer
-from agent.types import (
-    Answer,
-    Citation,
-    Composer,
-    ComposeRequest,
-    Composition,
-    Evidence,
-    TokenUsage,
-)
-from agent.verification import CitationVerifier, Verification, VerifiedSentence
+from agent.types import Answer, Composer, ComposeRequest, Composition, Evidence
+from agent.verification import CitationVerifier, Verification
 from policies.access.engine import PolicyEngine
 from policies.access.filters import AccessFilter
 from policies.access.principal import Principal
@@ -111,38 +107,39 @@ class AnswerService:
     ) -> None:
         """Every collaborator is given (`api.bootstrap.answering` builds them as settings say);
         None, where allowed, switches a feature off: `composer` (the extractive composer
-        alone), `guard` (no masking), `sentence_vectors` (sentences embedded on the fly),
-        `cache`, `reader` (the decision rests on the confidence alone), `metrics` (answers not
-        counted). The extractive composer and the verifier are the pipeline's own parts, built
-        on its one sentence index."""
+        alone; `fallback_composers` are tried in turn when it fails), `guard` (no masking),
+        `sentence_vectors` (sentences embedded on the fly), `cache`, `reader` (the decision
+        rests on the confidence alone), `metrics` (answers not counted). The sentence index,
+        the extractive composer (the one that cannot fail, tried last) and the verifier are
+        the pipeline's own parts: each request's sentence pool is built once and passed to
+        them."""
         s = settings
         self._metrics = metrics
         self._settings = s
         self._retrieval = retrieval
         self._policy = policy
         self._index_version = index_version
-        sentences = SentenceIndex(
+        self._sentences = SentenceIndex(
             embedder=embedder, cache_chunks=s.sentence_cache_chunks, vectors=sentence_vectors
         )
-        self._sentences = sentences
         self._extractive = ExtractiveComposer(
             embedder=embedder,
-            sentences=sentences,
             query_vector=retrieval.embed_query,
             settings=s,
             # the reader picks the lead: the sentence that states the answer, not the most similar
             answer_scores=None if reader is None else _answer_scores(reader),
         )
-        chain = [composer or self._extractive, *fallback_composers]
-        if not any(isinstance(c, ExtractiveComposer) for c in chain):
-            chain.append(self._extractive)  # the composer that cannot fail comes last
-        self._composers = tuple(chain)
+        # The composers tried before the extractive one, in turn.
+        self._composers: tuple[Composer, ...] = (
+            () if composer is None else (composer, *fallback_composers)
+        )
         self._cache = cache
         # The composers' part of a cache key: a prompt edit starts a fresh key space.
-        self._prompt_version = "|".join(_composer_version(c) for c in self._composers)
+        self._prompt_version = "|".join(
+            [*(composer_version(c) for c in self._composers), self._extractive.name]
+        )
         self._verifier = CitationVerifier(
             embedder=embedder,
-            sentences=sentences,
             query_vector=retrieval.embed_query,
             settings=s,
             reader=reader,  # None: the decision rests on the confidence alone
@@ -210,10 +207,12 @@ class AnswerService:
                 span.set(history_turns=len(history), condensed=standalone != screened.text)
             cache_scope, cached = self._lookup(run, principal, standalone, screened.human_requested)
             if cached is not None:
-                answer = _from_cache(cached, cid=cid, question=screened.text, run=run, root=root)
                 return self._finish_cached(
                     run,
-                    answer=answer,
+                    cached=cached,
+                    root=root,
+                    cid=cid,
+                    question=screened.text,
                     principal=principal,
                     asker=asker,
                     standalone=standalone,
@@ -237,22 +236,24 @@ class AnswerService:
                     limit=self._settings.evidence_k,
                     min_similarity=self._settings.evidence_min_similarity,
                 )
-                # Cutting and embedding the evidence's sentences here (cached per chunk) lets
-                # the composer and the verifier share them, and shows what was left out.
+                # The evidence's sentences, cut and embedded once per request (cached per
+                # chunk): the on-topic check, the composer and the verifier share this pool,
+                # and it shows what was left out.
                 pool = self._sentences.pool(self._evidence(selected, access))
-                evidence = on_topic(
+                topical = on_topic(
                     pool,
                     self._retrieval.embed_query(standalone),
                     min_similarity=self._settings.sentence_min_similarity,
                 )
+                evidence = list(topical.evidence)
                 if pool.suspected or any(e.chunk.injection_suspected for e in evidence):
                     run.flag("evidence_injection_suspected")
                 span.set(evidence=len(evidence), sentences=len(pool), suspected=pool.suspected)
             with self._step(run, "compose") as span:
-                composition = self._compose(standalone, evidence, asker, history, run)
+                composition = self._compose(standalone, topical, asker, history, run)
                 span.set(composer=composition.composer, sentences=len(composition.sentences))
             with self._step(run, "verify") as span:
-                verification = self._verify(standalone, composition, evidence, access)
+                verification = self._verify(standalone, composition, topical, access)
                 span.set(
                     kept=len(verification.sentences),
                     dropped=verification.dropped,
@@ -272,7 +273,7 @@ class AnswerService:
                     settings=self._settings,
                 )
                 span.set(status=decision.status, reason=decision.reason)
-            answer = self._build(
+            answer = assemble_answer(
                 cid=cid,
                 question=screened.text,
                 decision=decision,
@@ -280,8 +281,10 @@ class AnswerService:
                 evidence=evidence,
                 composition=composition,
                 policy_version=result.policy_version,
-                run=run,
+                index_version=self._index_version(),
+                flags=run.flags,
                 trace_id=root.trace_id or None,
+                guard=self._guard,
             )
             self._record(run, answer, principal, asker, standalone)
             if cache_scope is not None:
@@ -289,7 +292,7 @@ class AnswerService:
             run.timings["total"] = (time.perf_counter() - started) * 1000
             root.set_output({"status": answer.status, "citations": len(answer.citations)})
             root.score("answer_score", round(verification.answer_score, 4))
-        return _with_timings(answer, run.timings)
+        return with_timings(answer, run.timings)
 
     def _access(self, principal: Principal) -> AccessFilter:
         """The principal's access under the current policy (a policy edit applies at once: a
@@ -299,14 +302,14 @@ class AnswerService:
 
     def _lookup(
         self, run: _Run, principal: Principal, question: str, human_requested: bool
-    ) -> tuple[_CacheScope | None, Answer | None]:
+    ) -> tuple[CacheScope | None, Answer | None]:
         """The cache step: this request's key scope, and the answer cached under it, if any.
         No scope when there is no cache or the asker wants a human (a hand-off is never cached).
         """
         if self._cache is None or human_requested:
             return None, None
         with self._step(run, "cache") as span:
-            scope = _CacheScope(question, self._access(principal), self._index_version())
+            scope = CacheScope(question, self._access(principal), self._index_version())
             cached = self._cache.get(
                 question=question,
                 access=scope.access,
@@ -320,15 +323,25 @@ class AnswerService:
         self,
         run: _Run,
         *,
-        answer: Answer,
+        cached: Answer,
+        root: TraceHandle,
+        cid: str,
+        question: str,
         principal: Principal,
         asker: str,
         standalone: str,
         started: float,
     ) -> Answer:
+        """The cached answer as this request's, recorded like any other."""
+        for flag in answer_flags(cached):
+            run.flag(flag)
+        root.set_output({"status": cached.status, "citations": len(cached.citations)})
+        answer = reused_answer(
+            cached, cid=cid, question=question, flags=run.flags, trace_id=root.trace_id or None
+        )
         self._record(run, answer, principal, asker, standalone)
         run.timings["total"] = (time.perf_counter() - started) * 1000
-        return _with_timings(answer, run.timings)
+        return with_timings(answer, run.timings)
 
     def _record(
         self, run: _Run, answer: Answer, principal: Principal, asker: str, standalone: str
@@ -340,18 +353,12 @@ class AnswerService:
                 [Turn("user", answer.question, standalone), Turn("assistant", answer.answer)],
             )
             # The record carries the timings of every step before this one.
-            self._recorder.record(_with_timings(answer, run.timings), principal, owner=run.owner)
+            self._recorder.record(with_timings(answer, run.timings), principal, owner=run.owner)
 
-    def _store_in_cache(self, scope: _CacheScope, answer: Answer, run: _Run) -> None:
-        """Keep an answer another request with the same question and access may reuse: not a
-        hand-off (its summary is this request's), not one made by a fallback composer, and not
-        one made while the index changed under it."""
+    def _store_in_cache(self, scope: CacheScope, answer: Answer, run: _Run) -> None:
+        """Keep an answer another request with the same question and access may reuse."""
         assert self._cache is not None
-        if (
-            answer.status == "escalated"
-            or "composer_fallback" in run.flags
-            or answer.index_version != scope.index_version
-        ):
+        if not scope.admits(answer, run.flags):
             return
         self._cache.put(
             question=scope.question,
@@ -385,158 +392,42 @@ class AnswerService:
     def _compose(
         self,
         question: str,
-        evidence: list[Evidence],
+        pool: SentencePool,
         asker: str,
         history: list[Turn],
         run: _Run,
     ) -> Composition:
-        if not evidence:  # refused without calling any composer (or model)
-            return Composition(sentences=[], composer=self._composers[0].name)
+        """The first composition a composer gives for `pool`'s evidence; an `LLMError` moves on
+        to the next composer, down to the extractive one."""
+        if not pool.evidence:  # refused without calling any composer (or model)
+            first = self._composers[0].name if self._composers else self._extractive.name
+            return Composition(sentences=[], composer=first)
         request = ComposeRequest(
             question=question,
-            evidence=evidence,
+            evidence=pool.evidence,
             user_key=asker,
             conversation=[(t.role, t.text) for t in history],
         )
-        for composer in self._composers[:-1]:
+        for composer in self._composers:
             try:
                 return composer.compose(request)
             except LLMError as exc:
                 run.flag("composer_fallback")
                 log.warning("composer %s failed (%s); trying the next one", composer.name, exc)
-        return self._composers[-1].compose(request)
+        return self._extractive.compose(question, pool)
 
     def _verify(
         self,
         question: str,
         composition: Composition,
-        evidence: list[Evidence],
+        pool: SentencePool,
         access: AccessFilter,
     ) -> Verification:
-        verification = self._verifier.verify(question, composition, evidence)
+        verification = self._verifier.verify(question, composition, pool)
         readable = [v for v in verification.sentences if self._readable(v.evidence, access)]
         if len(readable) == len(verification.sentences):
             return verification
         return verification.restricted(readable, "removed sentences failing the policy re-check")
-
-    def _handoff(
-        self,
-        question: str,
-        decision: Decision,
-        verification: Verification,
-        evidence: list[Evidence],
-    ) -> str | None:
-        """The hand-off summary of an escalated answer, masked part by part with the request's
-        placeholders; the guard then knows the whole is masked, so the audit record and the
-        trace do not analyse it again."""
-        if decision.status != "escalated":
-            return None
-        guard = self._guard
-        summary = handoff_summary(
-            question=question,
-            decision=decision,
-            verification=verification,
-            evidence=evidence,
-            mask=guard.mask_text if guard is not None else None,
-        )
-        if guard is not None:
-            guard.mark_masked(summary)
-        return summary
-
-    def _build(
-        self,
-        *,
-        cid: str,
-        question: str,
-        decision: Decision,
-        verification: Verification,
-        evidence: list[Evidence],
-        composition: Composition,
-        policy_version: str,
-        run: _Run,
-        trace_id: str | None,
-    ) -> Answer:
-        shown = verification.sentences if decision.show_answer else []
-        citations = [_citation(n, v) for n, v in enumerate(shown, 1)]
-        body = " ".join(f"{v.text} [{n}]" for n, v in enumerate(shown, 1))
-        prefix = status_text(decision)
-        text = f"{prefix} {body}".strip() if prefix else body
-        summary = self._handoff(question, decision, verification, evidence)
-        return Answer(
-            answer_id=uuid.uuid4().hex,
-            status=decision.status,
-            answer=text,
-            citations=citations,
-            conversation_id=cid,
-            question=question,
-            policy_version=policy_version,
-            index_version=self._index_version(),
-            composer=composition.composer,
-            prompt_id=composition.prompt_id,
-            prompt_version=composition.prompt_version,
-            handoff_summary=summary,
-            usage=composition.usage,
-            flags=tuple(run.flags),
-            trace_id=trace_id,
-        )
-
-
-@dataclass(frozen=True)
-class _CacheScope:
-    """What an answer-cache key of one request is made of (besides the prompt version)."""
-
-    question: str  # the standalone question
-    access: AccessFilter
-    index_version: str
-
-
-# Flags that describe the request rather than the answer: a cache hit takes them from its own.
-_REQUEST_FLAGS = frozenset(
-    {"follow_up_condensed", "question_injection_suspected", "human_requested"}
-)
-CACHE_HIT_FLAG = "cache_hit"
-
-
-def _from_cache(cached: Answer, *, cid: str, question: str, run: _Run, root: TraceHandle) -> Answer:
-    """A cached answer as this request's: its own id, conversation, question, trace and flags;
-    no tokens spent."""
-    for flag in cached.flags:
-        if flag not in _REQUEST_FLAGS:
-            run.flag(flag)
-    run.flag(CACHE_HIT_FLAG)
-    root.set_output({"status": cached.status, "citations": len(cached.citations)})
-    return replace(
-        cached,
-        answer_id=uuid.uuid4().hex,
-        conversation_id=cid,
-        question=question,
-        trace_id=root.trace_id or None,
-        usage=TokenUsage(),
-        flags=tuple(run.flags),
-        handoff_summary=None,
-    )
-
-
-def _composer_version(composer: Composer) -> str:
-    prompt = getattr(composer, "prompt", None)
-    return prompt.cache_version if isinstance(prompt, PromptTemplate) else composer.name
-
-
-def _citation(marker: int, sentence: VerifiedSentence) -> Citation:
-    chunk = sentence.evidence.chunk
-    return Citation(
-        marker=marker,
-        document_id=chunk.document_id,
-        title=chunk.title,
-        source_id=chunk.source_id,
-        uri=chunk.uri,
-        chunk_id=chunk.chunk_id,
-        quote=sentence.quote,
-        start=chunk.start + sentence.start,
-        end=chunk.start + sentence.end,
-        support=sentence.support,
-        document_version=chunk.document_version,
-    )
 
 
 def _asker_key(owner: str | None, principal: Principal) -> str:
@@ -545,10 +436,6 @@ def _asker_key(owner: str | None, principal: Principal) -> str:
     never share one; only a direct caller with neither owner nor user is "anonymous"."""
     who = owner or principal.user_id or "anonymous"
     return hashlib.sha256(f"proofdesk-asker:{who}".encode()).hexdigest()[:24]
-
-
-def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:
-    return replace(answer, timings_ms={k: round(v, 3) for k, v in timings.items()})
 
 
 def _answer_scores(reader: Reader) -> Callable[[str, Sequence[str]], list[float]]:

@@ -41,13 +41,12 @@ applies); the extractive composer's quotes stay supported by construction.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from agent.evidence import SentenceIndex, SentencePool
+from agent.evidence import SentencePool
 from agent.extractive import QueryVectors, relevance_scores
 from agent.settings import AgentSettings
 from agent.types import ComposedSentence, Composition, Evidence
@@ -142,7 +141,6 @@ class CitationVerifier:
         self,
         *,
         embedder: Embedder,
-        sentences: SentenceIndex | None = None,
         query_vector: QueryVectors | None = None,
         settings: AgentSettings | None = None,
         reader: Reader | None = None,
@@ -150,18 +148,14 @@ class CitationVerifier:
         self._embedder = embedder
         self._reader = reader
         self._settings = settings or AgentSettings()
-        self._sentences = sentences or SentenceIndex(
-            embedder=embedder, cache_chunks=self._settings.sentence_cache_chunks
-        )
         self._query_vector = query_vector or embedder.embed_query
 
-    def verify(
-        self, question: str, composition: Composition, evidence: Sequence[Evidence]
-    ) -> Verification:
+    def verify(self, question: str, composition: Composition, pool: SentencePool) -> Verification:
+        """Checks `composition` against `pool`, the candidate sentences of the evidence it was
+        composed from (numbered as the composer saw them)."""
         s = self._settings
         if not composition.sentences:
             return Verification([], 0, 0.0)
-        pool = self._sentences.pool(evidence)
         numbered = {e.number: i for i, e in enumerate(pool.evidence)}
         relevance = relevance_scores(pool, question, self._query_vector(question), settings=s)
         free = [

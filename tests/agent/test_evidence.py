@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from agent.evidence import select_evidence
+from agent.evidence import SentenceIndex, on_topic, select_evidence
+from agent.types import Evidence
 from policies.access.filters import AccessFilter
+from retrieval.embedding.embedder import Embedder
 from retrieval.records import ChunkRecord, ScoredChunk
 from retrieval.sentences import content_terms, numbers_in, sentence_units
 from retrieval.service import RetrievalResult, RetrievedChunk
@@ -130,3 +133,50 @@ def test_evidence_keeps_on_topic_chunks_numbered_from_one() -> None:
     )
     evidence = select_evidence(result, limit=2, min_similarity=0.2)
     assert [(e.number, e.chunk.chunk_id) for e in evidence] == [(1, "c1"), (2, "c3")]
+
+
+def _chunk(chunk_id: str, title: str, text: str) -> ChunkRecord:
+    return ChunkRecord(
+        chunk_id=chunk_id,
+        document_id=f"src:{chunk_id}.md",
+        source_id="src",
+        title=title,
+        heading_path=(title,),
+        uri=f"file:///{chunk_id}.md",
+        start=0,
+        end=len(text),
+        text=text,
+        content_hash=chunk_id,
+        document_version="v1",
+        read=("public",),
+        deny=(),
+        doc_type="md",
+        ordinal=0,
+    )
+
+
+def test_on_topic_narrows_the_pool_to_what_a_pool_of_its_evidence_holds(
+    embedder: Embedder,
+) -> None:
+    chunks = [
+        _chunk("bin", "Recycle bin", "Deleted files stay in the recycle bin for 93 days."),
+        _chunk("food", "Cafeteria", "The cafeteria serves pizza every Friday at noon."),
+        _chunk("restore", "Restoring files", "Restore a deleted file from the recycle bin."),
+    ]
+    evidence = [Evidence(number=n, chunk=c, score=0.5) for n, c in enumerate(chunks, 1)]
+    index = SentenceIndex(embedder=embedder, cache_chunks=0)
+    question = embedder.embed_query("How long are deleted files kept in the recycle bin?")
+
+    narrowed = on_topic(index.pool(evidence), question, min_similarity=0.5)
+
+    assert [(e.number, e.chunk.chunk_id) for e in narrowed.evidence] == [(1, "bin"), (2, "restore")]
+    built = index.pool(narrowed.evidence)
+    assert narrowed.evidence == built.evidence
+    assert (narrowed.owners, narrowed.sentences, narrowed.terms) == (
+        built.owners,
+        built.sentences,
+        built.terms,
+    )
+    np.testing.assert_array_equal(narrowed.vectors, built.vectors)
+    np.testing.assert_array_equal(narrowed.context_vectors, built.context_vectors)
+    assert on_topic(index.pool(evidence), question, min_similarity=2.0).evidence == ()

@@ -20,7 +20,7 @@ from agent.answer_shape import (
 )
 from agent.evidence import SentenceIndex
 from agent.extractive import ExtractiveComposer
-from agent.types import ComposeRequest, Evidence
+from agent.types import Evidence
 from retrieval.embedding.embedder import Embedder
 from retrieval.records import ChunkRecord
 
@@ -99,19 +99,27 @@ def _evidence(*chunks: ChunkRecord) -> list[Evidence]:
 
 
 @pytest.fixture(scope="module")
+def sentences(embedder: Embedder) -> SentenceIndex:
+    return SentenceIndex(embedder=embedder)
+
+
+@pytest.fixture(scope="module")
 def composer(embedder: Embedder) -> ExtractiveComposer:
-    return ExtractiveComposer(embedder=embedder, sentences=SentenceIndex(embedder=embedder))
+    return ExtractiveComposer(embedder=embedder)
 
 
-def _answer(composer: ExtractiveComposer, question: str, *chunks: ChunkRecord) -> list[str]:
-    request = ComposeRequest(question=question, evidence=_evidence(*chunks), user_key="u")
-    return [s.text for s in composer.compose(request).sentences]
+def _answer(
+    composer: ExtractiveComposer, sentences: SentenceIndex, question: str, *chunks: ChunkRecord
+) -> list[str]:
+    pool = sentences.pool(_evidence(*chunks))
+    return [s.text for s in composer.compose(question, pool).sentences]
 
 
 def test_the_password_reset_answer_leads_with_the_reset_and_keeps_the_steps_in_order(
     composer: ExtractiveComposer,
+    sentences: SentenceIndex,
 ) -> None:
-    answer = _answer(composer, QUESTION, STEPS_CHUNK, FAQ_CHUNK, INTRO_CHUNK)
+    answer = _answer(composer, sentences, QUESTION, STEPS_CHUNK, FAQ_CHUNK, INTRO_CHUNK)
     # It leads with the reset: the FAQ's answer or the procedure's first step (the reset page).
     assert "https://password.northwind-labs.example" in answer[0]
     # No question line, no sentence about the page.
@@ -131,8 +139,9 @@ def test_the_password_reset_answer_leads_with_the_reset_and_keeps_the_steps_in_o
 
 def test_a_step_pointing_to_the_rules_above_comes_with_the_rules(
     composer: ExtractiveComposer,
+    sentences: SentenceIndex,
 ) -> None:
-    answer = _answer(composer, QUESTION, STEPS_CHUNK, RULES_CHUNK, FAQ_CHUNK)
+    answer = _answer(composer, sentences, QUESTION, STEPS_CHUNK, RULES_CHUNK, FAQ_CHUNK)
     step = "Choose a new password that follows the rules above."
     assert step in answer
     after = answer[answer.index(step) + 1 :]
@@ -143,8 +152,11 @@ def test_a_step_pointing_to_the_rules_above_comes_with_the_rules(
 
 def test_sentences_that_describe_the_page_are_never_quoted(
     composer: ExtractiveComposer,
+    sentences: SentenceIndex,
 ) -> None:
-    answer = _answer(composer, "What does the password page explain?", INTRO_CHUNK, RULES_CHUNK)
+    answer = _answer(
+        composer, sentences, "What does the password page explain?", INTRO_CHUNK, RULES_CHUNK
+    )
     assert answer and not any(is_page_description(s) for s in answer)
     assert is_page_description("This document describes how to request a laptop.")
     assert not is_page_description("This laptop describes a full circle when opened.")
@@ -152,16 +164,19 @@ def test_sentences_that_describe_the_page_are_never_quoted(
 
 def test_a_sentence_announcing_text_that_is_not_there_is_dropped(
     composer: ExtractiveComposer,
+    sentences: SentenceIndex,
 ) -> None:
     text = (
         "Approvals are routed automatically in ProcureDesk, as follows:\n\n"
         "Purchases over $10,000 need the department head's approval in ProcureDesk.\n"
     )
     cut = _chunk(text[:63], chunk_id="cut", document="fin:po.md", headings=("POs",), start=0)
-    answer = _answer(composer, "Who approves purchase orders in ProcureDesk?", cut, FAQ_CHUNK)
+    answer = _answer(
+        composer, sentences, "Who approves purchase orders in ProcureDesk?", cut, FAQ_CHUNK
+    )
     assert not any(s.endswith("as follows:") for s in answer)
     whole = _chunk(text, chunk_id="whole", document="fin:po.md", headings=("POs",), start=0)
-    answer = _answer(composer, "Who approves purchase orders in ProcureDesk?", whole)
+    answer = _answer(composer, sentences, "Who approves purchase orders in ProcureDesk?", whole)
     announcing = "Approvals are routed automatically in ProcureDesk, as follows:"
     if announcing in answer:  # kept only with what it announces, right after it
         assert answer[answer.index(announcing) + 1].startswith("Purchases over $10,000")
@@ -217,16 +232,10 @@ def test_answer_scores_choose_the_lead_among_comparably_relevant_sentences(
         asked.append(texts)
         return [0.9 if i == 1 else 0.1 for i in range(len(texts))]
 
-    sentences = SentenceIndex(embedder=embedder)
-    request = ComposeRequest(
-        question="Where can I reset my password?",
-        evidence=_evidence(FAQ_CHUNK, STEPS_CHUNK),
-        user_key="u",
-    )
-    plain = ExtractiveComposer(embedder=embedder, sentences=sentences).compose(request)
-    read = ExtractiveComposer(embedder=embedder, sentences=sentences, answer_scores=reader).compose(
-        request
-    )
+    question = "Where can I reset my password?"
+    pool = SentenceIndex(embedder=embedder).pool(_evidence(FAQ_CHUNK, STEPS_CHUNK))
+    plain = ExtractiveComposer(embedder=embedder).compose(question, pool)
+    read = ExtractiveComposer(embedder=embedder, answer_scores=reader).compose(question, pool)
     assert len(asked) == 1 and 2 <= len(asked[0]) <= 8
     assert plain.sentences[0].text == asked[0][0]
     assert read.sentences[0].text == asked[0][1]

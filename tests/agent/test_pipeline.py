@@ -25,7 +25,7 @@ from ingest.parsing import parse_document
 from ingest.sources import FilesystemSource
 from policies.access.principal import Principal
 from policies.pii.guard import PiiGuard
-from tests.fixtures.counting import CountingRedactor
+from tests.fixtures.counting import CountingRedactor, CountingSentenceVectors
 from tests.fixtures.kb_index import KB, KbIndex
 from tests.fixtures.pii import make_guard
 
@@ -115,6 +115,32 @@ def test_an_answer_cites_exact_spans_of_the_documents(
         assert citation.support == 1.0
         assert citation.title and citation.uri and citation.chunk_id and citation.source_id
         assert citation.document_version
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["extractive", "after-a-model-failed"])
+def test_one_request_reads_its_evidence_sentences_once(kb_index: KbIndex, fallback: bool) -> None:
+    """With the per-chunk cache off, the on-topic check, the composer and the verifier still
+    read the evidence's sentences once, though the on-topic check left some evidence out: the
+    pipeline builds the pool once and passes it on, narrowed."""
+    vectors = CountingSentenceVectors(embedder=kb_index.embedder)
+    recording = _Recording()
+    service = _service(
+        kb_index,
+        # every retrieved chunk is evidence until its sentences are judged off topic
+        settings=AgentSettings(sentence_cache_chunks=0, evidence_min_similarity=-1.0),
+        sentence_vectors=vectors,
+        composer=_UnavailableModel() if fallback else None,
+        tracer=recording,
+    )
+    answer = service.answer(
+        "How long are deleted files kept in the recycle bin?", principal=_as(kb_index, "bob")
+    )
+    assert answer.status == "answered" and "93 days" in answer.answer
+    [read] = vectors.calls
+    assert len(read) == len(set(read))
+    on_topic = recording.attributes["evidence"]["evidence"]
+    assert isinstance(on_topic, int) and 1 <= on_topic < len(read)
+    assert {c.chunk_id for c in answer.citations} <= set(read)
 
 
 def test_every_step_is_timed(service: AnswerService, kb_index: KbIndex) -> None:
@@ -333,6 +359,7 @@ class _Recording:
     scores: dict[str, float] = field(default_factory=dict)
     answers: list[tuple[Answer, Principal]] = field(default_factory=list)
     owners: list[str | None] = field(default_factory=list)
+    attributes: dict[str, dict[str, object]] = field(default_factory=dict)  # per span name
 
     @property
     def trace_id(self) -> str:
@@ -357,7 +384,7 @@ class _Recording:
         yield self
 
     def set(self, **attrs: object) -> None:
-        return None
+        self.attributes.setdefault(self.spans[-1], {}).update(attrs)
 
     def set_output(self, value: object) -> None:
         return None
