@@ -55,14 +55,16 @@ def eval_settings(
     retrieval: RetrievalSettings | None = None,
     agent: AgentSettings | None = None,
     reader: ReaderSettings | None = None,
+    state_db: Path | None = None,
 ) -> Settings:
     """The product's settings for an index under `workdir` (`index/`, `state.db`) of the sources
     in `sources_file` under the policy in `policy_file` (the module docstring says what else
-    differs from a served process)."""
+    differs from a served process). `state_db`: the state database's file, instead of
+    `workdir/state.db` (one kept between runs, such as a benchmark's sentence vectors)."""
     return Settings(
         ingest=IngestSettings(
             sources_file=sources_file,
-            state_url=f"sqlite:///{workdir / 'state.db'}",
+            state_url=f"sqlite:///{state_db or workdir / 'state.db'}",
             precompute_pii=False,
         ),
         store=EdgeStoreSettings(path=workdir / "index"),
@@ -121,9 +123,11 @@ def build_index(
     settings: RetrievalSettings | None = None,
     agent: AgentSettings | None = None,
     reader: ReaderSettings | None = None,
+    state_db: Path | None = None,
 ) -> EvalIndex:
     """Open (and with `sync`, ingest every enabled source into) the index under `workdir`, with
-    `embedder` (a model the process already loaded). `settings`: the search's."""
+    `embedder` (a model the process already loaded). `settings`: the search's; `state_db`: see
+    `eval_settings`."""
     chosen = eval_settings(
         workdir=workdir,
         sources_file=sources_file,
@@ -131,6 +135,7 @@ def build_index(
         retrieval=settings,
         agent=agent,
         reader=reader,
+        state_db=state_db,
     )
     parts = Components(chosen, embedder=embedder)
     try:

@@ -15,6 +15,7 @@ from api.settings import Settings
 if TYPE_CHECKING:
     from agent.audit.store import AuditStore
     from api.retention import RetentionReport
+    from ingest.chunking import Chunker
     from ingest.jobs import JobStore
     from ingest.runner import SyncRunner
     from ingest.scheduler import ScheduledTask
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ingest.state_prune import PruneReport, StatePruner
     from retrieval.embedding.embedder import Embedder
     from retrieval.sentence_vectors import SentenceVectors
-    from retrieval.service import RetrievalService
+    from retrieval.service import RetrievalService, RetrievalSettings
     from retrieval.store import VectorStore
 
 __all__ = [
@@ -41,6 +42,7 @@ class IngestContext:
     store: VectorStore
     state: StateStore
     embedder: Embedder
+    chunker: Chunker  # how ingest cuts documents (and the prune keys cached embeddings by)
     sentences: SentenceVectors  # the sentence vectors ingestion writes and answering reads
     pruner: StatePruner  # removes state rows no chunk in the index uses any more
     release: Callable[[], None]  # closes the index (its lock released)
@@ -49,15 +51,18 @@ class IngestContext:
         self.release()
 
 
-def build_retrieval(parts: Components) -> RetrievalService:
-    """Search over the index, as the policy allows."""
+def build_retrieval(
+    parts: Components, *, settings: RetrievalSettings | None = None
+) -> RetrievalService:
+    """Search over the index, as the policy allows. `settings`: instead of the process's
+    `retrieval` settings (a benchmark's baseline, such as search without the query cache)."""
     from retrieval.service import RetrievalService
 
     return RetrievalService(
         store=parts.store,
         embedder=parts.embedder,
         policy=parts.policy,
-        settings=parts.settings.retrieval,
+        settings=settings or parts.settings.retrieval,
     )
 
 
@@ -118,6 +123,7 @@ def build_ingest(parts: Components, *, registry: SourceRegistry | None = None) -
         store=store,
         state=state,
         embedder=embedder,
+        chunker=chunker,
         sentences=sentences,
         pruner=pruner,
         release=parts.release_store,

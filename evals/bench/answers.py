@@ -2,7 +2,11 @@
 
 The index is the retrieval benchmark's corpus (every SciFact chunk as ingestion cuts and embeds
 it, synthesised chunks up to the size, access lists from 300 nested groups; see
-`evals.bench.retrieval`), loaded into Qdrant Edge and optimised. Timed per question, as 50 users
+`evals.bench.retrieval`), loaded into Qdrant Edge and optimised. The index, the policy, the
+sentence vectors, the search and the answer pipeline are the product's, built through the
+composition root (`evals.eval_index`: `Components`, `build_ingest`, `build_retrieval`,
+`answer_service`); only the baseline's search is built apart (`build_retrieval` with the
+query cache off). Timed per question, as 50 users
 in turn: `AnswerService.answer` end to end (screen → retrieve as the principal → select evidence →
 extractive compose → verify every sentence against its span → decide; no HTTP, no LLM, answer
 cache off, tracing off; the query-embedding cache on, as served, so that the pipeline's steps
@@ -36,20 +40,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agent.settings import AgentSettings
-from api.bootstrap.answering import answer_service
+from api.bootstrap.index import build_retrieval
 from evals.bench.baseline import TOP_K, percentiles
 from evals.bench.retrieval import build_corpus, load_edge_index, load_queries, real_chunks
+from evals.corpus_files import write_sources_file
+from evals.eval_index import answer_service_over, build_index
 from evals.suites.clapnq import load_clapnq
 from evals.suites.retrieval import default_cache_dir
-from ingest.state import create_state_engine
-from policies.access.casbin_engine import CasbinPolicyEngine
-from policies.access.settings import PolicySettings
-from retrieval.edge_store import EdgeStore
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.reading import PASSAGE_TOKENS, SENTENCE_TOKENS, Reader, ReaderSettings, shared_reader
 from retrieval.records import ChunkRecord
-from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore, shown_texts
-from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings
+from retrieval.sentence_vectors import SentenceVectors, shown_texts
+from retrieval.service import RetrievalRequest
 
 __all__ = ["SENTENCE_DB", "bench_rows", "run", "store_sentence_vectors"]
 
@@ -91,67 +93,64 @@ def run(
     reader_settings: ReaderSettings | None = None,
 ) -> dict[str, object]:
     embedder = embedder or load_embedder()
-    reader = shared_reader(reader_settings or ReaderSettings())
-    texts, vectors = real_chunks(data, embedder, cache_dir or default_cache_dir())
+    cache = cache_dir or default_cache_dir()
+    texts, vectors = real_chunks(data, embedder, cache)
     corpus = build_corpus(texts, vectors, size)
     asked = load_queries(data, questions + _WARMUP)
-    cache = cache_dir or default_cache_dir()
-    state = create_state_engine(f"sqlite:///{cache / SENTENCE_DB}")
-    sentences = SentenceVectors(
-        embedder=embedder, store=SentenceVectorStore(engine=state, dimension=embedder.dimension)
-    )
-    precomputed = store_sentence_vectors(corpus.chunks, sentences)
     with tempfile.TemporaryDirectory(prefix="pd-bench-answers-") as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "policy.csv").write_text("\n".join(corpus.policy_lines) + "\n", encoding="utf-8")
-        store = EdgeStore(path=tmp / "edge", dimension=embedder.dimension)
+        (tmp / "empty").mkdir()
+        # The product's composition (`evals.eval_index`): the index, the policy, the sentence
+        # vectors and the search as the composition root builds them. The corpus is loaded
+        # into the index directly (it is synthesised, not ingested); the state database is the
+        # eval cache's, so the corpus's sentence vectors are computed once across runs.
+        index = build_index(
+            sources_file=write_sources_file(tmp / "sources.yaml", [("bench", tmp / "empty")]),
+            policy_file=tmp / "policy.csv",
+            workdir=tmp,
+            embedder=embedder,
+            sync=False,
+            reader=reader_settings,
+            state_db=cache / SENTENCE_DB,
+        )
         try:
-            load_edge_index(corpus, store)
-            store.optimize()
-            with CasbinPolicyEngine(
-                settings=PolicySettings(policy_path=tmp / "policy.csv")
-            ) as policy:
-                # The baseline embeds every query afresh. The pipeline gets a service of its own
-                # with the default query-embedding cache, as served: its steps reuse the one
-                # embedding of the question (each question is asked once, so never across runs).
-                retrieval = RetrievalService(
-                    store=store,
-                    embedder=embedder,
-                    policy=policy,
-                    settings=RetrievalSettings(query_cache_size=0),
+            precomputed = store_sentence_vectors(corpus.chunks, index.sentences)
+            load_edge_index(corpus, index.store)
+            index.store.optimize()
+            # The pipeline searches as served (`index.retrieval`, with the default
+            # query-embedding cache: its steps reuse the one embedding of the question, and
+            # each question is asked once, so never across runs). The baseline is the same
+            # search built without that cache: it embeds every query afresh.
+            baseline = build_retrieval(
+                index.parts,
+                settings=index.settings.retrieval.model_copy(update={"query_cache_size": 0}),
+            )
+            service = answer_service_over(index)
+            reader = shared_reader(index.settings.reader)  # the pipeline's (one per process)
+            principals = [index.policy.principal_for(u) for u in sorted(corpus.users)]
+            answer_ms: list[float] = []
+            retrieve_ms: list[float] = []
+            steps: dict[str, list[float]] = {}
+            statuses: Counter[str] = Counter()
+            for i, question in enumerate(asked):
+                principal = principals[i % len(principals)]
+                t = time.perf_counter()
+                baseline.retrieve(
+                    RetrievalRequest(query=question, principal=principal, top_k=TOP_K)
                 )
-                service = answer_service(
-                    retrieval=RetrievalService(store=store, embedder=embedder, policy=policy),
-                    policy=policy,
-                    embedder=embedder,
-                    index_version=lambda: "bench",
-                    sentence_vectors=sentences,
-                    reader=reader,
-                )
-                principals = [policy.principal_for(u) for u in sorted(corpus.users)]
-                answer_ms: list[float] = []
-                retrieve_ms: list[float] = []
-                steps: dict[str, list[float]] = {}
-                statuses: Counter[str] = Counter()
-                for i, question in enumerate(asked):
-                    principal = principals[i % len(principals)]
-                    t = time.perf_counter()
-                    retrieval.retrieve(
-                        RetrievalRequest(query=question, principal=principal, top_k=TOP_K)
-                    )
-                    retrieved = (time.perf_counter() - t) * 1000
-                    t = time.perf_counter()
-                    answer = service.answer(question, principal=principal)
-                    answered = (time.perf_counter() - t) * 1000
-                    if i >= _WARMUP:
-                        retrieve_ms.append(retrieved)
-                        answer_ms.append(answered)
-                        statuses[answer.status] += 1
-                        for step, ms in answer.timings_ms.items():
-                            steps.setdefault(step, []).append(ms)
+                retrieved = (time.perf_counter() - t) * 1000
+                t = time.perf_counter()
+                answer = service.answer(question, principal=principal)
+                answered = (time.perf_counter() - t) * 1000
+                if i >= _WARMUP:
+                    retrieve_ms.append(retrieved)
+                    answer_ms.append(answered)
+                    statuses[answer.status] += 1
+                    for step, ms in answer.timings_ms.items():
+                        steps.setdefault(step, []).append(ms)
         finally:
-            store.close()
-            state.dispose()
+            index.close()
     return {
         "chunks": len(corpus.chunks),
         "questions": len(answer_ms),

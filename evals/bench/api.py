@@ -4,15 +4,18 @@ The index is the retrieval benchmark's corpus (see `evals.bench.retrieval`), wri
 Edge shard that a real `proofdesk serve` subprocess (uvicorn, one process) then owns, with the
 corpus's Casbin policy, an API key file (a `chat` + `act_as` key) and the answer cache off, so
 that every request runs the whole extractive pipeline (masking worker and audit record
-included). A load generator in this process (asyncio + httpx, keep-alive, a fixed number of
-concurrent clients) sends `POST /v1/chat` as the corpus's 50 users in turn, each request a
-question not asked before (SciFact's and CLAP NQ's), bounded by a request count and a time
-limit, and reports throughput, p50/p95/p99, errors and the server's CPU time per request
-(user + system of the server process and its PII analysis worker, from /proc: the cost that
-decides throughput on 2 cores, and a figure that moves far less than req/s with whatever else
-the machine runs). The server's state
-database holds every chunk's sentence vectors, as `proofdesk ingest` leaves it
-(`retrieval.sentence_vectors`).
+included). The server is the product's own process: `serve` builds `build_services` and
+`create_app` (the composition root) from the config file and runs them under uvicorn on
+127.0.0.1, apart from this process so that the load generator neither holds the server's
+interpreter lock nor counts in its CPU time. A load generator in this process (asyncio + httpx,
+keep-alive, a fixed number of concurrent clients) sends `POST /v1/chat` as the corpus's 50 users
+in turn, each request a question not asked before (SciFact's and CLAP NQ's), bounded by a
+request count and a time limit, and reports throughput, p50/p95/p99, errors and the server's
+CPU time per request (user + system of the server process and its PII analysis worker, from
+/proc: the cost that decides throughput on 2 cores, and a figure that moves far less than req/s
+with whatever else the machine runs). The server's index and state database (every chunk's
+sentence vectors and the PII findings of its sentences, as `proofdesk ingest` leaves them) are
+written through the composition root too: `Components` over the same config file.
 
 Four runs, each against a fresh server on the same index, so the table reads as ratios:
 `GET /healthz` (the server's ceiling on this machine: HTTP, auth-free), chat with tracing off,
@@ -45,6 +48,8 @@ import httpx
 import yaml
 
 from api.auth import generate_api_key, hash_api_key
+from api.bootstrap.components import Components
+from api.settings import load_settings
 from evals.bench.answers import SENTENCE_DB, store_sentence_vectors
 from evals.bench.baseline import percentiles
 from evals.bench.retrieval import (
@@ -56,11 +61,7 @@ from evals.bench.retrieval import (
 )
 from evals.corpus_files import read_jsonl
 from evals.suites.retrieval import default_cache_dir
-from ingest.state import create_state_engine
-from policies.pii.redaction import PresidioRedactor
-from retrieval.edge_store import EdgeStore
-from retrieval.embedding.embedder import load_embedder
-from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
+from retrieval.embedding.embedder import Embedder, load_embedder
 
 __all__ = ["bench_rows", "run"]
 
@@ -119,15 +120,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _write_index(corpus: Corpus, path: Path, dimension: int) -> None:
-    store = EdgeStore(path=path, dimension=dimension)
-    try:
-        load_edge_index(corpus, store)
-        store.optimize()
-    finally:
-        store.close()
-
-
 def _config(tmp: Path, corpus: Corpus, key: str, tracing: Mapping[str, object]) -> Path:
     (tmp / "policy.csv").write_text("\n".join(corpus.policy_lines) + "\n", encoding="utf-8")
     (tmp / "empty").mkdir(exist_ok=True)
@@ -171,6 +163,26 @@ def _config(tmp: Path, corpus: Corpus, key: str, tracing: Mapping[str, object]) 
     path = tmp / f"proofdesk-{len(list(tmp.glob('proofdesk-*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+def _prepare(tmp: Path, corpus: Corpus, key: str, embedder: Embedder) -> dict[str, float]:
+    """The server's index and state database, as `proofdesk ingest` leaves them for answering:
+    the corpus in the index, every chunk's sentence vectors and the PII findings of every
+    sentence. Built through the composition root over the settings the server reads (its
+    config file), so the store, the sentence vectors and the findings (keyed by the redactor's
+    fingerprint) are the ones it opens; the state database is the eval cache's (the findings
+    take long to compute), copied for the server. Returns what was computed now."""
+    settings = load_settings(_config(tmp, corpus, key, {}))
+    cached = default_cache_dir() / SENTENCE_DB
+    state = settings.ingest.model_copy(update={"state_url": f"sqlite:///{cached}"})
+    with Components(settings.model_copy(update={"ingest": state}), embedder=embedder) as parts:
+        load_edge_index(corpus, parts.store)
+        parts.store.optimize()
+        computed = store_sentence_vectors(corpus.chunks, parts.sentences, parts.redactor.precompute)
+    # Closing disposed of the state engine: its last connection checkpointed the WAL into the
+    # file, which the copy takes whole.
+    shutil.copyfile(cached, tmp / "s.db")
+    return computed
 
 
 def _stat(pid: int) -> list[str]:
@@ -313,22 +325,7 @@ def run(
     ]
     with receiver, tempfile.TemporaryDirectory(prefix="pd-bench-api-") as tmp_name:
         tmp = Path(tmp_name)
-        _write_index(corpus, tmp / "index", embedder.dimension)
-        # What `proofdesk ingest` leaves in the state database for answering: the sentence
-        # vectors of every chunk and the PII findings of every sentence (computed once into
-        # the eval cache, copied for the server).
-        cached = default_cache_dir() / SENTENCE_DB
-        engine = create_state_engine(f"sqlite:///{cached}")
-        result["sentence_vectors"] = store_sentence_vectors(
-            corpus.chunks,
-            SentenceVectors(
-                embedder=embedder,
-                store=SentenceVectorStore(engine=engine, dimension=embedder.dimension),
-            ),
-            PresidioRedactor(findings_engine=engine).precompute,  # the served settings
-        )
-        engine.dispose()  # the last connection checkpoints the WAL into the file
-        shutil.copyfile(cached, tmp / "s.db")
+        result["sentence_vectors"] = _prepare(tmp, corpus, key, embedder)
         for name, path, tracing in runs:
             config = _config(tmp, corpus, key, tracing)
             with _server(config, tmp / "server.log") as (url, pid):

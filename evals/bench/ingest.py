@@ -6,7 +6,10 @@ In one process, on the same chunks and the same embedder (the served backend, ON
   1. raw: chunk every document, then embed all chunk texts (embedding only);
   2. ingest: a full sync into a fresh Qdrant Edge index + SQLite state (parse, chunk, flag PII
      and injection, embed, BM25, upsert, record), storing every chunk's sentence vectors and
-     the PII findings of its sentences for answering, as `proofdesk ingest` does;
+     the PII findings of its sentences for answering, as `proofdesk ingest` does: the sync
+     runner, embedder, chunker and state are the ones the composition root builds for it
+     (`api.bootstrap`: `Components`, `build_ingest`), and the baselines use that embedder
+     and chunker;
   3. re-run: the same sync again, nothing changed.
 Besides ingest against raw chunk embedding, the ratio against raw embedding of everything
 ingestion embeds (chunks and their sentence units, both framings) shows what the pipeline adds
@@ -25,21 +28,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from api.bootstrap.components import Components
+from api.bootstrap.index import build_ingest
+from api.settings import Settings
 from evals.corpus_files import write_beir_corpus, write_sources_file
-from ingest.chunking import Chunker
-from ingest.connector_factory import connector_for
 from ingest.documents import ChunkDraft
 from ingest.parsing import parse_document
-from ingest.sources import load_sources
-from ingest.state import StateStore, create_state_engine
-from ingest.sync import IngestService
-from policies.injection import InjectionScreen
-from policies.pii.redaction import PresidioRedactor
-from policies.pii.settings import RedactionSettings
-from retrieval.embedding.embedder import load_embedder
+from ingest.settings import IngestSettings
+from retrieval.embedding.embedder import Embedder
 from retrieval.records import ChunkRecord
-from retrieval.sentence_vectors import SentenceVectors, SentenceVectorStore
-from retrieval.store_factory import EdgeStoreSettings, open_store
+from retrieval.sentence_vectors import SentenceVectors
+from retrieval.store_factory import EdgeStoreSettings
 
 
 def _record(title: str, draft: ChunkDraft) -> ChunkRecord:
@@ -63,59 +62,59 @@ def _record(title: str, draft: ChunkDraft) -> ChunkRecord:
     )
 
 
-def run(data: Path, *, limit: int | None, flag_pii: bool = True) -> dict[str, Any]:
-    embedder = load_embedder()
+def _settings(tmp: Path, sources: Path, *, flag_pii: bool) -> Settings:
+    """`proofdesk ingest`'s settings (the product's defaults: PII flagged by patterns, the PII
+    findings of indexed sentences precomputed) over a fresh index and state database in `tmp`."""
+    return Settings(
+        ingest=IngestSettings(
+            sources_file=sources,
+            state_url=f"sqlite:///{tmp / 'state.db'}",
+            flag_pii=flag_pii,
+            precompute_pii=True,
+        ),
+        store=EdgeStoreSettings(path=tmp / "index"),
+    )
+
+
+def run(
+    data: Path, *, limit: int | None, flag_pii: bool = True, embedder: Embedder | None = None
+) -> dict[str, Any]:
+    """`embedder`: a model this process already loaded (default: the configured one, loaded
+    by the composition root)."""
     with tempfile.TemporaryDirectory(prefix="pd-bench-ingest-") as tmp_name:
         tmp = Path(tmp_name)
         docs = write_beir_corpus(data / "scifact" / "corpus.jsonl", tmp / "corpus", limit=limit)
         sources = write_sources_file(tmp / "sources.yaml", [("scifact", tmp / "corpus")])
-        chunker = Chunker(tokens=embedder)
+        # What `proofdesk ingest` runs, built by the composition root: its embedder, chunker,
+        # PII flagging and findings, sentence vectors, store and state database.
+        settings = _settings(tmp, sources, flag_pii=flag_pii)
+        with Components(settings, embedder=embedder) as parts:
+            context = build_ingest(parts)
+            embedder, chunker = context.embedder, context.chunker
 
-        t0 = time.perf_counter()
-        texts: list[str] = []
-        records: list[ChunkRecord] = []
-        for path in sorted((tmp / "corpus").glob("*.md")):
-            parsed = parse_document(path.read_bytes(), "md", fallback_title=path.stem)
-            for draft in chunker.chunk(parsed):
-                texts.append(draft.embed_text)
-                records.append(_record(parsed.title, draft))
-        chunk_seconds = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        embedder.embed_documents(texts)
-        raw_seconds = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        SentenceVectors(embedder=embedder).embed(records)
-        raw_sentence_seconds = time.perf_counter() - t0
+            # The baselines: the same chunker and model, embedding only.
+            t0 = time.perf_counter()
+            texts: list[str] = []
+            records: list[ChunkRecord] = []
+            for path in sorted((tmp / "corpus").glob("*.md")):
+                parsed = parse_document(path.read_bytes(), "md", fallback_title=path.stem)
+                for draft in chunker.chunk(parsed):
+                    texts.append(draft.embed_text)
+                    records.append(_record(parsed.title, draft))
+            chunk_seconds = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            embedder.embed_documents(texts)
+            raw_seconds = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            SentenceVectors(embedder=embedder).embed(records)  # no store: embedding only
+            raw_sentence_seconds = time.perf_counter() - t0
 
-        store = open_store(EdgeStoreSettings(path=tmp / "index"), dimension=embedder.dimension)
-        engine = create_state_engine(f"sqlite:///{tmp / 'state.db'}")
-        state = StateStore(engine=engine)
-        scanner = (
-            PresidioRedactor(settings=RedactionSettings(engine="patterns")) if flag_pii else None
-        )
-        screen = InjectionScreen()
-        service = IngestService(
-            registry=load_sources(sources),
-            store=store,
-            embedder=embedder,
-            chunker=chunker,
-            state=state,
-            connector_for=connector_for,
-            flag_pii=scanner.contains_pii if scanner else None,
-            flag_injection=lambda text: screen.assess(text).suspected,
-            sentence_vectors=SentenceVectors(
-                embedder=embedder,
-                store=SentenceVectorStore(engine=engine, dimension=embedder.dimension),
-            ),
-            pii_findings=PresidioRedactor(findings_engine=engine).precompute,
-        )
-        t0 = time.perf_counter()
-        full = service.sync("scifact")
-        full_seconds = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        again = service.sync("scifact")
-        rerun_seconds = time.perf_counter() - t0
-        store.close()
+            t0 = time.perf_counter()
+            full = context.runner.run("scifact", trigger="cli").report
+            full_seconds = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            again = context.runner.run("scifact", trigger="cli").report
+            rerun_seconds = time.perf_counter() - t0
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     raw_rate = len(texts) / raw_seconds

@@ -4,9 +4,11 @@ A synthetic index of `--chunks` chunks (Qdrant Edge on disk) and its state datab
 as ingestion leaves them: per chunk a cached embedding, sentence units and vectors, screen
 verdicts and PII findings; plus `--dead` of each for chunks that are gone (an edited or deleted
 document's old content). The prune runs in a child process that opens the store and the state
-database as the CLI does, so its memory is measured apart from the set-up: the report gives the
-child's resident memory after opening (the baseline) and at its peak, and the time of a dry run
-and of the real prune. It also checks that exactly the dead rows were removed.
+database as `proofdesk prune` does (`Components`, `build_ingest`'s pruner: the composition
+root, which the set-up writes through too), so its memory is measured apart from the set-up:
+the report gives the child's resident memory after opening (the baseline) and at its peak, and
+the time of a dry run and of the real prune. It also checks that exactly the dead rows were
+removed.
 
     python -m evals.bench.prune [--chunks 100000] [--dead 0.2] [--out DIR]
 """
@@ -25,26 +27,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine
 
-from ingest.chunking import Chunker
-from ingest.jobs import JobStore
-from ingest.state import StateStore, create_state_engine, embedding_key
-from ingest.state_prune import StatePruner
+from api.bootstrap.components import Components
+from api.bootstrap.index import IngestContext, build_ingest
+from api.settings import Settings
+from evals.corpus_files import write_sources_file
+from ingest.settings import IngestSettings
+from ingest.state import embedding_key
 from policies.pii.findings_store import FindingsStore
 from policies.pii.redaction import PresidioRedactor
 from policies.pii.settings import RedactionSettings
 from policies.pii.types import PiiFinding
-from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.records import ChunkRecord, chunk_id_for
-from retrieval.sentence_vectors import (
-    ChunkSentences,
-    SentenceVectorStore,
-    sentence_key,
-    shown_texts,
-)
+from retrieval.sentence_vectors import ChunkSentences, sentence_key, shown_texts
 from retrieval.sentences import sentence_units
-from retrieval.store_factory import EdgeStoreSettings, open_store
+from retrieval.store_factory import EdgeStoreSettings
 
 __all__ = ["bench_rows", "main", "run"]
 
@@ -121,18 +118,18 @@ def _chunk(i: int, rng: random.Random) -> ChunkRecord:
 def _write_rows(
     chunks: Sequence[ChunkRecord],
     *,
-    chunker: Chunker,
-    embedder: Embedder,
-    state: StateStore,
-    sentences: SentenceVectorStore,
+    context: IngestContext,
     findings: FindingsStore,
     redactor: PresidioRedactor,
     rng: np.random.Generator,
 ) -> int:
-    """The four tables' rows for `chunks`, as ingestion writes them; returns sentence units."""
+    """The four tables' rows for `chunks`, as ingestion writes them (keyed as the prune
+    recomputes the keys: by ingest's chunker and model); returns sentence units."""
+    embedder, sentences = context.embedder, context.sentences.store
+    assert sentences is not None  # the composition root's sentence vectors are stored
     dim = embedder.dimension
-    texts = chunker.embed_texts([(c.title, c.heading_path, c.text) for c in chunks])
-    state.cache_embeddings(
+    texts = context.chunker.embed_texts([(c.title, c.heading_path, c.text) for c in chunks])
+    context.state.cache_embeddings(
         {
             embedding_key(embedder.model_id, t): rng.standard_normal(dim).astype(np.float32)
             for t in texts
@@ -152,50 +149,51 @@ def _write_rows(
     return sum(len(u) for u in units)
 
 
+def _settings(workdir: Path) -> Settings:
+    """The settings `proofdesk prune` runs with, over the index and state database in
+    `workdir`: the product's defaults (PII findings precomputed at ingest, and so pruned), the
+    one source `bench`. The redactor finds by patterns only: the findings' keys are what
+    matters here, not their analysis."""
+    (workdir / "empty").mkdir(exist_ok=True)
+    sources = write_sources_file(workdir / "sources.yaml", [("bench", workdir / "empty")])
+    return Settings(
+        ingest=IngestSettings(
+            sources_file=sources,
+            state_url=f"sqlite:///{workdir / 'state.db'}",
+            precompute_pii=True,
+        ),
+        store=EdgeStoreSettings(path=workdir / "index"),
+        redaction=RedactionSettings(engine="patterns"),
+    )
+
+
 def _build(workdir: Path, n_chunks: int, dead: float) -> dict[str, object]:
-    embedder = load_embedder()
-    chunker = Chunker(tokens=embedder)
-    engine = create_state_engine(f"sqlite:///{workdir / 'state.db'}")
-    state = StateStore(engine=engine)
-    sentences = SentenceVectorStore(engine=engine, dimension=embedder.dimension)
-    redactor = _redactor(engine)
-    findings = FindingsStore(engine=engine, fingerprint=redactor.fingerprint())
-    store = open_store(EdgeStoreSettings(path=workdir / "index"), dimension=embedder.dimension)
     rng = np.random.default_rng(7)
     text_rng = random.Random(7)  # noqa: S311 - reproducible synthetic data
     n_dead = int(n_chunks * dead)
     units = 0
-    try:
+    # The rows as `proofdesk ingest` leaves them, through the parts the composition root
+    # builds for it; the synthetic PII findings go straight into the redactor's table (under
+    # its fingerprint), which analysing every sentence would only slow down.
+    with Components(_settings(workdir)) as parts:
+        context = build_ingest(parts)
+        redactor = parts.redactor
+        findings = FindingsStore(engine=parts.state_engine, fingerprint=redactor.fingerprint())
         for start in range(0, n_chunks + n_dead, 2000):
             batch = [
                 _chunk(i, text_rng) for i in range(start, min(start + 2000, n_chunks + n_dead))
             ]
             units += _write_rows(
-                batch,
-                chunker=chunker,
-                embedder=embedder,
-                state=state,
-                sentences=sentences,
-                findings=findings,
-                redactor=redactor,
-                rng=rng,
+                batch, context=context, findings=findings, redactor=redactor, rng=rng
             )
             live = [c for i, c in enumerate(batch, start) if i < n_chunks]
             if live:
-                vectors = rng.standard_normal((len(live), embedder.dimension)).astype(np.float32)
+                dim = context.embedder.dimension
+                vectors = rng.standard_normal((len(live), dim)).astype(np.float32)
                 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-                store.upsert(live, vectors.tolist())
-        store.flush()
-    finally:
-        store.close()
-        redactor.close()
-        engine.dispose()
+                context.store.upsert(live, vectors.tolist())
+        context.store.flush()
     return {"chunks": n_chunks, "dead_chunks": n_dead, "sentence_units": units}
-
-
-def _redactor(engine: Engine) -> PresidioRedactor:
-    """Patterns only: the findings' keys are what matters here, not their analysis."""
-    return PresidioRedactor(settings=RedactionSettings(engine="patterns"), findings_engine=engine)
 
 
 def _rss_mb() -> float:
@@ -207,34 +205,21 @@ def _rss_mb() -> float:
 
 
 def _prune_child(workdir: str, queue: multiprocessing.Queue[dict[str, object]]) -> None:
-    embedder = load_embedder()
-    engine = create_state_engine(f"sqlite:///{Path(workdir) / 'state.db'}")
-    state = StateStore(engine=engine)
-    store = open_store(
-        EdgeStoreSettings(path=Path(workdir) / "index"), dimension=embedder.dimension
-    )
-    pruner = StatePruner(
-        store=store,
-        state=state,
-        jobs=JobStore(engine=engine),
-        source_ids=lambda: ["bench"],
-        chunker=Chunker(tokens=embedder),
-        model_id=embedder.model_id,
-        sentences=SentenceVectorStore(engine=engine, dimension=embedder.dimension),
-        findings=_redactor(engine),
-    )
-    opened_mb = _rss_mb()
-    started = time.perf_counter()
-    scrolled = sum(len(page) for page in store.iter_chunks())
-    scroll_s = time.perf_counter() - started
-    started = time.perf_counter()
-    dry = pruner.prune(dry_run=True)
-    dry_s = time.perf_counter() - started
-    started = time.perf_counter()
-    done = pruner.prune()
-    prune_s = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    store.close()
+    # As `proofdesk prune` opens them: `Components` and `build_ingest`'s pruner.
+    with Components(_settings(Path(workdir))) as parts:
+        context = build_ingest(parts)
+        store, pruner = context.store, context.pruner
+        opened_mb = _rss_mb()
+        started = time.perf_counter()
+        scrolled = sum(len(page) for page in store.iter_chunks())
+        scroll_s = time.perf_counter() - started
+        started = time.perf_counter()
+        dry = pruner.prune(dry_run=True)
+        dry_s = time.perf_counter() - started
+        started = time.perf_counter()
+        done = pruner.prune()
+        prune_s = time.perf_counter() - started
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put(
         {
             "scroll_seconds": round(scroll_s, 2),  # reading the index alone: the baseline

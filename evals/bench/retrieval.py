@@ -49,6 +49,7 @@ from retrieval.edge_store import EdgeStore
 from retrieval.embedding.embedder import Embedder, load_embedder
 from retrieval.records import ChunkRecord, chunk_id_for
 from retrieval.service import RetrievalRequest, RetrievalService, RetrievalSettings
+from retrieval.store import VectorStore
 
 __all__ = ["Corpus", "build_corpus", "percentiles", "run", "run_scale"]
 
@@ -173,7 +174,7 @@ def build_corpus(
     return Corpus(chunks, rows, real, members, lines)
 
 
-def load_edge_index(corpus: Corpus, store: EdgeStore) -> float:
+def load_edge_index(corpus: Corpus, store: VectorStore) -> float:
     """Write the corpus into `store`; returns the seconds it took (`optimize()` is the
     caller's, which times it apart)."""
     t0 = time.perf_counter()
