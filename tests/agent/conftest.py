@@ -1,7 +1,7 @@
 """Fixtures of the agent tests: scripted LLM servers and a gateway factory for the gateway tests
-(`primary`, `secondary`, `sleep`, `clock`, `make_gateway`), and an audit world for the review
-tests (`world`). The helpers live in tests/fixtures/; a module's own fixture of the same name
-wins over these."""
+(`primary`, `secondary`, `sleep`, `clock`, `make_gateway`), an audit world for the review tests
+(`world`), and a Redis client on the test database (`redis_client`). The helpers live in
+tests/fixtures/; a module's own fixture of the same name wins over these."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from agent.llm.gateway import LLMGateway
 from agent.llm.settings import EndpointSettings, LLMSettings
@@ -18,6 +19,8 @@ from tests.fixtures.clocks import FakeClock, RecordingSleep
 from tests.fixtures.kb_index import KbIndex
 from tests.fixtures.llm_gateway import GatewayFactory
 from tests.fixtures.scripted_llm import FAST_RETRY, ScriptedLLM
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 @pytest.fixture
@@ -68,3 +71,17 @@ def world(tmp_path: Path, kb_index: KbIndex) -> Iterator[AuditWorld]:
     built = build_world(tmp_path, kb_index)
     yield built
     built.close()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2.0)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(
+            f"Redis is required for this test but is not reachable at {REDIS_URL}: {exc}. "
+            "Start it (e.g. `redis-server --port 6379`) and re-run."
+        )
+    yield client
+    client.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import TypedDict
 
 import pytest
@@ -78,20 +77,6 @@ def make_answer(text: str = "Reset it from the portal [1].") -> Answer:
 def memory_cache(clock: FakeClock | None = None, *, max_entries: int = 16) -> AnswerCache:
     backend = MemoryCacheBackend(max_entries=max_entries, clock=clock or FakeClock())
     return AnswerCache(backend=backend, ttl_seconds=60)
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2.0)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(
-            f"Redis is required for this test but is not reachable at {REDIS_URL}: {exc}. "
-            "Start it (e.g. `redis-server --port 6379`) and re-run."
-        )
-    yield client
-    client.close()
 
 
 def test_miss_then_hit() -> None:

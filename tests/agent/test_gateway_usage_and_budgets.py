@@ -5,7 +5,6 @@ on 127.0.0.1: costs, locally estimated usage, streamed usage, per-request and da
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -16,22 +15,6 @@ from agent.llm.errors import BudgetExceededError, BudgetUnavailableError, LLMUna
 from agent.llm.settings import BudgetSettings, EndpointSettings
 from tests.fixtures.llm_gateway import MESSAGES, GatewayFactory
 from tests.fixtures.scripted_llm import Reply, ScriptedLLM, endpoint_for
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2.0)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(
-            f"Redis is required for this test but is not reachable at {REDIS_URL}: {exc}. "
-            "Start it (e.g. `redis-server --port 6379`) and re-run."
-        )
-    yield client
-    client.close()
 
 
 def test_answer_with_reported_usage_is_costed_from_the_price_table(
