@@ -6,7 +6,11 @@ Rules, in order:
 3. fewer than `min_answer_sentences` verified sentences, or the answer score below the
    profile's escalate threshold → `refused_insufficient_support`;
 4. a score between the profile's escalate and answer thresholds → `escalated` (low confidence;
-   the hand-off carries the best passages for the person who picks it up);
+   the hand-off carries the best passages for the person who picks it up); so is a question
+   asking for an amount ("how many", "how much", "how long", ...) whose verified sentences state
+   none in the answer's lead (`agent.extractive.missing_cue`; `agent.require_quantity`):
+   passages on the topic that never give the figure are the helpdesk's typical unanswerable
+   question;
 5. otherwise → `answered`.
 
 The answer score (see `agent.verification`) is, with a reading model, the calibrated
@@ -52,7 +56,12 @@ HANDOFF_TEXT = "I've passed your question to the helpdesk team; a person will fo
 HANDOFF_WITH_ANSWER_TEXT = HANDOFF_TEXT + " Meanwhile, this is what the sources say:"
 
 DecisionReason = Literal[
-    "answered", "no_evidence", "insufficient_support", "low_confidence", "human_requested"
+    "answered",
+    "no_evidence",
+    "insufficient_support",
+    "low_confidence",
+    "quantity_missing",
+    "human_requested",
 ]
 
 
@@ -69,12 +78,17 @@ def decide(
     verification: Verification,
     human_requested: bool,
     settings: AgentSettings,
+    quantity_missing: bool = False,
 ) -> Decision:
+    """`quantity_missing`: the question asks for an amount (a number or a duration) that the
+    answer's lead sentence does not state (ignored unless `settings.require_quantity`)."""
     escalate_at, answer_at = settings.thresholds(calibrated=verification.calibrated)
+    untyped = quantity_missing and settings.require_quantity
     confident = (
         evidence_count > 0
         and len(verification.sentences) >= settings.min_answer_sentences
         and verification.answer_score >= answer_at
+        and not untyped
     )
     if human_requested:
         return Decision("escalated", "human_requested", show_answer=confident)
@@ -85,6 +99,8 @@ def decide(
         or verification.answer_score < escalate_at
     ):
         return Decision("refused_insufficient_support", "insufficient_support", show_answer=False)
+    if untyped:
+        return Decision("escalated", "quantity_missing", show_answer=False)
     if not confident:
         return Decision("escalated", "low_confidence", show_answer=False)
     return Decision("answered", "answered", show_answer=True)
@@ -104,6 +120,7 @@ def status_text(decision: Decision) -> str:
 _REASONS: dict[DecisionReason, str] = {
     "human_requested": "the user asked for a person",
     "low_confidence": "the sources may not answer this question (low confidence)",
+    "quantity_missing": "the question asks for an amount and no passage found gives one",
     "answered": "answered",
     "no_evidence": "nothing in the sources the user may read is on topic",
     "insufficient_support": "no passage answers the question",

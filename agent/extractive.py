@@ -24,7 +24,7 @@ Composition (`agent.answer_shape` classifies the sentences):
   rules above", "see below", "as follows:") points to nothing in the evidence.
 - The lead is the sentence that answers: the most relevant of those left or, with an
   `answer_scores` callable (a reader: the probability that each text states the answer), the
-  one it scores highest among the candidates within `_LEAD_MARGIN` of the most relevant.
+  one it scores highest among the candidates within `LEAD_MARGIN` of the most relevant.
 - Supporting sentences follow when they score within `supporting_margin` of the lead (chosen
   MMR-style, near-duplicates skipped), or when they cover a part of the question nothing chosen
   covers yet (a two-part question) within `complement_margin`.
@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -61,10 +61,12 @@ from retrieval.embedding.embedder import Embedder
 from retrieval.sentences import content_terms
 
 __all__ = [
+    "LEAD_MARGIN",
     "AnswerScores",
     "ExtractiveComposer",
     "QueryVectors",
     "answer_cue",
+    "missing_cue",
     "relevance_scores",
 ]
 
@@ -78,7 +80,7 @@ _RESTATEMENT_PENALTY = 0.5
 _POINTER_PENALTY = 0.2
 _CUE_PENALTY = 0.05
 _KEY_PENALTY = 0.05
-_LEAD_MARGIN = 0.1  # candidates this close to the most relevant may lead, by answer score
+LEAD_MARGIN = 0.1  # candidates this close to the most relevant may lead, by answer score
 _MAX_SCORED = 8  # at most this many candidates are given to `answer_scores`
 _MAX_UNITS = 16  # a procedure of a supporting step is added while the answer stays this short
 
@@ -128,6 +130,17 @@ def answer_cue(question: str) -> str | None:
     return None
 
 
+def missing_cue(question: str, text: str, cues: Collection[str] = tuple(_CUES)) -> bool:
+    """Whether the question asks for one of `cues` (see `answer_cue`) that `text` does not
+    state ("How many days ...?" against a sentence without a number)."""
+    cue = answer_cue(question)
+    return cue is not None and cue in cues and not _CUES[cue].search(text)
+
+
+def _cue_text(pool: SentencePool, index: int) -> str:
+    return f"{pool.sentences[index].context} {pool.sentences[index].display}"
+
+
 def relevance_scores(
     pool: SentencePool,
     question: str,
@@ -162,7 +175,7 @@ def relevance_scores(
             penalty[i] += _RESTATEMENT_PENALTY
         if _POINTER.search(text):
             penalty[i] += _POINTER_PENALTY
-        if cue is not None and not _CUES[cue].search(f"{sentence.context} {text}"):
+        if cue is not None and not _CUES[cue].search(_cue_text(pool, i)):
             penalty[i] += _CUE_PENALTY
         if keys and not keys & pool.terms[i]:
             penalty[i] += _KEY_PENALTY
@@ -239,11 +252,14 @@ class ExtractiveComposer:
         self, pool: SentencePool, relevance: Scores, usable: list[bool], question: str
     ) -> int:
         """The most relevant usable sentence or, with `answer_scores`, the one it scores highest
-        among the usable ones within `_LEAD_MARGIN` of the most relevant."""
+        among the usable ones within `LEAD_MARGIN` of the most relevant."""
         ranked = sorted((i for i in range(len(pool)) if usable[i]), key=lambda i: -relevance[i])
+        close = [i for i in ranked if relevance[i] >= relevance[ranked[0]] - LEAD_MARGIN]
         if self._answer_scores is None:
-            return ranked[0]
-        close = [i for i in ranked if relevance[i] >= relevance[ranked[0]] - _LEAD_MARGIN]
+            # A question asking for an amount, a duration or a date is answered by a sentence
+            # that states one: the most relevant such sentence close to the top leads.
+            stating = [i for i in close if not missing_cue(question, _cue_text(pool, i))]
+            return stating[0] if stating and answer_cue(question) else ranked[0]
         close = close[:_MAX_SCORED]
         answers = list(self._answer_scores(question, [pool.sentences[i].display for i in close]))
         if len(answers) != len(close):
@@ -266,8 +282,10 @@ class ExtractiveComposer:
             and relevance[following] >= relevance[lead] - s.continuation_margin
         ):
             chosen.append(following)
-        # Supporting sentences close to the lead, MMR-style.
-        floor = max(float(relevance[lead]) - s.supporting_margin, s.supporting_min_relevance)
+        # Supporting sentences close to the lead (or to the most relevant sentence, when a
+        # sentence that states the answer leads instead), MMR-style.
+        top = max(float(relevance[i]) for i in range(len(pool)) if usable[i] or i == lead)
+        floor = max(top - s.supporting_margin, s.supporting_min_relevance)
         candidates = [
             i for i in range(len(pool)) if usable[i] and i not in chosen and relevance[i] >= floor
         ]
@@ -283,7 +301,7 @@ class ExtractiveComposer:
         weights = _idf(pool, set(content_terms(question)))
         total = sum(weights.values()) or 1.0
         uncovered = set(weights) - frozenset().union(*(pool.terms[i] for i in chosen))
-        floor = max(float(relevance[lead]) - s.complement_margin, s.supporting_min_relevance)
+        floor = max(top - s.complement_margin, s.supporting_min_relevance)
         for i in sorted(range(len(pool)), key=lambda j: -relevance[j]):
             if not uncovered or len(chosen) >= s.max_answer_sentences or relevance[i] < floor:
                 break

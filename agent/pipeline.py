@@ -33,7 +33,7 @@ from agent.conversation import (
 )
 from agent.decision import decide
 from agent.evidence import SentenceIndex, SentencePool, on_topic, select_evidence
-from agent.extractive import ExtractiveComposer
+from agent.extractive import LEAD_MARGIN, ExtractiveComposer, missing_cue
 from agent.llm.errors import LLMError
 from agent.screening import QuestionScreen, check_conversation_id
 from agent.settings import AgentSettings
@@ -55,6 +55,22 @@ if TYPE_CHECKING:
 __all__ = ["AnswerRecorder", "AnswerService", "NoopRecorder"]
 
 log = logging.getLogger(__name__)
+# The answer cues whose absence from the lead hands a question to a person (see agent.decision):
+# a "when" question is often answered by a condition, not a date, so dates are left out.
+_AMOUNTS = ("number", "duration")
+
+
+def _states_no_amount(question: str, verification: Verification) -> bool:
+    """Whether `question` asks for an amount that no verified sentence about as relevant as
+    the lead (within the composer's lead margin) states."""
+    if not verification.sentences:
+        return False
+    lead = verification.sentences[0].relevance
+    return all(
+        missing_cue(question, v.text, _AMOUNTS)
+        for v in verification.sentences
+        if v.relevance >= lead - LEAD_MARGIN
+    )
 
 
 class AnswerRecorder(Protocol):
@@ -271,6 +287,7 @@ class AnswerService:
                     verification=verification,
                     human_requested=screened.human_requested,
                     settings=self._settings,
+                    quantity_missing=_states_no_amount(standalone, verification),
                 )
                 span.set(status=decision.status, reason=decision.reason)
             answer = assemble_answer(

@@ -138,6 +138,12 @@ class AgentSettings(BaseModel):
         description="a sentence whose support by its cited span is below this is removed",
     )
     min_answer_sentences: int = Field(default=1, ge=1, le=10)
+    require_quantity: bool = Field(
+        default=True,
+        description="a question asking for an amount (how many / much / long / often) whose "
+        "answer's lead sentence states none is handed to a person rather than answered with "
+        "topical quotes",
+    )
     passage_coverage_weight: float = Field(
         default=0.25,
         ge=0.0,

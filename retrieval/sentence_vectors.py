@@ -31,7 +31,7 @@ from infra.state_migrations import ensure_state_schema
 from policies.injection import InjectionScreen
 from retrieval.embedding.embedder import Embedder
 from retrieval.records import ChunkRecord
-from retrieval.sentences import EvidenceSentence, sentence_units
+from retrieval.sentences import UNITS_VERSION, EvidenceSentence, sentence_units
 
 __all__ = [
     "ChunkSentences",
@@ -91,9 +91,11 @@ def section_label(chunk: ChunkRecord) -> str:
 
 
 def sentence_key(model_id: str, chunk: ChunkRecord) -> str:
-    """What a chunk's sentence vectors depend on: the model, the headings and the text."""
+    """What a chunk's sentence vectors depend on: the model, the headings, the text and how
+    text is cut into units (`UNITS_VERSION`)."""
     frame = "\x1f".join((chunk.title, *chunk.heading_path))
-    return hashlib.sha256(f"{model_id}\x1e{frame}\x1e{chunk.text}".encode()).hexdigest()
+    keyed = f"{model_id}\x1e{frame}\x1e{chunk.text}\x1e{UNITS_VERSION}"
+    return hashlib.sha256(keyed.encode()).hexdigest()
 
 
 class _Base(DeclarativeBase):

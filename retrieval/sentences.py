@@ -22,12 +22,18 @@ if TYPE_CHECKING:
     from nltk.tokenize.punkt import PunktSentenceTokenizer
 
 __all__ = [
+    "UNITS_VERSION",
     "EvidenceSentence",
     "content_terms",
     "numbers_in",
     "punkt_splitter",
     "sentence_units",
 ]
+
+# Changes whenever `sentence_units` cuts the same text differently: stored units (see
+# retrieval.sentence_vectors) are keyed by it, so an upgrade cuts every chunk again on first use.
+# 2: heading and metadata lines no longer run into the next sentence; space-separated tables.
+UNITS_VERSION = "2"
 
 _WORD = re.compile(r"[^\W_]+(?:['’.,:-][^\W_]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -38,7 +44,21 @@ _TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \
 _FIXED_RULE = re.compile(r"[ \t]*-{3,}(?:[ \t]{1,}-{3,})+[ \t]*$")  # fixed-width columns
 _UNDERLINE = re.compile(r"[ \t]*(?:={3,}|-{3,})[ \t]*$")
 _EMPHASIS = re.compile(r"\*\*|__|`")
+# A document's metadata line: two or more "Label: value" fields joined by " - ", " · " or " | "
+# ("Owner: VP Finance - Audience: Finance team - Issued: 2 March 2026"), and the wrapped rest of
+# one (a line that goes on with " - Label: value").
+_LABEL = r"[A-Z][\w()/&'’ -]{0,30}:[ \t]+\S"
+_FIELD_SEPARATOR = r"[ \t]+[-–·|•][ \t]+"
+_FIELD_LINE = re.compile(rf"[ \t]*{_LABEL}.*?{_FIELD_SEPARATOR}{_LABEL}")
+_FIELD_REST = re.compile(rf"{_FIELD_SEPARATOR}{_LABEL}")
 _MIN_WORDS = 3
+# A line ending before _WRAP_SLACK of the longest prose line (taken as at least _MIN_WRAP_WIDTH:
+# a chunk of short lines only is a table or a list), where the next word would have fit, ended
+# on purpose.
+_WRAP_SLACK = 0.85
+_MIN_WRAP_WIDTH = 72
+_MAX_TERM_WORDS = 4  # a definition's term line ("NW-Guest", "Primary caregiver")
+_CONTINUES = frozenset(",;:-–—(/&")
 # Question words and fillers that say nothing about the topic (on top of NLTK's stop words).
 _EXTRA_STOP = frozenset((
     "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "many", "much",
@@ -68,17 +88,21 @@ def sentence_units(text: str, headings: Iterable[str] = ()) -> list[EvidenceSent
     Headings (Markdown `#`, underlined lines, a line equal to one of `headings`), table rules
     and header rows, and fragments of fewer than three words are not candidates. Each table row
     (Markdown or fixed-width) is a unit shown with its header; each list item is a unit run of
-    its own (without its marker); runs of prose lines are cut into sentences with Punkt.
+    its own (without its marker), and so is a metadata line of "Label: value" fields; runs of
+    prose lines are cut into sentences with Punkt. A heading line never runs into the sentence
+    after it, even where the format kept no blank line between them (PDF text).
     """
+    skip = {_letters(h) for h in headings} - {""}
     lines = _lines(text)
-    kinds = _classify(text, lines)
-    units = _table_rows(text, lines, kinds)
-    skip = {_letters(h) for h in headings}
-    for block, (start, end, marker) in enumerate(_runs(text, lines, kinds)):
+    kinds = _classify(text, lines, skip)
+    width = max((e - s for (s, e), k in zip(lines, kinds, strict=True) if k == "prose"), default=0)
+    units = _table_rows(text, lines, kinds) + _spaced_table_rows(text, lines, kinds, width)
+    for block, (start, end, marker) in enumerate(_runs(text, lines, kinds, width)):
         body_start = start + marker
         for first, last in punkt_splitter().span_tokenize(text[body_start:end]):
             span = _trim(text, body_start + first, body_start + last)
-            display = _clean(text[span[0] : span[1]])
+            at_line_start = span[0] == 0 or text[span[0] - 1] == "\n"
+            display = _display(text[span[0] : span[1]], term=at_line_start)
             if len(_WORD.findall(display)) < _MIN_WORDS or _letters(display) in skip:
                 continue
             kind = "item" if marker else "sentence"
@@ -100,8 +124,9 @@ def _lines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _classify(text: str, lines: list[tuple[int, int]]) -> list[str]:
-    """Per line: blank, heading, rule, header, row, cont (a wrapped table row) or prose."""
+def _classify(text: str, lines: list[tuple[int, int]], headings: set[str]) -> list[str]:
+    """Per line: blank, heading, rule, header, row, cont (a wrapped table row), field (a
+    metadata line) or prose. A line equal to one of `headings` (letters only) is a heading."""
     kinds = ["prose"] * len(lines)
     table: list[tuple[int, int]] | None = None  # column spans of the fixed-width table
     for i, (start, end) in enumerate(lines):
@@ -117,8 +142,12 @@ def _classify(text: str, lines: list[tuple[int, int]]) -> list[str]:
             table = [(m.start(), m.end()) for m in re.finditer(r"-+", line)]
         elif _UNDERLINE.match(line) and i > 0 and kinds[i - 1] in ("prose", "row"):
             kinds[i - 1], kinds[i] = "heading", "rule"
-        elif _HEADING.match(line):
+        elif _HEADING.match(line) or _letters(line) in headings:
             kinds[i] = "heading"
+        elif _FIELD_LINE.match(line) or (
+            i > 0 and kinds[i - 1] == "field" and _FIELD_REST.search(line)
+        ):
+            kinds[i] = "field"
         elif _TABLE_ROW.match(line):
             kinds[i] = "rule" if _TABLE_RULE.match(line) else "row"
             if kinds[i] == "row" and _TABLE_RULE.match(following):
@@ -170,27 +199,133 @@ def _wrapped_cells(span: str, columns: list[tuple[int, int]]) -> list[str]:
     return [" ".join(p[i] for p in parts if p[i]) for i in range(len(columns))]
 
 
+def _spaced_table_rows(
+    text: str, lines: list[tuple[int, int]], kinds: list[str], width: int
+) -> list[EvidenceSentence]:
+    """Rows of a table whose columns only spaces separate (a PDF's text layer): a header line
+    of 2+ words without digits, then 2+ rows, each a prose line ended on purpose. Rows with as
+    many words as the header are shown cell by cell ("Level: L3; Minimum: $118,000"); rows
+    that each hold a figure and end without a full stop are shown as written, their header as
+    context. The header is no candidate; the lines become "table"."""
+    rows: list[EvidenceSentence] = []
+    i = 0
+    while i < len(lines):
+        header = text[lines[i][0] : lines[i][1]].split()
+        found = _spaced_rows(text, lines, kinds, width, i) if len(header) >= 2 else []
+        if len(found) < 2 or any(ch.isdigit() for ch in "".join(header)):
+            i += 1
+            continue
+        cellwise = all(len(text[a:b].split()) == len(header) for a, b in found)
+        context = " | ".join(header) if cellwise else " ".join(header)
+        for start, end in found:
+            cells = text[start:end].split()
+            display = (
+                "; ".join(f"{h}: {c}" for h, c in zip(header, cells, strict=True))
+                if cellwise
+                else _clean(text[start:end])
+            )
+            rows.append(EvidenceSentence(*_trim(text, start, end), display, context, "row"))
+        last = i + len(found)
+        kinds[i : last + 1] = ["table"] * (last + 1 - i)
+        i = last + 1
+    return rows
+
+
+def _spaced_rows(
+    text: str, lines: list[tuple[int, int]], kinds: list[str], width: int, header: int
+) -> list[tuple[int, int]]:
+    """The row lines under the header line `header`: all with its word count, or all holding
+    a figure and ending without sentence punctuation."""
+    size = len(text[lines[header][0] : lines[header][1]].split())
+    same: list[tuple[int, int]] = []
+    figures: list[tuple[int, int]] = []
+    j = header
+    while j + 1 < len(lines) and kinds[header] == kinds[j + 1] == "prose":
+        line, following = (text[a:b] for a, b in (lines[j], lines[j + 1]))
+        if not _hard_break(line, following, width):
+            break
+        words = following.split()
+        same_ok = len(same) == j - header and len(words) == size
+        figure_ok = len(figures) == j - header and _is_figure_row(following)
+        if not (same_ok or figure_ok):
+            break
+        if same_ok:
+            same.append(lines[j + 1])
+        if figure_ok:
+            figures.append(lines[j + 1])
+        j += 1
+    return same if len(same) >= len(figures) else figures
+
+
+def _is_figure_row(line: str) -> bool:
+    stripped = line.strip()
+    return any(ch.isdigit() for ch in stripped) and stripped[-1:] not in ".!?:;"
+
+
 def _runs(
-    text: str, lines: list[tuple[int, int]], kinds: list[str]
+    text: str, lines: list[tuple[int, int]], kinds: list[str], width: int
 ) -> Iterable[tuple[int, int, int]]:
     """(start, end, list-marker length) of runs of prose lines: anything but prose ends a run,
-    and a list item starts one that its continuation lines extend."""
+    and a list item starts one that its continuation lines extend. A metadata line (with its
+    wrapped rest) is a run of its own, and so is a line that ended where it did on purpose
+    (`_hard_break`: a PDF's heading or table row, kept without a blank line after it)."""
     current: list[int] | None = None
-    for (start, end), kind in zip(lines, kinds, strict=True):
-        if kind != "prose":
+    previous = ""
+    for i, ((start, end), kind) in enumerate(zip(lines, kinds, strict=True)):
+        if kind not in ("prose", "field"):
             if current is not None:
                 yield current[0], current[1], current[2]
-            current = None
+            current, previous = None, kind
             continue
-        item = _LIST_ITEM.match(text[start:end])
-        if current is None or item:
+        item = _LIST_ITEM.match(text[start:end]) if kind == "prose" else None
+        broken = (
+            kind == "prose"
+            and previous == "prose"
+            and _hard_break(text[lines[i - 1][0] : lines[i - 1][1]], text[start:end], width)
+        )
+        if current is None or item or kind != previous or broken:
             if current is not None:
                 yield current[0], current[1], current[2]
             current = [start, end, item.end() if item else 0]
         else:
             current[1] = end
+        previous = kind
     if current is not None:
         yield current[0], current[1], current[2]
+
+
+def _hard_break(line: str, following: str, width: int) -> bool:
+    """Whether `line` ended on purpose rather than wrapped: the first word of `following` would
+    have fitted on it (with room to spare for a proportional font), `line` does not end in the
+    middle of a clause, and `following` starts as a new unit does (capital, digit, symbol)."""
+    if _indent(following) > _indent(line):  # a definition under its term, a hanging indent
+        return False
+    line, following = line.rstrip(), following.strip()
+    if not line or not following or line[-1] in _CONTINUES:
+        return False
+    if not (following[0].isupper() or following[0].isdigit() or following[0] in "$€£(\"'“"):
+        return False
+    room = _WRAP_SLACK * max(width, _MIN_WRAP_WIDTH)
+    return len(line) + 1 + len(following.split()[0]) < room
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _display(text: str, *, term: bool) -> str:
+    """A unit as an answer shows it; with `term` (the unit starts a line), a definition's term
+    line is joined to its indented text by a colon ("NW-Guest: For visitors ...")."""
+    first, newline, rest = text.partition("\n")
+    if (
+        term
+        and newline
+        and _indent(rest) > _indent(first)
+        and len(first.split()) <= _MAX_TERM_WORDS
+        and first.rstrip()[-1:].isalnum()
+    ):
+        return f"{_clean(first)}: {_clean(rest)}"
+    return _clean(text)
 
 
 def _clean(text: str) -> str:

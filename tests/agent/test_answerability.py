@@ -50,6 +50,13 @@ aired on NBC from September 2004 to March 2006.
 Due in part to being in competition with American Idol, Joey was the lowest-rated prime time
 program of the network in its second season. NBC cancelled the series in May 2006.
 """,
+    "printing.md": """# Printing
+
+Every floor has a colour printer next to the kitchen. Colour pages are charged to your
+department's cost centre, so please print in colour only when it matters.
+
+Print jobs wait in the queue for 24 hours; after that they are deleted.
+""",
 }
 HANDBOOK = (
     "finance/per-diem-rates-2026.md",
@@ -135,6 +142,22 @@ def test_a_question_its_related_page_does_not_answer_is_not_answered(
     status, cited, _ = pages.answer(question)
     assert status != "answered"
     assert cited == set()
+
+
+def test_a_question_asking_for_an_amount_its_page_never_states_goes_to_a_person(
+    pages: _Index,
+) -> None:
+    """The page is on topic (colour pages, printing) and its lead sentence is relevant, but
+    it gives no number: a helpdesk's typical unanswerable question."""
+    got = pages.service.answer(
+        "How many colour pages may I print per month?",
+        principal=pages.kb.policy.principal_for("bob"),
+    )
+    assert got.status == "escalated" and not got.citations
+    assert got.handoff_summary is not None
+    assert "asks for an amount and no passage found gives one" in got.handoff_summary
+    status, cited, answer = pages.answer("How long do print jobs wait in the queue?")
+    assert status == "answered" and "24 hours" in answer and cited == {"kb:printing.md"}
 
 
 def _with_paragraph(text: str, paragraph: str) -> str:

@@ -57,6 +57,28 @@ def test_decision_rules(
     assert (decision.status, decision.reason, decision.show_answer) == (status, reason, shown)
 
 
+@pytest.mark.parametrize(
+    ("score", "required", "human", "status", "reason", "shown"),
+    [
+        (0.9, True, False, "escalated", "quantity_missing", False),
+        (0.9, False, False, "answered", "answered", True),  # agent.require_quantity: false
+        (0.4, True, False, "refused_insufficient_support", "insufficient_support", False),
+        (0.9, True, True, "escalated", "human_requested", False),
+    ],
+)
+def test_an_answer_lacking_the_amount_asked_for_is_handed_over(
+    score: float, required: bool, human: bool, status: str, reason: str, shown: bool
+) -> None:
+    decision = decide(
+        evidence_count=2,
+        verification=make_verification(score, 1),
+        human_requested=human,
+        settings=SETTINGS.model_copy(update={"require_quantity": required}),
+        quantity_missing=True,
+    )
+    assert (decision.status, decision.reason, decision.show_answer) == (status, reason, shown)
+
+
 def test_refusal_and_handoff_texts_are_fixed() -> None:
     assert status_text(Decision("refused_no_evidence", "no_evidence", False)) == NO_EVIDENCE_TEXT
     assert (

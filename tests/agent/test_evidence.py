@@ -83,6 +83,70 @@ def test_headings_and_fragments_are_not_candidates() -> None:
     assert [u.display for u in units] == ["Reset it yourself at the portal."]
 
 
+# A PDF's text layer: no blank line after the title, the metadata line or a heading; a table's
+# columns are only spaces; prose is wrapped at the page width.
+PDF_TEXT = """Salary bands 2026
+Classification: Restricted - Owner: Head of People Operations - Audience: HR managers and the
+Compensation Committee only - Effective: 1 April 2026
+These bands set the minimum, midpoint and maximum annual base salary (US dollars) for each
+level. They apply to offers and promotions from 1 April 2026, and to the annual merit review in
+Northwind Labs offices.
+Sales
+Level Minimum Midpoint Maximum
+L1 $52,000 $61,000 $70,000
+L2 $64,000 $75,000 $86,000
+"""
+
+
+def test_pdf_heading_and_metadata_lines_do_not_run_into_the_first_sentence() -> None:
+    units = sentence_units(PDF_TEXT, headings=["Salary bands 2026", "Sales"])
+    assert [u.display for u in units[:4]] == [
+        "Classification: Restricted - Owner: Head of People Operations - Audience: HR managers "
+        "and the Compensation Committee only - Effective: 1 April 2026",
+        "These bands set the minimum, midpoint and maximum annual base salary (US dollars) for "
+        "each level.",
+        # a wrapped line whose next line starts with a capital still goes on
+        "They apply to offers and promotions from 1 April 2026, and to the annual merit review "
+        "in Northwind Labs offices.",
+        "Level: L1; Minimum: $52,000; Midpoint: $61,000; Maximum: $70,000",
+    ]
+    assert units[3].kind == "row" and units[3].context == "Level | Minimum | Midpoint | Maximum"
+    assert PDF_TEXT[units[4].start : units[4].end] == "L2 $64,000 $75,000 $86,000"
+    assert len(units) == 5
+
+
+def test_a_line_that_ends_short_is_not_joined_to_the_next() -> None:
+    text = (
+        "Caregiver Paid leave Pay\nPrimary caregiver 20 weeks 100% of base salary\n"
+        "Secondary caregiver 6 weeks 100% of base salary\n"
+        "The primary caregiver is the parent with the main responsibility for the child's care.\n"
+    )
+    units = sentence_units(text)
+    assert [(u.display, u.kind, u.context) for u in units] == [
+        ("Primary caregiver 20 weeks 100% of base salary", "row", "Caregiver Paid leave Pay"),
+        ("Secondary caregiver 6 weeks 100% of base salary", "row", "Caregiver Paid leave Pay"),
+        (
+            "The primary caregiver is the parent with the main responsibility for the child's "
+            "care.",
+            "sentence",
+            "",
+        ),
+    ]
+
+
+def test_a_definition_is_shown_with_its_term() -> None:
+    """A plain-text definition list: the term on a line of its own, its text indented below."""
+    text = (
+        "NW-Guest\n    For visitors and employees' personal phones, tablets and laptops.\n"
+        "    Bandwidth is limited to 20 Mbps per device. It\n    resets daily.\n"
+    )
+    assert [u.display for u in sentence_units(text)] == [
+        "NW-Guest: For visitors and employees' personal phones, tablets and laptops.",
+        "Bandwidth is limited to 20 Mbps per device.",
+        "It resets daily.",
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -239,3 +239,22 @@ def test_answer_scores_choose_the_lead_among_comparably_relevant_sentences(
     assert len(asked) == 1 and 2 <= len(asked[0]) <= 8
     assert plain.sentences[0].text == asked[0][0]
     assert read.sentences[0].text == asked[0][1]
+
+
+def test_a_question_asking_for_an_amount_is_led_by_a_sentence_that_states_one(
+    embedder: Embedder,
+) -> None:
+    """Among comparably relevant sentences, the one giving the duration leads (the sample KB's
+    lost-laptop answer led with the encryption sentence, the deadline second)."""
+    text = (
+        "Laptops are encrypted, so a lost laptop is a low-risk event, but only if you report it "
+        "quickly.\n\nLost and stolen laptops must be reported to the Security hotline within "
+        "1 hour.\n"
+    )
+    chunk = _chunk(
+        text, chunk_id="lost", document="it:lost-device.txt", headings=("Lost device",), start=0
+    )
+    pool = SentenceIndex(embedder=embedder).pool(_evidence(chunk))
+    composer = ExtractiveComposer(embedder=embedder)
+    lead = composer.compose("How quickly must I report a lost laptop?", pool).sentences[0]
+    assert "within 1 hour" in lead.text

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import Engine
 
 from agent.evidence import SentenceIndex
@@ -17,6 +18,7 @@ from ingest.state import create_state_engine
 from policies.access.filters import AccessFilter
 from policies.injection import InjectionAssessment, InjectionScreen
 from policies.pii.redaction import PresidioRedactor
+from retrieval import sentence_vectors
 from retrieval.embedding.embedder import Embedder, SentenceTransformerEmbedder
 from retrieval.records import ChunkRecord, ScoredChunk
 from retrieval.sentence_vectors import (
@@ -103,6 +105,15 @@ def test_the_key_follows_text_headings_and_model_only() -> None:
     assert sentence_key("m", base) != sentence_key("m", replace(base, title="Accounts"))
     assert sentence_key("m", base) != sentence_key("m", replace(base, heading_path=("X",)))
     assert sentence_key("m", base) != sentence_key("other-model", base)
+
+
+def test_a_new_way_of_cutting_sentences_cuts_stored_chunks_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Units stored by an older release are not reused once `sentence_units` changes."""
+    before = sentence_key("m", _chunk())
+    monkeypatch.setattr(sentence_vectors, "UNITS_VERSION", "next")
+    assert sentence_key("m", _chunk()) != before
 
 
 def test_ingest_stores_every_new_chunks_sentences_once(
