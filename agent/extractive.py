@@ -30,6 +30,8 @@ Composition (`agent.answer_shape` classifies the sentences):
   covers yet (a two-part question) within `complement_margin`.
 - A question asking how ("How do I …") gets the whole procedure of the lead (its run of list
   items, in order), and of a supporting step while the answer stays within `_MAX_UNITS`.
+- A list item under another label line than the lead's ("**Windows**" when the "**macOS**"
+  steps lead) is an alternative, never support.
 - A sentence whose reference resolves is followed by the text it points to (the rules "above").
 - Order: the lead's group (its procedure, or the lead and what follows it in its paragraph)
   first; then the other sentences, the lead's chunk first, each chunk in document order.
@@ -224,6 +226,7 @@ class ExtractiveComposer:
             return Composition(sentences=[], composer=self.name, notes=("no candidate sentence",))
         relevance = self.scores(pool, question)
         lead = self._lead(pool, relevance, usable, question)
+        usable = [u and not _other_label(pool, lead, i) for i, u in enumerate(usable)]
         chosen = self._choose(pool, relevance, usable, lead, question)
         how = asks_how(question)
         if how:
@@ -335,6 +338,20 @@ class ExtractiveComposer:
         ):
             return chosen
         return [chosen[0], best, *(i for i in chosen[1:] if i != best)]
+
+
+def _other_label(pool: SentencePool, lead: int, index: int) -> bool:
+    """Whether `index` is a list item under another label than the lead's, in the same chunk
+    (the Windows steps when the macOS steps lead): an alternative, not support."""
+    label = pool.sentences[lead].context if pool.sentences[lead].kind == "item" else ""
+    unit = pool.sentences[index]
+    return (
+        bool(label)
+        and unit.kind == "item"
+        and bool(unit.context)
+        and unit.context != label
+        and pool.owners[index] == pool.owners[lead]
+    )
 
 
 def _shape(

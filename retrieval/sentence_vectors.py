@@ -90,6 +90,13 @@ def section_label(chunk: ChunkRecord) -> str:
     return " — ".join(part for part in (title, " › ".join(subheadings(chunk))) if part)
 
 
+def _frame(chunk: ChunkRecord, unit: EvidenceSentence) -> str:
+    """The frame a unit is embedded in: the chunk's section label, and a list item's label
+    ("Setting up the VPN — Installing the client › macOS")."""
+    label = section_label(chunk)
+    return f"{label} › {unit.context}" if unit.kind == "item" and unit.context else label
+
+
 def sentence_key(model_id: str, chunk: ChunkRecord) -> str:
     """What a chunk's sentence vectors depend on: the model, the headings, the text and how
     text is cut into units (`UNITS_VERSION`)."""
@@ -289,7 +296,7 @@ class SentenceVectors:
         split = [sentence_units(c.text, (c.title, *c.heading_path)) for c in chunks]
         plain = [u.display for units in split for u in units]
         framed = [
-            f"{section_label(chunk)}: {u.display}"
+            f"{_frame(chunk, u)}: {u.display}"
             for chunk, units in zip(chunks, split, strict=True)
             for u in units
         ]

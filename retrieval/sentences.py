@@ -33,7 +33,8 @@ __all__ = [
 # Changes whenever `sentence_units` cuts the same text differently: stored units (see
 # retrieval.sentence_vectors) are keyed by it, so an upgrade cuts every chunk again on first use.
 # 2: heading and metadata lines no longer run into the next sentence; space-separated tables.
-UNITS_VERSION = "2"
+# 3: a list item carries the label line above its list ("**macOS**") as its context.
+UNITS_VERSION = "3"
 
 _WORD = re.compile(r"[^\W_]+(?:['’.,:-][^\W_]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -44,6 +45,7 @@ _TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \
 _FIXED_RULE = re.compile(r"[ \t]*-{3,}(?:[ \t]{1,}-{3,})+[ \t]*$")  # fixed-width columns
 _UNDERLINE = re.compile(r"[ \t]*(?:={3,}|-{3,})[ \t]*$")
 _EMPHASIS = re.compile(r"\*\*|__|`")
+_ITALIC = re.compile(r"(?<![\w*])([*_])(?=\S)([^*_\n]+?)(?<=\S)\1(?![\w*])")  # *text*, _text_
 # A document's metadata line: two or more "Label: value" fields joined by " - ", " · " or " | "
 # ("Owner: VP Finance - Audience: Finance team - Issued: 2 March 2026"), and the wrapped rest of
 # one (a line that goes on with " - Label: value").
@@ -72,7 +74,8 @@ _EXTRA_STOP = frozenset((
 class EvidenceSentence:
     """One sentence unit of a chunk. `start`/`end` index `chunk.text`; `display` is the text an
     answer shows (whitespace collapsed, list marker and emphasis removed, a table row with its
-    header); `context` is what a display outside the span rests on (a table's header row)."""
+    header); `context` is what a display outside the span rests on (a table's header row, the
+    label line above a list item: "macOS")."""
 
     start: int
     end: int
@@ -97,7 +100,16 @@ def sentence_units(text: str, headings: Iterable[str] = ()) -> list[EvidenceSent
     kinds = _classify(text, lines, skip)
     width = max((e - s for (s, e), k in zip(lines, kinds, strict=True) if k == "prose"), default=0)
     units = _table_rows(text, lines, kinds) + _spaced_table_rows(text, lines, kinds, width)
+    headings_at = [s for (s, _), k in zip(lines, kinds, strict=True) if k == "heading"]
+    label, previous_end = "", 0
     for block, (start, end, marker) in enumerate(_runs(text, lines, kinds, width)):
+        if any(previous_end <= h < start for h in headings_at):
+            label = ""  # a label holds for the lists after it, up to the next heading
+        previous_end = end
+        if not marker:
+            label = _label(text[start:end])
+            if label:
+                continue
         body_start = start + marker
         for first, last in punkt_splitter().span_tokenize(text[body_start:end]):
             span = _trim(text, body_start + first, body_start + last)
@@ -105,10 +117,21 @@ def sentence_units(text: str, headings: Iterable[str] = ()) -> list[EvidenceSent
             display = _display(text[span[0] : span[1]], term=at_line_start)
             if len(_WORD.findall(display)) < _MIN_WORDS or _letters(display) in skip:
                 continue
-            kind = "item" if marker else "sentence"
-            units.append(EvidenceSentence(span[0], span[1], display, "", kind, block))
+            kind, context = ("item", label) if marker else ("sentence", "")
+            units.append(EvidenceSentence(span[0], span[1], display, context, kind, block))
     units.sort(key=lambda u: u.start)
     return units
+
+
+def _label(run: str) -> str:
+    """The label a one-line run gives the lists after it ("**macOS**", "On Windows:"): a few
+    words, emphasised or ending in a colon; "" for anything else."""
+    line = run.strip()
+    words = _clean(line).rstrip(":").split()
+    emphasised = bool(re.fullmatch(r"(\*\*|__)[^*_\n]+\1:?", line))
+    if "\n" in line or not words or len(words) > _MAX_TERM_WORDS:
+        return ""
+    return " ".join(words) if emphasised or line.endswith(":") else ""
 
 
 def _letters(text: str) -> str:
@@ -329,7 +352,7 @@ def _display(text: str, *, term: bool) -> str:
 
 
 def _clean(text: str) -> str:
-    return " ".join(_EMPHASIS.sub("", text).split())
+    return _ITALIC.sub(r"\2", " ".join(_EMPHASIS.sub("", text).split()))
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

@@ -134,6 +134,23 @@ def test_a_line_that_ends_short_is_not_joined_to_the_next() -> None:
     ]
 
 
+def test_a_list_item_carries_the_label_line_above_its_list() -> None:
+    text = (
+        "## Installing the client\n\n**Windows**\n\n1. Open **Software Center**.\n"
+        "2. Search for *NW Connect* and click Install.\n\n**macOS**\n\n"
+        "1. Open Self Service from the Applications folder.\n\nThen sign in as usual.\n\n"
+        "- Keep the laptop on mains power.\n"
+    )
+    units = sentence_units(text)
+    assert [(u.display, u.context) for u in units] == [
+        ("Open Software Center.", "Windows"),
+        ("Search for NW Connect and click Install.", "Windows"),
+        ("Open Self Service from the Applications folder.", "macOS"),
+        ("Then sign in as usual.", ""),
+        ("Keep the laptop on mains power.", ""),  # prose in between ends the label
+    ]
+
+
 def test_a_definition_is_shown_with_its_term() -> None:
     """A plain-text definition list: the term on a line of its own, its text indented below."""
     text = (

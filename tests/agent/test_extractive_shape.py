@@ -258,3 +258,32 @@ def test_a_question_asking_for_an_amount_is_led_by_a_sentence_that_states_one(
     composer = ExtractiveComposer(embedder=embedder)
     lead = composer.compose("How quickly must I report a lost laptop?", pool).sentences[0]
     assert "within 1 hour" in lead.text
+
+
+def test_a_question_naming_a_platform_gets_that_platforms_steps(embedder: Embedder) -> None:
+    """The sample KB's Mac VPN answer led with the Windows steps: the "**macOS**" label line
+    above a list frames its items."""
+    text = (
+        "## Installing the client\n\nNW Connect is pre-installed on new laptops. If it is "
+        "missing:\n\n**Windows**\n\n1. Open **Software Center** from the Start menu.\n"
+        "2. Search for *NW Connect* and click **Install**.\n3. Restart when prompted.\n\n"
+        "**macOS**\n\n1. Open **Self Service** from the Applications folder.\n"
+        "2. Find *NW Connect* under **Featured** and click **Install**.\n"
+    )
+    chunk = _chunk(
+        text,
+        chunk_id="install",
+        document="it:vpn-setup.md",
+        headings=("Setting up the NW Connect VPN", "Installing the client"),
+        start=0,
+    )
+    pool = SentenceIndex(embedder=embedder).pool(_evidence(chunk))
+    answer = ExtractiveComposer(embedder=embedder).compose(
+        "How do I install the VPN on my Mac?", pool
+    )
+    texts = [c.text for c in answer.sentences]
+    assert texts[:2] == [
+        "Open Self Service from the Applications folder.",
+        "Find NW Connect under Featured and click Install.",
+    ]
+    assert not any("Software Center" in t for t in texts)
