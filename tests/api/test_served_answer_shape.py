@@ -1,0 +1,70 @@
+"""Issue 17's answer fixes on the app `proofdesk serve` builds, over HTTP
+(`tests/fixtures/served_app.py`), with three more documents in its sources: the sample KB's
+salary-bands PDF (hr), its VPN set-up page and a printing page that gives no number (staff)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from retrieval.embedding.embedder import Embedder
+from tests.fixtures.credentials import bearer, make_token
+from tests.fixtures.kb_index import KB
+from tests.fixtures.served_app import ServedApp, start_served
+
+PRINTING = """# Printing
+
+Every floor has a colour printer next to the kitchen. Colour pages are charged to your
+department's cost centre, so please print in colour only when it matters.
+
+Print jobs wait in the queue for 24 hours; after that they are deleted.
+"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[ServedApp]:
+    root = tmp_path_factory.mktemp("served-shape")
+    (root / "docs" / "staff").mkdir(parents=True)
+    (root / "docs" / "hr").mkdir(parents=True)
+    shutil.copy(KB / "hr" / "confidential" / "salary-bands-2026.pdf", root / "docs" / "hr")
+    shutil.copy(KB / "it" / "vpn-setup.md", root / "docs" / "staff")
+    (root / "docs" / "staff" / "printing.md").write_text(PRINTING, encoding="utf-8")
+    with start_served(root, embedder) as served:
+        yield served
+
+
+def _ask(http: httpx.Client, user: str, question: str) -> dict[str, object]:
+    r = http.post("/v1/chat", json={"question": question}, headers=bearer(make_token(user)))
+    assert r.status_code == 200, r.text
+    body: dict[str, object] = r.json()
+    return body
+
+
+def test_a_pdf_answer_does_not_lead_with_its_title_and_metadata_line(app: ServedApp) -> None:
+    """The PDF's text layer keeps no blank line after its title and "Classification: … -
+    Owner: …" line; the answer used to begin "Salary bands 2026 Classification: Restricted"."""
+    with app.client() as http:
+        body = _ask(http, "dave", "What are the salary bands for 2026?")
+    assert body["status"] == "answered", body
+    answer = str(body["answer"])
+    assert "Classification" not in answer and not answer.startswith("Salary bands 2026"), answer
+
+
+def test_a_mac_question_gets_the_macos_steps_and_no_windows_step(app: ServedApp) -> None:
+    with app.client() as http:
+        body = _ask(http, "bob", "How do I install the VPN on my Mac?")
+    assert body["status"] == "answered", body
+    answer = str(body["answer"])
+    assert answer.startswith("Open Self Service from the Applications folder."), answer
+    assert "Software Center" not in answer, answer
+
+
+def test_an_amount_the_sources_never_state_is_handed_to_a_person(app: ServedApp) -> None:
+    with app.client() as http:
+        body = _ask(http, "bob", "How many colour pages may I print per month?")
+        answered = _ask(http, "bob", "How long do print jobs wait in the queue?")
+    assert body["status"] == "escalated" and body["citations"] == [], body
+    assert answered["status"] == "answered" and "24 hours" in str(answered["answer"]), answered
