@@ -30,6 +30,7 @@ from retrieval.sentences import content_terms
 
 __all__ = [
     "asks_how",
+    "is_numbered",
     "is_page_description",
     "is_question_line",
     "procedure_runs",
@@ -100,6 +101,16 @@ def procedure_runs(pool: SentencePool) -> dict[int, tuple[int, ...]]:
         current.append(i)
     _close(runs, current)
     return runs
+
+
+def is_numbered(pool: SentencePool, index: int) -> bool:
+    """Whether the list item at `index` starts a line with a number or letter marker ("1.",
+    "b)"): a numbered list is a procedure whose steps belong together."""
+    unit = pool.sentences[index]
+    text = pool.evidence_of(index).chunk.text
+    line = text[text.rfind("\n", 0, unit.start) + 1 : unit.start]
+    marker = _MARKER.match(line + " ")
+    return unit.kind == "item" and marker is not None and marker.group(1) is not None
 
 
 def _close(runs: dict[int, tuple[int, ...]], current: list[int]) -> None:

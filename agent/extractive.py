@@ -51,6 +51,7 @@ import numpy.typing as npt
 
 from agent.answer_shape import (
     asks_how,
+    is_numbered,
     is_page_description,
     is_question_line,
     procedure_runs,
@@ -85,6 +86,10 @@ _KEY_PENALTY = 0.05
 LEAD_MARGIN = 0.1  # candidates this close to the most relevant may lead, by answer score
 _MAX_SCORED = 8  # at most this many candidates are given to `answer_scores`
 _MAX_UNITS = 16  # a procedure of a supporting step is added while the answer stays this short
+# An item of a supporting step's bulleted (not numbered) list is shown with it from this relevance:
+# the rest of a checklist is unrelated to the question (KB items of another topic score < 0.15,
+# steps of the procedure asked for >= 0.29).
+_STEP_FLOOR = 0.2
 
 _POINTER = re.compile(
     r"^(?:for\b[^.;:]{0,80},\s*)?(?:please\s+)?see\b|\b(?:has|have)\s+(?:been\s+)?moved\s+to\b",
@@ -231,7 +236,7 @@ class ExtractiveComposer:
         how = asks_how(question)
         if how:
             chosen = self._with_procedure(pool, relevance, chosen)
-        shaped = _shape(pool, chosen, usable, references, how)
+        shaped = _shape(pool, chosen, usable, references, how=how, relevance=relevance)
         sentences = [
             ComposedSentence(
                 text=pool.sentences[i].display,
@@ -359,21 +364,34 @@ def _shape(
     chosen: list[int],
     usable: list[bool],
     references: list[tuple[int, ...] | None],
+    *,
     how: bool,
+    relevance: Scores,
 ) -> list[int]:
-    """The chosen sentences in answer order, procedures completed and references resolved."""
+    """The chosen sentences in answer order, procedures completed and references resolved.
+    The lead's own list is shown whole; the list of a supporting item is shown whole when it
+    is numbered (a procedure), and otherwise only its items within `_STEP_FLOOR` of relevance
+    (a checklist's unrelated items stay out: "Add the printer" does not bring "Ask your manager
+    which team sites you need")."""
     runs = procedure_runs(pool) if how else {}
+
+    def steps(i: int) -> tuple[int, ...]:
+        run = runs.get(i, (i,))
+        if len(run) == 1 or is_numbered(pool, run[0]):
+            return run
+        return tuple(j for j in run if j == i or relevance[j] >= _STEP_FLOOR)
+
     lead = chosen[0]
     groups = [[i for i in runs.get(lead, (lead,)) if usable[i]]]
     lead_owner = pool.owners[lead]
     document = pool.evidence_of(lead).chunk.document_id
     rest = chosen[1:]
     if how and len(rest) and pool.sentences[rest[0]].kind == "item":  # the procedure
-        groups.append([i for i in runs.get(rest[0], ()) if usable[i] and i not in groups[0]])
+        groups.append([i for i in steps(rest[0]) if usable[i] and i not in groups[0]])
     for i in sorted(rest, key=lambda j: (pool.owners[j] != lead_owner, pool.owners[j], j)):
         if not usable[i] or any(i in g for g in groups):
             continue
-        run = [j for j in runs.get(i, (i,)) if usable[j] and not any(j in g for g in groups)]
+        run = [j for j in steps(i) if usable[j] and not any(j in g for g in groups)]
         size = sum(map(len, groups))
         same_document = pool.evidence_of(i).chunk.document_id == document
         groups.append(run if same_document and size + len(run) <= _MAX_UNITS else [i])

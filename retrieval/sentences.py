@@ -34,7 +34,9 @@ __all__ = [
 # retrieval.sentence_vectors) are keyed by it, so an upgrade cuts every chunk again on first use.
 # 2: heading and metadata lines no longer run into the next sentence; space-separated tables.
 # 3: a list item carries the label line above its list ("**macOS**") as its context.
-UNITS_VERSION = "3"
+# 4: a span starting in lower case goes on the sentence before it; a fragment of fewer than
+#    three words is joined to the sentence after it instead of dropped.
+UNITS_VERSION = "4"
 
 _WORD = re.compile(r"[^\W_]+(?:['’.,:-][^\W_]+)*")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -111,8 +113,11 @@ def sentence_units(text: str, headings: Iterable[str] = ()) -> list[EvidenceSent
             if label:
                 continue
         body_start = start + marker
-        for first, last in punkt_splitter().span_tokenize(text[body_start:end]):
-            span = _trim(text, body_start + first, body_start + last)
+        spans = [
+            _trim(text, body_start + first, body_start + last)
+            for first, last in punkt_splitter().span_tokenize(text[body_start:end])
+        ]
+        for span in _whole_sentences(text, spans, skip):
             at_line_start = span[0] == 0 or text[span[0] - 1] == "\n"
             display = _display(text[span[0] : span[1]], term=at_line_start)
             if len(_WORD.findall(display)) < _MIN_WORDS or _letters(display) in skip:
@@ -121,6 +126,35 @@ def sentence_units(text: str, headings: Iterable[str] = ()) -> list[EvidenceSent
             units.append(EvidenceSentence(span[0], span[1], display, context, kind, block))
     units.sort(key=lambda u: u.start)
     return units
+
+
+def _whole_sentences(
+    text: str, spans: list[tuple[int, int]], skip: set[str]
+) -> list[tuple[int, int]]:
+    """Punkt's spans of one run, mended where a cut leaves a part no reader can use alone:
+    a span that starts in lower case goes on the sentence before it ("click Forgot password?
+    on the sign-in page." is one sentence), and a fragment of fewer than `_MIN_WORDS` words is
+    joined to the sentence after it (an FAQ answer "NW-Guest. The daily access code is on the
+    reception screens." keeps its answer); one that ends the run ("Done.") is dropped."""
+    mended: list[tuple[int, int]] = []
+    for start, end in spans:
+        first = _WORD.search(text, start, end)
+        if mended and first is not None and first.group()[0].islower():
+            mended[-1] = (mended[-1][0], end)
+        else:
+            mended.append((start, end))
+    out: list[tuple[int, int]] = []
+    pending: int | None = None  # where a fragment waiting for the next sentence starts
+    for start, end in mended:
+        words = len(_WORD.findall(text[start:end]))
+        if pending is not None:
+            out.append((pending, end))
+            pending = None
+        elif words < _MIN_WORDS and _letters(text[start:end]) not in skip:
+            pending = start
+        else:
+            out.append((start, end))
+    return out  # a fragment that ends the run ("Done.") is dropped
 
 
 def _label(run: str) -> str:

@@ -261,3 +261,27 @@ def test_on_topic_narrows_the_pool_to_what_a_pool_of_its_evidence_holds(
     np.testing.assert_array_equal(narrowed.vectors, built.vectors)
     np.testing.assert_array_equal(narrowed.context_vectors, built.context_vectors)
     assert on_topic(index.pool(evidence), question, min_similarity=2.0).evidence == ()
+
+
+def test_an_faq_answer_of_one_word_is_kept_with_the_sentence_after_it() -> None:
+    """The sample KB's FAQ answers "Which Wi-Fi should my personal phone use?" with
+    "`NW-Guest`. The daily access code is on the reception screens.": the one-word sentence
+    was dropped as a fragment, and with it the answer."""
+    text = "`NW-Guest`. The daily access code is on the reception and meeting room screens.\n"
+    assert [u.display for u in sentence_units(text)] == [
+        "NW-Guest. The daily access code is on the reception and meeting room screens."
+    ]
+
+
+def test_a_cut_after_a_question_mark_inside_a_sentence_is_mended() -> None:
+    """ "click **Forgot password?** on the sign-on page" was quoted as two sentences, the second
+    "on the single sign-on page."; a part starting in lower case goes on the one before it."""
+    text = (
+        "1. Go to the portal from any browser, or click **Forgot password?**\n"
+        "   on the single sign-on page.\n"
+        "2. Enter your Northwind email address.\n"
+    )
+    assert [u.display for u in sentence_units(text)] == [
+        "Go to the portal from any browser, or click Forgot password? on the single sign-on page.",
+        "Enter your Northwind email address.",
+    ]

@@ -287,3 +287,58 @@ def test_a_question_naming_a_platform_gets_that_platforms_steps(embedder: Embedd
         "Find NW Connect under Featured and click Install.",
     ]
     assert not any("Software Center" in t for t in texts)
+
+
+CHECKLIST = (
+    "## First week\n\n"
+    "{m1} Add the `NW-FollowMe` printer and print a test page (see *Printing at the office*).\n"
+    "{m2} Ask your manager which Northwind Drive team sites you need and request access "
+    "through **IT → Access request**.\n"
+    "{m3} Install any extra software your role needs from Software Center or Self Service.\n"
+)
+PRINTING_RULE = "Use FollowMe printing so that documents are never left in printer trays.\n"
+
+
+def _printing_answer(embedder: Embedder, markers: tuple[str, str, str]) -> list[str]:
+    checklist = CHECKLIST.format(m1=markers[0], m2=markers[1], m3=markers[2])
+    chunks = (
+        _chunk(
+            PRINTING_RULE,
+            chunk_id="aup",
+            document="policies:acceptable-use.md",
+            headings=("Acceptable use policy", "Printing"),
+            start=0,
+        ),
+        _chunk(
+            checklist,
+            chunk_id="week",
+            document="it:new-starter-it-checklist.md",
+            headings=("New starter IT checklist", "First week"),
+            start=0,
+        ),
+    )
+    pool = SentenceIndex(embedder=embedder).pool(_evidence(*chunks))
+    answer = ExtractiveComposer(embedder=embedder).compose(
+        "How do I print a document at the office?", pool
+    )
+    return [c.text for c in answer.sentences]
+
+
+def test_a_supporting_steps_checklist_does_not_bring_its_unrelated_items(
+    embedder: Embedder,
+) -> None:
+    """The sample KB's printing answer quoted a new starter's whole first-week checklist ("Ask
+    your manager which Northwind Drive team sites you need", "Install any extra software")
+    because one of its bullets is about the printer. A bulleted list is not a procedure: only
+    its items that are relevant come with the one chosen."""
+    texts = _printing_answer(embedder, ("-", "-", "-"))
+    assert any("NW-FollowMe printer" in t for t in texts)
+    assert not any("team sites" in t or "extra software" in t for t in texts)
+
+
+def test_a_supporting_steps_numbered_procedure_stays_whole(embedder: Embedder) -> None:
+    """A numbered list is a procedure: its steps come together, the less relevant ones too."""
+    texts = _printing_answer(embedder, ("1.", "2.", "3."))
+    step = next(i for i, t in enumerate(texts) if "NW-FollowMe printer" in t)
+    assert "team sites" in texts[step + 1]
+    assert "extra software" in texts[step + 2]
