@@ -90,6 +90,7 @@ _MAX_UNITS = 16  # a procedure of a supporting step is added while the answer st
 # the rest of a checklist is unrelated to the question (KB items of another topic score < 0.15,
 # steps of the procedure asked for >= 0.29).
 _STEP_FLOOR = 0.2
+_SHORT_PARAGRAPH = 4  # a paragraph of this many sentences, quoted twice, is quoted whole
 
 _POINTER = re.compile(
     r"^(?:for\b[^.;:]{0,80},\s*)?(?:please\s+)?see\b|\b(?:has|have)\s+(?:been\s+)?moved\s+to\b",
@@ -233,6 +234,7 @@ class ExtractiveComposer:
         lead = self._lead(pool, relevance, usable, question)
         usable = [u and not _other_label(pool, lead, i) for i, u in enumerate(usable)]
         chosen = self._choose(pool, relevance, usable, lead, question)
+        chosen = _whole_paragraphs(pool, chosen, usable)
         how = asks_how(question)
         if how:
             chosen = self._with_procedure(pool, relevance, chosen)
@@ -343,6 +345,27 @@ class ExtractiveComposer:
         ):
             return chosen
         return [chosen[0], best, *(i for i in chosen[1:] if i != best)]
+
+
+def _whole_paragraphs(pool: SentencePool, chosen: list[int], usable: list[bool]) -> list[int]:
+    """`chosen` with the rest of each short paragraph (at most `_SHORT_PARAGRAPH` sentences)
+    it already quotes twice: "Connect to NW-Guest." is the answer its paragraph's other two
+    sentences ("Today's access code is on your badge. Guest Wi-Fi gives internet access
+    only.") leave out. A bare cross-reference ("See Password reset.") stays out."""
+    paragraphs: dict[tuple[int, int], list[int]] = {}
+    for i in range(len(pool)):
+        if pool.sentences[i].block != -1 and pool.sentences[i].kind == "sentence":
+            paragraphs.setdefault((pool.owners[i], pool.sentences[i].block), []).append(i)
+    out = list(chosen)
+    for members in paragraphs.values():
+        quoted = sum(i in chosen for i in members)
+        if quoted >= 2 and len(members) <= _SHORT_PARAGRAPH:
+            out += [
+                i
+                for i in members
+                if usable[i] and i not in out and not _POINTER.search(pool.sentences[i].display)
+            ]
+    return out
 
 
 def _other_label(pool: SentencePool, lead: int, index: int) -> bool:

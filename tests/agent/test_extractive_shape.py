@@ -342,3 +342,26 @@ def test_a_supporting_steps_numbered_procedure_stays_whole(embedder: Embedder) -
     step = next(i for i, t in enumerate(texts) if "NW-FollowMe printer" in t)
     assert "team sites" in texts[step + 1]
     assert "extra software" in texts[step + 2]
+
+
+def test_a_short_paragraph_quoted_twice_is_quoted_whole(embedder: Embedder) -> None:
+    """The sample KB's visitor page answered "Which Wi-Fi network can visitors use?" with two
+    sentences of its three-sentence Wi-Fi paragraph and left out the one naming the network."""
+    text = (
+        "## Wi-Fi\n\nConnect to **NW-Guest**. Today's access code is printed on your visitor "
+        "badge and shown on the screens\nat reception. Guest Wi-Fi gives internet access only.\n"
+    )
+    chunk = _chunk(
+        text,
+        chunk_id="visit",
+        document="facilities:visitor-information.md",
+        headings=("Visitor information", "Wi-Fi"),
+        start=0,
+    )
+    pool = SentenceIndex(embedder=embedder).pool(_evidence(chunk))
+    answer = ExtractiveComposer(embedder=embedder).compose(
+        "Which Wi-Fi network can visitors use?", pool
+    )
+    texts = [c.text for c in answer.sentences]
+    assert "Connect to NW-Guest." in texts
+    assert len(texts) == 3
