@@ -130,6 +130,24 @@ _CUE_QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+# An amount asked for per something: "How many colour pages may I print per month?".
+# ("a person", "an employee" name someone, not a rate: people only after "per").
+_RATE_QUESTION = re.compile(
+    r"\b(?:per|each|every|a|an)\s+(?:calendar\s+|working\s+|business\s+)?"
+    r"(month|week|day|year|hour|night)\b"
+    r"|\bper\s+(person|head|employee|user|attendee|guest|trip)\b",
+    re.IGNORECASE,
+)
+_RATE_ADJECTIVES = {
+    "month": "monthly",
+    "week": "weekly",
+    "day": "daily",
+    "year": "(?:yearly|annual|annually)",
+    "hour": "hourly",
+    "night": "nightly",
+}
+
+
 def answer_cue(question: str) -> str | None:
     """What kind of answer the question asks for: "duration", "number", "date" or None."""
     for cue, pattern in _CUE_QUESTIONS:
@@ -140,9 +158,24 @@ def answer_cue(question: str) -> str | None:
 
 def missing_cue(question: str, text: str, cues: Collection[str] = tuple(_CUES)) -> bool:
     """Whether the question asks for one of `cues` (see `answer_cue`) that `text` does not
-    state ("How many days ...?" against a sentence without a number)."""
+    state ("How many days ...?" against a sentence without a number); an amount asked for
+    per something ("How many colour pages per month?") is stated only with that rate ("per
+    month", "a month", "monthly": "print runs of more than 500 pages" is not one)."""
     cue = answer_cue(question)
-    return cue is not None and cue in cues and not _CUES[cue].search(text)
+    if cue is None or cue not in cues:
+        return False
+    if not _CUES[cue].search(text):
+        return True
+    rate = _RATE_QUESTION.search(question) if cue in ("number", "duration") else None
+    return rate is not None and not _rate_stated(rate.group(rate.lastindex or 1).casefold(), text)
+
+
+def _rate_stated(unit: str, text: str) -> bool:
+    adjective = _RATE_ADJECTIVES.get(unit, "")
+    pattern = rf"\b(?:per|a|an|each|every)\s+(?:\w+\s+)?{unit}s?\b|/\s*{unit}\b"
+    if adjective:
+        pattern += rf"|\b{adjective}\b"
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def _cue_text(pool: SentencePool, index: int) -> str:

@@ -55,6 +55,8 @@ program of the network in its second season. NBC cancelled the series in May 200
 Every floor has a colour printer next to the kitchen. Colour pages are charged to your
 department's cost centre, so please print in colour only when it matters.
 
+Large colour print runs (more than 500 pages) should go to the external print partner.
+
 Print jobs wait in the queue for 24 hours; after that they are deleted.
 """,
 }
@@ -148,7 +150,8 @@ def test_a_question_asking_for_an_amount_its_page_never_states_goes_to_a_person(
     pages: _Index,
 ) -> None:
     """The page is on topic (colour pages, printing) and its lead sentence is relevant, but
-    it gives no number: a helpdesk's typical unanswerable question."""
+    it gives no number per month ("more than 500 pages" is a print run, not a monthly quota:
+    the sample KB answered with it): a helpdesk's typical unanswerable question."""
     got = pages.service.answer(
         "How many colour pages may I print per month?",
         principal=pages.kb.policy.principal_for("bob"),

@@ -19,7 +19,7 @@ from agent.answer_shape import (
     resolve_reference,
 )
 from agent.evidence import SentenceIndex
-from agent.extractive import ExtractiveComposer
+from agent.extractive import ExtractiveComposer, missing_cue
 from agent.types import Evidence
 from retrieval.embedding.embedder import Embedder
 from retrieval.records import ChunkRecord
@@ -365,3 +365,26 @@ def test_a_short_paragraph_quoted_twice_is_quoted_whole(embedder: Embedder) -> N
     texts = [c.text for c in answer.sentences]
     assert "Connect to NW-Guest." in texts
     assert len(texts) == 3
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "missing"),
+    [
+        # an amount per something is stated only with that rate
+        ("How many colour pages may I print per month?", "Runs of over 500 pages go out.", True),
+        ("How many colour pages may I print per month?", "Print 200 colour pages a month.", False),
+        ("How many colour pages may I print per month?", "Quota: 200 pages monthly.", False),
+        ("How much does catering cost per person?", "Catering is $20 per person.", False),
+        ("How much does catering cost per person?", "A buffet for 40 costs $800.", True),
+        ("How many days of leave do I get per year?", "You get 25 days of annual leave.", False),
+        # "an employee" names someone, not a rate
+        ("How long is a PIP for an employee in probation?", "It lasts 30 calendar days.", False),
+        # no amount asked for, or none stated at all
+        ("Which printer should I use?", "Use FollowMe printing.", False),
+        ("How many colour pages may I print?", "Colour is charged to your cost centre.", True),
+    ],
+)
+def test_missing_cue_wants_the_rate_an_amount_is_asked_per(
+    question: str, text: str, missing: bool
+) -> None:
+    assert missing_cue(question, text) is missing
