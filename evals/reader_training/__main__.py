@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--max-length", type=int, default=64)
     run.add_argument("--log-every", type=int, default=25)
     run.add_argument("--val-pairs", type=int, default=1500)
+    run.add_argument(
+        "--clapnq-train-repeat",
+        type=int,
+        default=2,
+        help="times per epoch the CLAP NQ train pairs are seen (0: left out)",
+    )
     exp = sub.add_parser("export", help="export the trained model to ONNX (float32 and int8)")
     exp.add_argument("--out", type=Path, default=Path(".proofdesk/reader-training"))
     exp.add_argument("--target", type=Path, default=Path("retrieval/reader_model"))
@@ -55,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                 max_length=args.max_length,
                 log_every=args.log_every,
                 val_pairs=args.val_pairs,
+                clapnq_train_repeat=args.clapnq_train_repeat,
             )
         )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

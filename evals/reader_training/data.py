@@ -72,7 +72,7 @@ def load_pairs(data_dir: Path, split: str, *, seed: int) -> list[Pair]:
 def file_digests(data_dir: Path) -> dict[str, str]:
     """SHA-256 of each training file, for the model card."""
     out: dict[str, str] = {}
-    for name in TRAINING_FILES:
-        digest = hashlib.sha256((data_dir / name).read_bytes()).hexdigest()
-        out[name] = digest
+    for name in (*TRAINING_FILES, "extra_clapnq_train_positives.jsonl.gz"):
+        if (data_dir / name).is_file():
+            out[name] = hashlib.sha256((data_dir / name).read_bytes()).hexdigest()
     return out

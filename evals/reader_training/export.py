@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from evals.reader_training.clapnq_train import CLAPNQ_TRAIN_FILE
 from evals.reader_training.data import TRAINING_FILES, file_digests
 from retrieval.reading import MODEL_FILE, file_digest
 
@@ -121,6 +122,20 @@ def _card(summary: dict[str, Any], digest: str, data: dict[str, str]) -> str:
         f"| `{data[name][:16]}…` |"
         for name, cap in TRAINING_FILES.items()
     )
+    repeat = int(config.get("clapnq_train_repeat", "0") or 0)
+    if repeat > 0:
+        rows += (
+            f"\n| `{CLAPNQ_TRAIN_FILE}` | every answer as a positive, its nearest other "
+            f"questions' answers as negatives (`clapnq_train.py`), {repeat}x per epoch "
+            f"| `{data.get(CLAPNQ_TRAIN_FILE, '?')[:16]}…` |"
+        )
+        clapnq = (
+            "CLAP NQ *train* answers (Rosenthal et al., TACL 2025; annotations Apache-2.0, "
+            "text from Wikipedia CC BY-SA 3.0) were trained on, as the data README allows; "
+            "no CLAP NQ dev row was (dev is used only to calibrate thresholds)."
+        )
+    else:
+        clapnq = "No CLAP NQ row was trained on (CLAP NQ dev is used only to calibrate thresholds)."
     figures = {k: v for k, v in summary.items() if k.startswith("val_")}
     return f"""# Proofdesk reader (cross-encoder, int8 ONNX)
 
@@ -150,7 +165,7 @@ untrusted text: it is one score among several, never the only gate on what is sh
 
 Licences: SQuAD 2.0 / 1.1 dev CC BY-SA 4.0 (Rajpurkar et al.); COVID-QA annotations Apache-2.0
 (Möller et al. 2020), articles kept only where licensed CC BY; all-MiniLM-L6-v2 Apache-2.0.
-No CLAP NQ row was trained on (CLAP NQ dev is used only to calibrate thresholds).
+{clapnq}
 
 ## Training run
 - command: `make reader DATA=../shared/data` (`python -m evals.reader_training train` then

@@ -16,13 +16,14 @@ import math
 import os
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from evals.reader_training.clapnq_train import clapnq_train_pairs
 from evals.reader_training.data import Pair, load_pairs
 
 __all__ = ["TrainConfig", "auc", "train"]
@@ -50,6 +51,9 @@ class TrainConfig:
     checkpoint_every: int = 200
     log_every: int = 25
     val_pairs: int = 1500
+    # In-domain pairs from CLAP NQ train answers (clapnq_train.py), repeated this many times
+    # per epoch; 0 leaves them out.
+    clapnq_train_repeat: int = 2
 
 
 def auc(labels: Sequence[int], scores: Sequence[float]) -> float:
@@ -128,8 +132,13 @@ def _validate(
     labels = [p.label for p in val]
     correct = sum((s > 0) == (y == 1) for s, y in zip(scores, labels, strict=True))
     figures = {"val_auc": auc(labels, scores), "val_accuracy": correct / max(1, len(val))}
-    for granularity in ("sentence", "passage"):
-        idx = [i for i, p in enumerate(val) if p.granularity == granularity]
+    groups: dict[str, Callable[[Pair], bool]] = {
+        "sentence": lambda p: p.granularity == "sentence",
+        "passage": lambda p: p.granularity == "passage",
+        "clapnq_train": lambda p: p.source == "clapnq-train",
+    }
+    for granularity, member in groups.items():
+        idx = [i for i, p in enumerate(val) if member(p)]
         if idx:
             figures[f"val_auc_{granularity}"] = auc(
                 [labels[i] for i in idx], [scores[i] for i in idx]
@@ -263,6 +272,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     config.out_dir.mkdir(parents=True, exist_ok=True)
     train_pairs = load_pairs(config.data_dir, "train", seed=config.seed)
     val = load_pairs(config.data_dir, "val", seed=config.seed)[: config.val_pairs]
+    if config.clapnq_train_repeat > 0:
+        extra_train, extra_val = clapnq_train_pairs(config.data_dir, seed=config.seed)
+        train_pairs += extra_train * config.clapnq_train_repeat
+        random.Random(config.seed).shuffle(train_pairs)  # noqa: S311 - a seeded order
+        val += extra_val
     steps_per_epoch = math.ceil(len(train_pairs) / config.batch_size)
     run = _Run(config, steps_per_epoch)
     run.resume()

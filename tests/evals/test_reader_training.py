@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evals.reader_training.clapnq_auc import QuestionScores, report
+from evals.reader_training.clapnq_train import CLAPNQ_TRAIN_FILE, clapnq_train_pairs
 from evals.reader_training.data import TRAINING_FILES, Pair, file_digests, load_pairs
 from evals.reader_training.train import _batches, auc
 
@@ -101,3 +102,69 @@ def test_clapnq_report_ranks_each_score() -> None:
     assert figures["auc_reader_sentence_max"] == 1.0
     assert figures["auc_reader_passage"] == 0.0
     assert figures["auc_cosine_max"] == pytest.approx(0.5)
+
+
+def test_clapnq_train_pairs_pair_each_answer_with_neighbouring_questions_answers(
+    tmp_path: Path,
+) -> None:
+    """Positives: each question with its own answer (whole, and its sentence closest to the
+    question); negatives: the answers of its nearest other questions from other articles, never
+    its own or a paraphrase of it; a held-back share of questions, none of them in train."""
+    topics = [
+        (
+            "who sang love the one you're with",
+            "Love the One You're With is a song by Stephen "
+            "Stills. It was covered by the Isley Brothers.",
+        ),
+        (
+            "who sang how long will i love you",
+            "How Long Will I Love You is a song by The Waterboys. Ellie Goulding covered it.",
+        ),
+        (
+            "who wrote the song blue hawaii",
+            "Blue Hawaii was written by Leo Robin and Ralph "
+            "Rainger. It was sung by Elvis Presley in 1961.",
+        ),
+        (
+            "what is the function of the human brain",
+            "The brain is the central organ of the "
+            "nervous system. It controls most activities of the body.",
+        ),
+        (
+            "what does the human heart do",
+            "The heart pumps blood through the blood vessels. It "
+            "beats about 70 times a minute at rest.",
+        ),
+        (
+            "what do the lungs do",
+            "The lungs take in oxygen and expel carbon dioxide. They sit "
+            "in the chest on either side of the heart.",
+        ),
+    ] * 2  # two articles per question text: the held-back draw needs a few questions
+    rows = [
+        {"question": f"{q} ({n})", "text": t, "article": f"a{n}", "label": 1, "split": "train"}
+        for n, (q, t) in enumerate(topics)
+    ]
+    _write(tmp_path, CLAPNQ_TRAIN_FILE, rows)
+    train, val = clapnq_train_pairs(tmp_path, seed=3)
+    pairs = train + val
+    assert val and {p.question for p in val}.isdisjoint({p.question for p in train})
+    for row in rows:
+        own = [p for p in pairs if p.question == row["question"]]
+        positives = [p for p in own if p.label == 1]
+        negatives = [p for p in own if p.label == 0]
+        assert {p.granularity for p in positives} == {"passage", "sentence"}
+        assert any(p.text == row["text"] for p in positives)
+        held = any(p.question == row["question"] for p in val)
+        # two neighbours (whole answer and closest sentence), drawn from the same split
+        assert len(negatives) == 4 or held
+        assert all(p.text != row["text"] and p.text not in str(row["text"]) for p in negatives)
+    brain = [
+        p
+        for p in train + val
+        if p.question.startswith("what is the function")
+        and p.label == 0
+        and p.granularity == "passage"
+    ]
+    assert all("heart" in p.text or "lungs" in p.text or "brain" in p.text for p in brain)
+    assert clapnq_train_pairs(tmp_path, seed=3) == (train, val)
