@@ -13,7 +13,8 @@ computed over the request's candidate sentences, so a term every passage shares 
 Penalties mark sentences that look relevant without answering: a question ("Which network
 should I use?"), a restatement of the question (every term of the sentence is a term of the
 question), a bare cross-reference ("See Password reset."), a sentence lacking what the
-question asks for (a number for "how many", a duration for "how long", a date for "when") or
+question asks for (a number for "how many", a duration for "how long", a date for "when"; an
+amount asked "per month" or "per person" stated with that rate) or
 naming none of the numbers and codes the question names ("L7", "2026-014"), and (with
 `injection_penalty`) a chunk flagged as possible prompt injection at ingest. Paragraphs that
 read as instructions to an assistant are not candidates at all (`SentenceIndex`).
@@ -29,7 +30,13 @@ Composition (`agent.answer_shape` classifies the sentences):
   MMR-style, near-duplicates skipped), or when they cover a part of the question nothing chosen
   covers yet (a two-part question) within `complement_margin`.
 - A question asking how ("How do I …") gets the whole procedure of the lead (its run of list
-  items, in order), and of a supporting step while the answer stays within `_MAX_UNITS`.
+  items, in order), and of a supporting step while the answer stays within `_MAX_UNITS` (of a
+  bulleted, not numbered, list only the items within `_STEP_FLOOR`: a checklist is not a
+  procedure).
+- A short paragraph the answer quotes twice is quoted whole ("Connect to NW-Guest." with the
+  two sentences after it).
+- A page a chosen sentence names ("(see Lost or stolen device)") gives its most relevant
+  sentence not quoted yet, when it is in the evidence and relevant.
 - A list item under another label line than the lead's ("**Windows**" when the "**macOS**"
   steps lead) is an alternative, never support.
 - A sentence whose reference resolves is followed by the text it points to (the rules "above").
@@ -91,6 +98,9 @@ _MAX_UNITS = 16  # a procedure of a supporting step is added while the answer st
 # steps of the procedure asked for >= 0.29).
 _STEP_FLOOR = 0.2
 _SHORT_PARAGRAPH = 4  # a paragraph of this many sentences, quoted twice, is quoted whole
+# A page named in a sentence: "(see Lost or stolen device)", "(see *Printing at the office*)".
+_PAGE_NAME = re.compile(r"\(see\s+(?:the\s+)?([^()]{3,80}?)(?:\s+(?:article|page|policy))?\)", re.I)
+_MIN_PAGE_NAME = 6  # letters: shorter names ("below", "FAQ") are not matched to pages
 
 _POINTER = re.compile(
     r"^(?:for\b[^.;:]{0,80},\s*)?(?:please\s+)?see\b|\b(?:has|have)\s+(?:been\s+)?moved\s+to\b",
@@ -268,6 +278,7 @@ class ExtractiveComposer:
         usable = [u and not _other_label(pool, lead, i) for i, u in enumerate(usable)]
         chosen = self._choose(pool, relevance, usable, lead, question)
         chosen = _whole_paragraphs(pool, chosen, usable)
+        chosen = self._with_named_pages(pool, relevance, usable, chosen)
         how = asks_how(question)
         if how:
             chosen = self._with_procedure(pool, relevance, chosen)
@@ -360,6 +371,44 @@ class ExtractiveComposer:
                 chosen.append(i)
                 uncovered -= gain
         return chosen
+
+    def _with_named_pages(
+        self, pool: SentencePool, relevance: Scores, usable: list[bool], chosen: list[int]
+    ) -> list[int]:
+        """`chosen` with, for each chosen sentence naming another page ("must be reported to
+        the Security hotline within 1 hour (see Lost or stolen device)"), the most relevant
+        sentence (not a list item or table row, quoted out of its list) of that page when it
+        is in the evidence and relevant (from
+        `supporting_min_relevance`) not quoted yet: the page named is where the rest of the
+        answer is ("Call the Security hotline on +1 503 555 0170")."""
+        out = list(chosen)
+        for i in chosen:
+            for name in _PAGE_NAME.findall(pool.sentences[i].display):
+                wanted = _letters(name)
+                pages = {
+                    owner
+                    for owner, evidence in enumerate(pool.evidence)
+                    if owner != pool.owners[i]
+                    and len(wanted) >= _MIN_PAGE_NAME
+                    and any(
+                        _letters(h).startswith(wanted)
+                        for h in (evidence.chunk.title, *evidence.chunk.heading_path)
+                    )
+                }
+                found = [
+                    j
+                    for j in range(len(pool))
+                    if pool.owners[j] in pages
+                    and usable[j]
+                    and pool.sentences[j].kind == "sentence"
+                    and pool.sentences[j].display[:1].isupper()
+                    and j not in out
+                    and not _same_text(pool, out, j)
+                    and relevance[j] >= self._settings.supporting_min_relevance
+                ]
+                if found:
+                    out.append(max(found, key=lambda j: relevance[j]))
+        return out
 
     def _with_procedure(
         self, pool: SentencePool, relevance: Scores, chosen: list[int]
@@ -475,6 +524,10 @@ def _resolved(ordered: list[int], position: int, referent: tuple[int, ...]) -> b
     if referent[0] > ordered[position]:
         return referent[0] in ordered[position + 1 :]
     return referent[0] in ordered
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
 def _same_text(pool: SentencePool, chosen: list[int], candidate: int) -> bool:

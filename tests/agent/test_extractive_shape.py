@@ -388,3 +388,34 @@ def test_missing_cue_wants_the_rate_an_amount_is_asked_per(
     question: str, text: str, missing: bool
 ) -> None:
     assert missing_cue(question, text) is missing
+
+
+def test_a_page_named_by_the_answer_gives_its_most_relevant_sentence(embedder: Embedder) -> None:
+    """The sample KB's lost-laptop answer said "reported to the Security hotline within 1 hour
+    (see Lost or stolen device)" and stopped: the page it names, in the evidence, has the
+    number to call."""
+    laptops = _chunk(
+        "Lost and stolen laptops must be reported to the Security hotline within 1 hour (see "
+        "*Lost or stolen device*). Accidental damage is repaired free of charge.\n",
+        chunk_id="laptops",
+        document="it:laptop-requests.md",
+        headings=("Laptop requests and refresh", "Damage and loss"),
+        start=0,
+    )
+    lost = _chunk(
+        "Laptops are encrypted, so a lost laptop that was switched off or locked is a low-risk "
+        "event - but only if it is reported quickly.\n\nCall the Security hotline on +1 503 555 "
+        "0170 (24 hours a day) as soon as you notice the loss.\n\nLost and found is at the "
+        "Security desk in the lobby.\n",
+        chunk_id="lost",
+        document="it:lost-or-stolen-device.txt",
+        headings=("LOST OR STOLEN DEVICE - WHAT TO DO",),
+        start=0,
+    )
+    pool = SentenceIndex(embedder=embedder).pool(_evidence(laptops, lost))
+    answer = ExtractiveComposer(embedder=embedder).compose(
+        "How quickly must I report a lost laptop, and to whom?", pool
+    )
+    texts = [c.text for c in answer.sentences]
+    assert any("within 1 hour (see Lost or stolen device)" in t for t in texts), texts
+    assert any("555 0170" in t for t in texts), texts
