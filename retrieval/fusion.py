@@ -9,8 +9,9 @@ two channel searches in one batch and fuse their rankings here.
 The formula is Qdrant's (`rrf_scoring` with weight 1): a point at 0-based position `p` of a
 channel's ranking scores `1 / (p + k)`, summed over the channels it appears in. Qdrant leaves
 ties in arbitrary order; here a tie goes to the point with the better best position, then to
-the earlier channel (dense before BM25). No two points share a position in one channel, so that
-order is total: every backend and every run orders a result the same way.
+the earlier channel (dense before BM25). No two points share a position in one channel, and
+each channel's own ties are put in point-id order before fusion (`qdrant_common._ranked`), so
+that order is total: every backend and every run orders a result the same way.
 """
 
 from __future__ import annotations

@@ -61,6 +61,13 @@ class Hit(NamedTuple):
     payload: Payload
 
 
+def _ranked(hits: Sequence[Hit]) -> list[Hit]:
+    """A channel's hits best first, equal scores (to 6 decimals: the same vector can score a
+    last-digit apart) in point-id order: Qdrant leaves ties (the same text in two documents)
+    in an order that changes between runs and replicas, and the fused ranking inherits it."""
+    return sorted(hits, key=lambda h: (-round(h.score, 6), h.point_id))
+
+
 class QdrantStoreBase(ABC, Generic[FilterT, ChannelT]):
     """The `VectorStore` operations over an adapter's primitives (see the module's text).
     Subclasses set `_dimension`, `_batch`, `_page` and `_encoder` in their constructor."""
@@ -252,10 +259,10 @@ class QdrantStoreBase(ABC, Generic[FilterT, ChannelT]):
         with self._errors("search"):
             if mode != "hybrid":
                 (hits,) = self._query(channels[:1], flt, limit, payload=True)
-                return [scored_chunk(h.payload, h.score, mode=mode) for h in hits]
+                return [scored_chunk(h.payload, h.score, mode=mode) for h in _ranked(hits)]
             # The channels in one request; their rankings are fused here (retrieval.fusion).
             results = self._query(channels, flt, max(prefetch_limit, limit), payload=False)
-            channel_scores = [{h.point_id: h.score for h in hits} for hits in results]
+            channel_scores = [{h.point_id: h.score for h in _ranked(hits)} for hits in results]
             fused = reciprocal_rank_fusion(channel_scores, limit=limit)
             payloads = self._payloads([hit.point_id for hit in fused]) if fused else {}
         return fused_chunks(fused, channel_scores, payloads)
