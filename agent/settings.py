@@ -180,7 +180,7 @@ class AgentSettings(BaseModel):
         "passages, to decide whether the evidence states the answer",
     )
     reader_calibration: tuple[float, float, float, float] = Field(
-        default=(-7.59, 10.45, 0.092, 0.0),
+        default=(-7.1, 9.23, 0.313, 0.0),
         description="(a, b, c, d): with a reader, the decision's score is the probability "
         "sigmoid(a + b × confidence + c × logit(best sentence) + d × logit(best passage)), "
         "fitted for the bundled reader on CLAP NQ dev (evals/suites/answers.py, "
@@ -188,14 +188,14 @@ class AgentSettings(BaseModel):
         "are not read",
     )
     reader_answer_threshold: float = Field(
-        default=0.35,
+        default=0.32,
         ge=0.0,
         le=1.0,
         description="with a reader, balanced profile: the probability needed to answer "
         "(re-measure with `python -m evals.suites.answers` for a new model)",
     )
     reader_cautious_threshold: float = Field(
-        default=0.6,
+        default=0.5,
         ge=0.0,
         le=1.0,
         description="with a reader, cautious profile: the probability needed to answer",

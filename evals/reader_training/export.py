@@ -153,9 +153,10 @@ ONNX and quantized to int8 (dynamic, per output channel) with ONNX Runtime.
 Proofdesk's answerability decision and extractive composer: scoring the sentences and passages
 of permitted evidence against the user's question. English only. Short texts: pairs are
 truncated to {config.get("max_length", "?")} tokens (sentences) and
-{config.get("passage_max_length", "?")} tokens (passages). Trained on encyclopaedic (SQuAD)
-and scientific (COVID-QA) text; helpdesk language is out of its training domain, so it is
-combined with the embedding cosine and calibrated before use (docs/benchmarks.md). It reads
+{config.get("passage_max_length", "?")} tokens (passages). Trained on encyclopaedic (SQuAD,
+CLAP NQ train) and scientific (COVID-QA) text; helpdesk language is out of its training
+domain, so it is combined with the embedding cosine and calibrated before use
+(docs/benchmarks.md). It reads
 untrusted text: it is one score among several, never the only gate on what is shown.
 
 ## Training data (`../shared/data/reader/`, see its README for provenance and licences)
@@ -168,8 +169,9 @@ Licences: SQuAD 2.0 / 1.1 dev CC BY-SA 4.0 (Rajpurkar et al.); COVID-QA annotati
 {clapnq}
 
 ## Training run
-- command: `make reader DATA=../shared/data` (`python -m evals.reader_training train` then
-  `export`), seed {config.get("seed", "?")}
+- command: `make reader DATA=../shared/data` (`python -m evals.reader_training train --epochs
+  {config.get("epochs", "?")} --max-minutes {config.get("max_minutes", "?")}` then `export`),
+  seed {config.get("seed", "?")}
 - hyper-parameters: batch {config.get("batch_size", "?")}, lr {config.get("lr", "?")} (head
   {config.get("head_lr", "?")}), warm-up {config.get("warmup_steps", "?")} steps, linear
   decay, AdamW (weight decay 0.01), bf16 autocast on the CPU, word embeddings and the lowest

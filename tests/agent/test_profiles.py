@@ -31,7 +31,7 @@ def _read(probability: float) -> Verification:
     ("probability", "balanced", "cautious"),
     [
         (0.95, "answered", "answered"),
-        (0.5, "answered", "escalated"),  # below cautious's 0.6, above balanced's 0.35
+        (0.45, "answered", "escalated"),  # below cautious's 0.5, above balanced's 0.32
         (0.3, "escalated", "escalated"),
         (0.1, "refused_insufficient_support", "refused_insufficient_support"),
     ],
@@ -73,19 +73,19 @@ def test_without_a_reader_cautious_raises_the_confidence_needed() -> None:
 def test_a_cautious_hand_off_carries_the_evidence_for_the_person() -> None:
     decision = decide(
         evidence_count=1,
-        verification=_read(0.5),
+        verification=_read(0.45),
         human_requested=False,
         settings=AgentSettings(profile="cautious"),
     )
     summary = handoff_summary(
         question="How do I connect to the VPN?",
         decision=decision,
-        verification=_read(0.5),
-        evidence=[_read(0.5).sentences[0].evidence],
+        verification=_read(0.45),
+        evidence=[_read(0.45).sentences[0].evidence],
         mask=make_guard().mask_text,
     )
     assert "low confidence" in summary
-    assert "Best passages (confidence 0.50)" in summary
+    assert "Best passages (confidence 0.45)" in summary
     assert "about the VPN" in summary  # the passage itself, masked
 
 
