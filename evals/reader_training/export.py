@@ -131,8 +131,8 @@ def _card(summary: dict[str, Any], digest: str, data: dict[str, str]) -> str:
         )
         clapnq = (
             "CLAP NQ *train* answers (Rosenthal et al., TACL 2025; annotations Apache-2.0, "
-            "text from Wikipedia CC BY-SA 3.0) were trained on, as the data README allows; "
-            "no CLAP NQ dev row was (dev is used only to calibrate thresholds)."
+            "text from\nWikipedia CC BY-SA 3.0) were trained on, as the data README allows; "
+            "no CLAP NQ dev row was\n(dev is used only to calibrate thresholds)."
         )
     else:
         clapnq = "No CLAP NQ row was trained on (CLAP NQ dev is used only to calibrate thresholds)."
