@@ -376,11 +376,11 @@ class ExtractiveComposer:
         self, pool: SentencePool, relevance: Scores, usable: list[bool], chosen: list[int]
     ) -> list[int]:
         """`chosen` with, for each chosen sentence naming another page ("must be reported to
-        the Security hotline within 1 hour (see Lost or stolen device)"), the most relevant
-        sentence (not a list item or table row, quoted out of its list) of that page when it
-        is in the evidence and relevant (from
-        `supporting_min_relevance`) not quoted yet: the page named is where the rest of the
-        answer is ("Call the Security hotline on +1 503 555 0170")."""
+        the Security hotline within 1 hour (see Lost or stolen device)"), that page's most
+        relevant sentence not quoted yet, when the page is in the evidence and the sentence
+        reaches `supporting_min_relevance` (a plain sentence: a list item or a table row would
+        be quoted out of its list): the page named is where the rest of the answer is ("Call
+        the Security hotline on +1 503 555 0170")."""
         out = list(chosen)
         for i in chosen:
             for name in _PAGE_NAME.findall(pool.sentences[i].display):
