@@ -33,6 +33,7 @@ __all__ = [
     "is_numbered",
     "is_page_description",
     "is_question_line",
+    "letters",
     "procedure_runs",
     "resolve_reference",
 ]
@@ -82,10 +83,8 @@ def is_question_line(pool: SentencePool, index: int) -> bool:
     unit = pool.sentences[index]
     if unit.kind != "item" and unit.display.rstrip().endswith("?"):
         return True
-    letters = _letters(unit.display)
-    return bool(letters) and any(
-        letters in _letters(h) for h in subheadings(pool.evidence_of(index).chunk)
-    )
+    own = letters(unit.display)
+    return bool(own) and any(own in letters(h) for h in subheadings(pool.evidence_of(index).chunk))
 
 
 def procedure_runs(pool: SentencePool) -> dict[int, tuple[int, ...]]:
@@ -190,5 +189,6 @@ def _nearby(pool: SentencePool, index: int, forward: bool) -> tuple[int, ...]:
     return tuple(i for i in range(index) if pool.owners[i] == owner and i not in own)
 
 
-def _letters(text: str) -> str:
+def letters(text: str) -> str:
+    """`text` reduced to its letters and digits, case-folded (how names are compared)."""
     return "".join(ch for ch in text.casefold() if ch.isalnum())

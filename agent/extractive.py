@@ -61,6 +61,7 @@ from agent.answer_shape import (
     is_numbered,
     is_page_description,
     is_question_line,
+    letters,
     procedure_runs,
     resolve_reference,
 )
@@ -384,14 +385,14 @@ class ExtractiveComposer:
         out = list(chosen)
         for i in chosen:
             for name in _PAGE_NAME.findall(pool.sentences[i].display):
-                wanted = _letters(name)
+                wanted = letters(name)
                 pages = {
                     owner
                     for owner, evidence in enumerate(pool.evidence)
                     if owner != pool.owners[i]
                     and len(wanted) >= _MIN_PAGE_NAME
                     and any(
-                        _letters(h).startswith(wanted)
+                        letters(h).startswith(wanted)
                         for h in (evidence.chunk.title, *evidence.chunk.heading_path)
                     )
                 }
@@ -524,10 +525,6 @@ def _resolved(ordered: list[int], position: int, referent: tuple[int, ...]) -> b
     if referent[0] > ordered[position]:
         return referent[0] in ordered[position + 1 :]
     return referent[0] in ordered
-
-
-def _letters(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
 def _same_text(pool: SentencePool, chosen: list[int], candidate: int) -> bool:
