@@ -299,7 +299,9 @@ CHECKLIST = (
 PRINTING_RULE = "Use FollowMe printing so that documents are never left in printer trays.\n"
 
 
-def _printing_answer(embedder: Embedder, markers: tuple[str, str, str]) -> list[str]:
+def _printing_answer(
+    composer: ExtractiveComposer, sentences: SentenceIndex, markers: tuple[str, str, str]
+) -> list[str]:
     checklist = CHECKLIST.format(m1=markers[0], m2=markers[1], m3=markers[2])
     chunks = (
         _chunk(
@@ -317,34 +319,34 @@ def _printing_answer(embedder: Embedder, markers: tuple[str, str, str]) -> list[
             start=0,
         ),
     )
-    pool = SentenceIndex(embedder=embedder).pool(_evidence(*chunks))
-    answer = ExtractiveComposer(embedder=embedder).compose(
-        "How do I print a document at the office?", pool
-    )
-    return [c.text for c in answer.sentences]
+    return _answer(composer, sentences, "How do I print a document at the office?", *chunks)
 
 
 def test_a_supporting_steps_checklist_does_not_bring_its_unrelated_items(
-    embedder: Embedder,
+    composer: ExtractiveComposer, sentences: SentenceIndex
 ) -> None:
     """The sample KB's printing answer quoted a new starter's whole first-week checklist ("Ask
     your manager which Northwind Drive team sites you need", "Install any extra software")
     because one of its bullets is about the printer. A bulleted list is not a procedure: only
     its items that are relevant come with the one chosen."""
-    texts = _printing_answer(embedder, ("-", "-", "-"))
+    texts = _printing_answer(composer, sentences, ("-", "-", "-"))
     assert any("NW-FollowMe printer" in t for t in texts)
     assert not any("team sites" in t or "extra software" in t for t in texts)
 
 
-def test_a_supporting_steps_numbered_procedure_stays_whole(embedder: Embedder) -> None:
+def test_a_supporting_steps_numbered_procedure_stays_whole(
+    composer: ExtractiveComposer, sentences: SentenceIndex
+) -> None:
     """A numbered list is a procedure: its steps come together, the less relevant ones too."""
-    texts = _printing_answer(embedder, ("1.", "2.", "3."))
+    texts = _printing_answer(composer, sentences, ("1.", "2.", "3."))
     step = next(i for i, t in enumerate(texts) if "NW-FollowMe printer" in t)
     assert "team sites" in texts[step + 1]
     assert "extra software" in texts[step + 2]
 
 
-def test_a_short_paragraph_quoted_twice_is_quoted_whole(embedder: Embedder) -> None:
+def test_a_short_paragraph_quoted_twice_is_quoted_whole(
+    composer: ExtractiveComposer, sentences: SentenceIndex
+) -> None:
     """The sample KB's visitor page answered "Which Wi-Fi network can visitors use?" with two
     sentences of its three-sentence Wi-Fi paragraph and left out the one naming the network."""
     text = (
@@ -358,11 +360,7 @@ def test_a_short_paragraph_quoted_twice_is_quoted_whole(embedder: Embedder) -> N
         headings=("Visitor information", "Wi-Fi"),
         start=0,
     )
-    pool = SentenceIndex(embedder=embedder).pool(_evidence(chunk))
-    answer = ExtractiveComposer(embedder=embedder).compose(
-        "Which Wi-Fi network can visitors use?", pool
-    )
-    texts = [c.text for c in answer.sentences]
+    texts = _answer(composer, sentences, "Which Wi-Fi network can visitors use?", chunk)
     assert "Connect to NW-Guest." in texts
     assert len(texts) == 3
 
@@ -390,7 +388,9 @@ def test_missing_cue_wants_the_rate_an_amount_is_asked_per(
     assert missing_cue(question, text) is missing
 
 
-def test_a_page_named_by_the_answer_gives_its_most_relevant_sentence(embedder: Embedder) -> None:
+def test_a_page_named_by_the_answer_gives_its_most_relevant_sentence(
+    composer: ExtractiveComposer, sentences: SentenceIndex
+) -> None:
     """The sample KB's lost-laptop answer said "reported to the Security hotline within 1 hour
     (see Lost or stolen device)" and stopped: the page it names, in the evidence, has the
     number to call."""
@@ -412,10 +412,8 @@ def test_a_page_named_by_the_answer_gives_its_most_relevant_sentence(embedder: E
         headings=("LOST OR STOLEN DEVICE - WHAT TO DO",),
         start=0,
     )
-    pool = SentenceIndex(embedder=embedder).pool(_evidence(laptops, lost))
-    answer = ExtractiveComposer(embedder=embedder).compose(
-        "How quickly must I report a lost laptop, and to whom?", pool
+    texts = _answer(
+        composer, sentences, "How quickly must I report a lost laptop, and to whom?", laptops, lost
     )
-    texts = [c.text for c in answer.sentences]
     assert any("within 1 hour (see Lost or stolen device)" in t for t in texts), texts
     assert any("555 0170" in t for t in texts), texts
