@@ -70,7 +70,9 @@ def clapnq_train_pairs(data_dir: Path, *, seed: int) -> tuple[list[Pair], list[P
 
     path = data_dir / CLAPNQ_TRAIN_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"reader training data missing: {path}")
+        raise FileNotFoundError(
+            f"reader training data missing: {path} (train without it: --clapnq-train-repeat 0)"
+        )
     answers = _load(path)
     embedder = load_embedder()
     questions = _unit(

@@ -168,3 +168,8 @@ def test_clapnq_train_pairs_pair_each_answer_with_neighbouring_questions_answers
     ]
     assert all("heart" in p.text or "lungs" in p.text or "brain" in p.text for p in brain)
     assert clapnq_train_pairs(tmp_path, seed=3) == (train, val)
+
+
+def test_clapnq_train_pairs_name_the_missing_file_and_the_way_round_it(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"extra_clapnq_train.*--clapnq-train-repeat 0"):
+        clapnq_train_pairs(tmp_path, seed=1)
