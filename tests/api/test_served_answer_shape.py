@@ -1,7 +1,7 @@
 """Issue 17's answer fixes on the app `proofdesk serve` builds, over HTTP
 (`tests/fixtures/served_app.py`), with three more documents in its sources: the sample KB's
-salary-bands PDF (hr), its VPN set-up page, its IT FAQ and a printing page that gives no
-monthly number (staff)."""
+salary-bands PDF (hr), its VPN set-up page, its IT FAQ, its lost-device and laptop pages, its
+visitor page and a printing page that gives no monthly number (staff)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def app(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterato
     shutil.copy(KB / "hr" / "confidential" / "salary-bands-2026.pdf", root / "docs" / "hr")
     shutil.copy(KB / "it" / "vpn-setup.md", root / "docs" / "staff")
     shutil.copy(KB / "it" / "it-faq.html", root / "docs" / "staff")
+    shutil.copy(KB / "it" / "lost-or-stolen-device.txt", root / "docs" / "staff")
+    shutil.copy(KB / "it" / "laptop-request-and-refresh.pdf", root / "docs" / "staff")
+    shutil.copy(KB / "facilities" / "visitor-information.md", root / "docs" / "staff")
     (root / "docs" / "staff" / "printing.md").write_text(PRINTING, encoding="utf-8")
     with start_served(root, embedder) as served:
         yield served
@@ -84,3 +87,20 @@ def test_an_faq_answer_of_one_word_is_answered_with_its_sentence(app: ServedApp)
         body = _ask(http, "bob", "Which Wi-Fi network should I use for my personal phone?")
     assert body["status"] == "answered", body
     assert "NW-Guest" in str(body["answer"]), body
+
+
+def test_a_short_paragraph_the_answer_quotes_twice_is_quoted_whole(app: ServedApp) -> None:
+    """The visitor page's Wi-Fi paragraph: two of its three sentences were quoted, not
+    "Connect to NW-Guest."."""
+    with app.client() as http:
+        body = _ask(http, "bob", "Which Wi-Fi network can visitors use?")
+    assert body["status"] == "answered", body
+    assert "Connect to NW-Guest." in str(body["answer"]), body
+
+
+def test_a_page_the_answer_names_gives_its_sentence(app: ServedApp) -> None:
+    """ "… within 1 hour (see Lost or stolen device)": the page named has the number to call."""
+    with app.client() as http:
+        body = _ask(http, "bob", "How quickly must I report a lost laptop, and to whom?")
+    assert body["status"] == "answered", body
+    assert "555 0170" in str(body["answer"]), body
