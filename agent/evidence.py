@@ -100,6 +100,13 @@ class SentencePool:
         s = self.sentences[index]
         return self.evidence_of(index).chunk.text[s.start : s.end]
 
+    def reading_text(self, index: int) -> str:
+        """What a reading model reads of a sentence: its context (table header, list lead-in)
+        and the sentence as shown. The composer's lead choice and the decision read the same
+        text, so one reading of a sentence serves both."""
+        unit = self.sentences[index]
+        return f"{unit.context} {unit.display}".strip()
+
 
 def select_evidence(
     result: RetrievalResult, *, limit: int, min_similarity: float

@@ -44,7 +44,7 @@ from policies.access.engine import PolicyEngine
 from policies.access.filters import AccessFilter
 from policies.access.principal import Principal
 from retrieval.embedding.embedder import Embedder
-from retrieval.reading import Reader
+from retrieval.reading import MemoizedReader, Reader
 from retrieval.sentence_vectors import SentenceVectors
 from retrieval.service import RetrievalRequest, RetrievalService
 
@@ -130,6 +130,9 @@ class AnswerService:
         the pipeline's own parts: each request's sentence pool is built once and passed to
         them."""
         s = settings
+        # One reading per pair: the composer's lead choice and the decision read the same
+        # sentences of a request, so the second asks the memo, not the model.
+        reader = None if reader is None else MemoizedReader(reader)
         self._metrics = metrics
         self._settings = s
         self._retrieval = retrieval

@@ -230,7 +230,7 @@ class CitationVerifier:
         s = self._settings
         top = [int(i) for i in np.argsort(-relevance, kind="stable")[: s.reader_sentences]]
         sentences = self._reader.score(
-            question, [_unit_text(pool, i) for i in top], max_tokens=SENTENCE_TOKENS
+            question, [pool.reading_text(i) for i in top], max_tokens=SENTENCE_TOKENS
         )
         best = float(sentences.max(initial=0.0))
         if s.reader_calibration[3] == 0.0:
@@ -246,22 +246,17 @@ class CitationVerifier:
         sentence read as what must be stated, the span as the text), capped when the span
         lacks a number of the sentence."""
         assert self._reader is not None
-        span = " ".join(_unit_text(pool, j) for j in units)
+        span = " ".join(pool.reading_text(j) for j in units)
         read = float(self._reader.score(text, [span], max_tokens=PASSAGE_TOKENS)[0])
         if numbers_in(text) - numbers_in(span):
             return min(read, _NUMBER_MISMATCH_CAP)
         return read
 
 
-def _unit_text(pool: SentencePool, index: int) -> str:
-    unit = pool.sentences[index]
-    return f"{unit.context} {unit.display}".strip()
-
-
 def _passage_text(pool: SentencePool, owner: int) -> str:
     """What the reader reads of a passage: its title and candidate sentences (text left out
     as injected instructions is not read)."""
-    body = " ".join(_unit_text(pool, i) for i in range(len(pool)) if pool.owners[i] == owner)
+    body = " ".join(pool.reading_text(i) for i in range(len(pool)) if pool.owners[i] == owner)
     return f"{pool.evidence[owner].chunk.title}. {body}"
 
 

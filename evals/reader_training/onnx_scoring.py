@@ -1,12 +1,10 @@
-"""Scorers for the training reports: the exported reader on ONNX Runtime, and the embedding
-model's cosine. (The product reads through `retrieval`'s reader port; these only report.)"""
+"""Scorers for the training reports: the exported reader through the product's adapter, and
+the embedding model's cosine."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import numpy as np
 
 __all__ = ["cosine_scorer", "onnx_scorer"]
 
@@ -14,31 +12,14 @@ Scorer = Callable[[str, Sequence[str]], Sequence[float]]
 
 
 def onnx_scorer(model_dir: Path, *, max_length: int) -> Scorer:
-    import onnxruntime as ort
-    from transformers import AutoTokenizer
+    """The exported reader as the product reads it (`retrieval.reading.OnnxReader`: checked
+    against its pinned hash, each pair run alone), cutting pairs at `max_length` tokens."""
+    from retrieval.reading import OnnxReader
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(
-        str(model_dir / "reader-int8.onnx"), options, providers=["CPUExecutionProvider"]
-    )
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    reader = OnnxReader(model_dir, threads=1)
 
     def score(question: str, texts: Sequence[str]) -> Sequence[float]:
-        encoded = tokenizer(
-            [question] * len(texts),
-            list(texts),
-            truncation="longest_first",
-            max_length=max_length,
-            padding=True,
-            return_tensors="np",
-        )
-        feeds = {
-            k: encoded[k].astype(np.int64)
-            for k in ("input_ids", "attention_mask", "token_type_ids")
-        }
-        logits = session.run(["logit"], feeds)[0]
-        return [float(x) for x in 1.0 / (1.0 + np.exp(-logits))]
+        return [float(p) for p in reader.score(question, texts, max_tokens=max_length)]
 
     return score
 

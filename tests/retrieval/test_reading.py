@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from pydantic import ValidationError
 
@@ -15,8 +17,12 @@ from api.settings import Settings
 from retrieval.reading import (
     BUNDLED_READER_PATH,
     MODEL_FILE,
+    PASSAGE_TOKENS,
+    SENTENCE_TOKENS,
     CrossEncoderReader,
+    MemoizedReader,
     OnnxReader,
+    Reader,
     ReaderModelError,
     ReaderSettings,
     load_reader,
@@ -123,3 +129,73 @@ def test_the_default_is_no_reader_and_kind_onnx_loads_the_bundled_one() -> None:
         "How long is a VPN token valid?", ["The VPN token is valid for 8 hours."]
     )
     assert scores.shape == (1,) and 0.0 <= float(scores[0]) <= 1.0
+
+
+@needs_bundled_reader
+def test_a_pairs_probability_does_not_depend_on_what_it_is_read_with() -> None:
+    # The int8 model scales its activations per call: read in a batch, a pair's probability
+    # moved with its neighbours and their padding (0.019 / 0.024 / 0.029 for this pair).
+    reader = load_reader(ReaderSettings(kind="onnx"))
+    assert reader is not None
+    question = "What is the company 401(k) match?"
+    answer = (
+        "Northwind matches 100% of the first 4% of salary you contribute, plus 50% of the "
+        "next 2%: contribute 6% and you receive the full 5% match."
+    )
+    others = [
+        "The match vests immediately.",
+        "You are enrolled automatically at 3% after 30 days unless you choose otherwise. " * 3,
+        "Open NW Connect.",
+    ]
+    alone = float(reader.score(question, [answer])[0])
+    assert float(reader.score(question, [answer, others[0]])[0]) == alone
+    assert float(reader.score(question, [*others, answer])[3]) == alone
+    assert float(reader.score(question, [others[1], answer], max_tokens=64)[1]) == alone
+
+
+class _CountingReader:
+    """The bundled reader, counting the pairs it is asked to read."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.pairs: list[tuple[str, str, int]] = []
+
+    @property
+    def model_id(self) -> str:
+        return self.reader.model_id
+
+    def score(
+        self, question: str, texts: Sequence[str], *, max_tokens: int = SENTENCE_TOKENS
+    ) -> npt.NDArray[np.float32]:
+        self.pairs += [(question, t, max_tokens) for t in texts]
+        return self.reader.score(question, texts, max_tokens=max_tokens)
+
+
+@needs_bundled_reader
+def test_a_memoized_reader_reads_each_pair_once_and_gives_the_same_probabilities() -> None:
+    bundled = load_reader(ReaderSettings(kind="onnx"))
+    assert bundled is not None
+    counting = _CountingReader(bundled)
+    memo = MemoizedReader(counting, capacity=3)
+    question = "Where are the lockers?"
+    texts = [
+        "Day lockers are on the second floor.",
+        "Badges open doors.",
+        "Day lockers are on the second floor.",
+    ]
+    first = memo.score(question, texts)
+    assert np.array_equal(first, bundled.score(question, texts))
+    assert [p[1] for p in counting.pairs] == texts[:2]  # the repeated text read once
+    again = memo.score(question, ["Badges open doors.", "Reception issues keys."])
+    assert float(again[0]) == float(first[1])
+    assert [p[1] for p in counting.pairs[2:]] == ["Reception issues keys."]
+    # Another token budget or question is another pair.
+    memo.score(question, ["Badges open doors."], max_tokens=PASSAGE_TOKENS)
+    memo.score("Who issues keys?", ["Badges open doors."])
+    assert len(counting.pairs) == 5
+    # At capacity the pair read longest ago is forgotten and read again when asked.
+    memo.score(question, [texts[0]])
+    assert len(counting.pairs) == 6
+    assert memo.score(question, []).shape == (0,)
+    with pytest.raises(ValueError, match="capacity"):
+        MemoizedReader(counting, capacity=0)
