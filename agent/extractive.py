@@ -29,6 +29,9 @@ Composition (`agent.answer_shape` classifies the sentences):
 - Supporting sentences follow when they score within `supporting_margin` of the lead (chosen
   MMR-style, near-duplicates skipped), or when they cover a part of the question nothing chosen
   covers yet (a two-part question) within `complement_margin`.
+- A table row the question names by its label ("March" in "On which dates is salary paid in
+  March 2026?") joins the answer when no chosen row is named so and it is within
+  `complement_margin` of the top: a prose sentence on the same words can outrank it.
 - A question asking how ("How do I …") gets the whole procedure of the lead (its run of list
   items, in order), and of a supporting step while the answer stays within `_MAX_UNITS` (of a
   bulleted, not numbered, list only the items within `_STEP_FLOOR`: a checklist is not a
@@ -280,6 +283,7 @@ class ExtractiveComposer:
         chosen = self._choose(pool, relevance, usable, lead, question)
         chosen = _whole_paragraphs(pool, chosen, usable)
         chosen = self._with_named_pages(pool, relevance, usable, chosen)
+        chosen = self._with_named_row(pool, relevance, usable, chosen, question)
         how = asks_how(question)
         if how:
             chosen = self._with_procedure(pool, relevance, chosen)
@@ -411,6 +415,31 @@ class ExtractiveComposer:
                     out.append(max(found, key=lambda j: relevance[j]))
         return out
 
+    def _with_named_row(
+        self,
+        pool: SentencePool,
+        relevance: Scores,
+        usable: list[bool],
+        chosen: list[int],
+        question: str,
+    ) -> list[int]:
+        """`chosen` with the table row the question names by its label (its first cell:
+        "March" in "On which dates is salary paid in March 2026?"), when no chosen row is
+        named so yet: the most relevant such row within `complement_margin` of the top (and
+        from `supporting_min_relevance`). A prose sentence on the same words ("Annual bonuses
+        are paid with the 31 March 2026 payroll") can outrank the row that holds the answer."""
+        asked = frozenset(content_terms(question))
+        named = [i for i in range(len(pool)) if usable[i] and _row_named(pool, i, asked)]
+        if not named or any(i in chosen for i in named):
+            return chosen
+        s = self._settings
+        top = max(float(relevance[i]) for i in chosen)
+        floor = max(top - s.complement_margin, s.supporting_min_relevance)
+        found = [i for i in named if relevance[i] >= floor and not _same_text(pool, chosen, i)]
+        if not found:
+            return chosen
+        return [*chosen, max(found, key=lambda i: relevance[i])]
+
     def _with_procedure(
         self, pool: SentencePool, relevance: Scores, chosen: list[int]
     ) -> list[int]:
@@ -449,6 +478,18 @@ def _whole_paragraphs(pool: SentencePool, chosen: list[int], usable: list[bool])
                 if usable[i] and i not in out and not _POINTER.search(pool.sentences[i].display)
             ]
     return out
+
+
+def _row_named(pool: SentencePool, index: int, asked: frozenset[str]) -> bool:
+    """Whether `index` is a table row whose label (its first cell's value) the question names:
+    every content term of the label is among `asked`."""
+    unit = pool.sentences[index]
+    if unit.kind != "row":
+        return False
+    first = unit.display.split(";", 1)[0]
+    label = first.split(":", 1)[1] if ":" in first else first
+    terms = frozenset(content_terms(label))
+    return bool(terms) and terms <= asked
 
 
 def _other_label(pool: SentencePool, lead: int, index: int) -> bool:

@@ -33,6 +33,7 @@ __all__ = ["Chunker"]
 _TINY_TOKENS = 20  # a trailing piece smaller than this joins the previous chunk if it fits
 _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+•]|\d{1,9}[.)])[ \t]+(?=\S)")
 _STANDALONE_LINE = re.compile(r"[ \t]*(?:#{1,6}(?:[ \t]|$)|\|)|.*[^ \t] \| ")  # heading, table row
+_TABLE_ROW = re.compile(r"[ \t]*\||.*[^ \t] \| ")
 _SENTENCE_END = re.compile(r"[.?!]")
 _UNDERLINE = re.compile(r"[ \t]*(?:={3,}|-{3,})[ \t]*$")
 
@@ -157,10 +158,15 @@ class Chunker:
             else:
                 units += _split_long(text, start, end, pieces, budget)
         counts = [pieces.count(start, end) for start, end in units]
+        # A table row is not repeated as the next chunk's overlap: there, cut from its header
+        # row, it would be a line of bare cells ("December | Tuesday 15 December | ...").
+        repeatable = [_TABLE_ROW.match(text, start) is None for start, _ in units]
         target = min(self._target, budget)
         return [
             (units[first][0], units[last - 1][1])
-            for first, last in _pack_ranges(counts, target, budget, self._overlap, self._tiny)
+            for first, last in _pack_ranges(
+                counts, target, budget, self._overlap, self._tiny, repeatable=repeatable
+            )
         ]
 
     def _sentence_spans(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -296,9 +302,16 @@ def _word_start(text: str, pieces: _Pieces, index: int, *, lowest: int) -> int:
 
 
 def _pack_ranges(
-    counts: Sequence[int], target: int, budget: int, overlap: int, tiny: int
+    counts: Sequence[int],
+    target: int,
+    budget: int,
+    overlap: int,
+    tiny: int,
+    *,
+    repeatable: Sequence[bool] | None = None,
 ) -> list[tuple[int, int]]:
-    """[first, last) unit ranges: greedy up to `target`, `overlap` units repeated."""
+    """[first, last) unit ranges: greedy up to `target`, `overlap` units repeated (only units
+    `repeatable` allows, when given)."""
     total = [0]
     for count in counts:
         total.append(total[-1] + count)
@@ -312,7 +325,10 @@ def _pack_ranges(
         if last == len(counts):
             break
         following = max(first + 1, last - overlap)
-        while following < last and total[last + 1] - total[following] > target:
+        while following < last and (
+            total[last + 1] - total[following] > target
+            or (repeatable is not None and not repeatable[following])
+        ):
             following += 1
         first = following
     if len(ranges) >= 2:

@@ -417,3 +417,43 @@ def test_a_page_named_by_the_answer_gives_its_most_relevant_sentence(
     )
     assert any("within 1 hour (see Lost or stolen device)" in t for t in texts), texts
     assert any("555 0170" in t for t in texts), texts
+
+
+PAYROLL = (
+    "## Rules\n\n"
+    "- Overtime approved by the cut-off is paid on the next payday.\n"
+    "- Annual bonuses are paid with the **31 March 2026** payroll.\n\n"
+    "## 2026 pay dates\n\n"
+    "| Month | First payday | Second payday |\n"
+    "|---|---|---|\n"
+    "| January | Thursday 15 January | Friday 30 January |\n"
+    "| February | Friday 13 February | Friday 27 February |\n"
+    "| March | Friday 13 March | Tuesday 31 March |\n"
+    "| April | Wednesday 15 April | Thursday 30 April |\n"
+)
+
+
+def test_the_table_row_a_question_names_by_its_label_is_in_the_answer(
+    composer: ExtractiveComposer, sentences: SentenceIndex
+) -> None:
+    """The sample KB's payroll calendar answered "On which dates is salary paid in March 2026?"
+    with the bonus sentence alone ("paid", "31 March 2026"): the March row, which holds both
+    dates, ranked below it and out of the supporting margin."""
+    chunk = _chunk(
+        PAYROLL,
+        chunk_id="pay",
+        document="finance:payroll-calendar-2026.md",
+        headings=("Payroll calendar 2026",),
+        start=0,
+    )
+    texts = _answer(composer, sentences, "On which dates is salary paid in March 2026?", chunk)
+    rows = [t for t in texts if t.startswith("Month:")]
+    assert rows == ["Month: March; First payday: Friday 13 March; Second payday: Tuesday 31 March"]
+    # A row already chosen is not repeated, and a question naming no row's label adds none.
+    texts = _answer(composer, sentences, "When is the second payday in February?", chunk)
+    assert [t for t in texts if t.startswith("Month:")][:1] == [
+        "Month: February; First payday: Friday 13 February; Second payday: Friday 27 February"
+    ]
+    assert len([t for t in texts if "February" in t]) == 1
+    texts = _answer(composer, sentences, "When are annual bonuses paid?", chunk)
+    assert not any(t.startswith("Month:") for t in texts), texts

@@ -15,6 +15,7 @@ from ingest.chunking import Chunker
 from ingest.documents import ChunkDraft, ParsedDocument, Section
 from ingest.parsing import parse_document
 from retrieval.embedding.embedder import SentenceTransformerEmbedder
+from tests.fixtures.kb_index import KB
 
 SENTENCES = [
     f"Step {number} of the guide explains how to reset a forgotten password safely."
@@ -131,6 +132,25 @@ def test_consecutive_chunks_of_a_section_share_one_sentence(
     for previous, following in pairwise(chunks):
         shared = document.text[following.start : previous.end]
         assert shared in SENTENCES, f"overlap is not exactly one sentence: {shared!r}"
+
+
+def test_a_table_row_is_not_repeated_as_the_next_chunks_overlap(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    """The sample KB's payroll calendar: the table's last row began the next chunk, cut from
+    its header ("December | Tuesday 15 December | Thursday 31 December"), and that chunk was
+    retrieved instead of the table."""
+    text = (KB / "finance" / "payroll-calendar-2026.md").read_text(encoding="utf-8")
+    document = parse_document(text.encode(), "md", fallback_title="Payroll calendar 2026")
+
+    chunks = Chunker(tokens=embedder).chunk(document)
+
+    table = next(c for c in chunks if "| Month | First payday |" in c.text)
+    assert "| December |" in table.text
+    for chunk in chunks:
+        first_line = chunk.text.lstrip().splitlines()[0]
+        assert not first_line.startswith("|") or "| Month |" in first_line, chunk.text[:80]
+    assert_text_covered(document, chunks)
 
 
 def test_no_overlap_when_overlap_sentences_is_zero(embedder: SentenceTransformerEmbedder) -> None:
