@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 from pydantic import ValidationError
 
@@ -18,16 +16,14 @@ from retrieval.reading import (
     BUNDLED_READER_PATH,
     MODEL_FILE,
     PASSAGE_TOKENS,
-    SENTENCE_TOKENS,
     CrossEncoderReader,
     MemoizedReader,
     OnnxReader,
-    Reader,
     ReaderModelError,
     ReaderSettings,
     load_reader,
 )
-from tests.fixtures.reader import needs_bundled_reader, tiny_cross_encoder
+from tests.fixtures.reader import CountingReader, needs_bundled_reader, tiny_cross_encoder
 
 
 def _onnx_folder(tmp_path: Path, *, model: bytes, pinned: str) -> Path:
@@ -153,29 +149,11 @@ def test_a_pairs_probability_does_not_depend_on_what_it_is_read_with() -> None:
     assert float(reader.score(question, [others[1], answer], max_tokens=64)[1]) == alone
 
 
-class _CountingReader:
-    """The bundled reader, counting the pairs it is asked to read."""
-
-    def __init__(self, reader: Reader) -> None:
-        self.reader = reader
-        self.pairs: list[tuple[str, str, int]] = []
-
-    @property
-    def model_id(self) -> str:
-        return self.reader.model_id
-
-    def score(
-        self, question: str, texts: Sequence[str], *, max_tokens: int = SENTENCE_TOKENS
-    ) -> npt.NDArray[np.float32]:
-        self.pairs += [(question, t, max_tokens) for t in texts]
-        return self.reader.score(question, texts, max_tokens=max_tokens)
-
-
 @needs_bundled_reader
 def test_a_memoized_reader_reads_each_pair_once_and_gives_the_same_probabilities() -> None:
     bundled = load_reader(ReaderSettings(kind="onnx"))
     assert bundled is not None
-    counting = _CountingReader(bundled)
+    counting = CountingReader(bundled)
     memo = MemoizedReader(counting, capacity=3)
     question = "Where are the lockers?"
     texts = [
