@@ -30,6 +30,7 @@ from retrieval.sentences import content_terms
 
 __all__ = [
     "asks_how",
+    "is_addition",
     "is_numbered",
     "is_page_description",
     "is_question_line",
@@ -64,6 +65,10 @@ _FORWARD = re.compile(
     r"|\bas\s+follows\b|\bthe\s+following\s*[.:]?\s*$|:\s*$",
     re.IGNORECASE,
 )
+# "You can also book on the panel at the door", "Also, ...": adds to something said before it.
+_ADDITION = re.compile(
+    r"^(?:also\b|(?:[\w'-]+\s+){0,2}(?:can|could|may|might)\s+also\b)", re.IGNORECASE
+)
 _MARKER = re.compile(r"^\s*(?:[-*+•▪◦]|\(?(\d+|[a-z])[.)])\s")
 _MAX_REFERENT = 10
 
@@ -71,6 +76,12 @@ _MAX_REFERENT = 10
 def asks_how(question: str) -> bool:
     """Whether the question asks for a procedure ("How do I …", "What are the steps …")."""
     return _HOW.search(question) is not None
+
+
+def is_addition(text: str) -> bool:
+    """Whether a sentence only adds to one said before it ("You can also book on the panel at
+    the door for a meeting starting now."): not the sentence an answer starts with."""
+    return _ADDITION.match(text.strip()) is not None
 
 
 def is_page_description(text: str) -> bool:

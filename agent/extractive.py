@@ -23,9 +23,11 @@ Composition (`agent.answer_shape` classifies the sentences):
 - Never quoted: a question line (a sentence ending in "?", an FAQ entry's heading), a sentence
   that only describes the page ("This page explains …"), and a sentence whose reference ("the
   rules above", "see below", "as follows:") points to nothing in the evidence.
-- The lead is the sentence that answers: the most relevant of those left or, with an
-  `answer_scores` callable (a reader: the probability that each text states the answer), the
-  one it scores highest among the candidates within `LEAD_MARGIN` of the most relevant.
+- The lead is the sentence that answers: the most relevant of those left (a sentence that only
+  adds to another, "You can also ...", leads only when nothing else close to the top can) or,
+  with an `answer_scores` callable (a reader: the probability that each text states the
+  answer), the one it scores highest among the candidates within `LEAD_MARGIN` of the most
+  relevant.
 - Supporting sentences follow when they score within `supporting_margin` of the lead (chosen
   MMR-style, near-duplicates skipped), or when they cover a part of the question nothing chosen
   covers yet (a two-part question) within `complement_margin`.
@@ -61,6 +63,7 @@ import numpy.typing as npt
 
 from agent.answer_shape import (
     asks_how,
+    is_addition,
     is_numbered,
     is_page_description,
     is_question_line,
@@ -314,11 +317,14 @@ class ExtractiveComposer:
         among the usable ones within `LEAD_MARGIN` of the most relevant."""
         ranked = sorted((i for i in range(len(pool)) if usable[i]), key=lambda i: -relevance[i])
         close = [i for i in ranked if relevance[i] >= relevance[ranked[0]] - LEAD_MARGIN]
+        # A sentence that adds to another ("You can also ...") does not lead when another
+        # close to the top can.
+        close = [i for i in close if not is_addition(pool.sentences[i].display)] or close
         if self._answer_scores is None:
             # A question asking for an amount, a duration or a date is answered by a sentence
             # that states one: the most relevant such sentence close to the top leads.
             stating = [i for i in close if not missing_cue(question, _cue_text(pool, i))]
-            return stating[0] if stating and answer_cue(question) else ranked[0]
+            return stating[0] if stating and answer_cue(question) else close[0]
         close = close[:_MAX_SCORED]
         answers = list(self._answer_scores(question, [pool.sentences[i].display for i in close]))
         if len(answers) != len(close):

@@ -14,6 +14,7 @@ import pytest
 
 from agent.answer_shape import (
     asks_how,
+    is_addition,
     is_page_description,
     procedure_runs,
     resolve_reference,
@@ -457,3 +458,44 @@ def test_the_table_row_a_question_names_by_its_label_is_in_the_answer(
     assert len([t for t in texts if "February" in t]) == 1
     texts = _answer(composer, sentences, "When are annual bonuses paid?", chunk)
     assert not any(t.startswith("Month:") for t in texts), texts
+
+
+BOOKING = (
+    "## How to book\n\n"
+    "1. In Outlook, create a meeting and click **Room Finder** (Windows) or **Add room** (Mac "
+    "and web).\n"
+    "2. Choose a building and floor, pick a free room and send the invitation.\n"
+    "3. The room accepts or declines automatically within a minute.\n\n"
+    "You can also book on the panel at the door for a meeting starting now.\n"
+)
+
+
+def test_a_sentence_that_adds_to_the_procedure_does_not_lead_it(
+    composer: ExtractiveComposer, sentences: SentenceIndex
+) -> None:
+    """The sample KB's meeting-room answer began "You can also book on the panel at the door"
+    (relevance 0.872 against the first step's 0.844): an addition to what it does not say."""
+    chunk = _chunk(
+        BOOKING,
+        chunk_id="book",
+        document="facilities:meeting-room-booking.md",
+        headings=("Booking meeting rooms", "How to book"),
+        start=0,
+    )
+    texts = _answer(composer, sentences, "How do I book a meeting room?", chunk)
+    assert texts[0].startswith("In Outlook, create a meeting"), texts
+    assert any(t.startswith("You can also book on the panel") for t in texts), texts
+
+
+@pytest.mark.parametrize(
+    ("text", "addition"),
+    [
+        ("You can also book on the panel at the door.", True),
+        ("Also, bring your badge.", True),
+        ("Staff may also use the side entrance.", True),
+        ("It is also known as the Sirocco room.", False),  # a fact, not an addition
+        ("Book rooms in Outlook.", False),
+    ],
+)
+def test_is_addition(text: str, addition: bool) -> None:
+    assert is_addition(text) is addition

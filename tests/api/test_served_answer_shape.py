@@ -1,7 +1,7 @@
 """Issue 17's answer fixes on the app `proofdesk serve` builds, over HTTP
-(`tests/fixtures/served_app.py`), with three more documents in its sources: the sample KB's
+(`tests/fixtures/served_app.py`), with more documents in its sources: the sample KB's
 salary-bands PDF (hr), its VPN set-up page, its IT FAQ, its lost-device and laptop pages, its
-visitor page and a printing page that gives no monthly number (staff)."""
+visitor and meeting-room pages and a printing page that gives no monthly number (staff)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterato
     shutil.copy(KB / "it" / "lost-or-stolen-device.txt", root / "docs" / "staff")
     shutil.copy(KB / "it" / "laptop-request-and-refresh.pdf", root / "docs" / "staff")
     shutil.copy(KB / "facilities" / "visitor-information.md", root / "docs" / "staff")
+    shutil.copy(KB / "facilities" / "meeting-room-booking.md", root / "docs" / "staff")
     (root / "docs" / "staff" / "printing.md").write_text(PRINTING, encoding="utf-8")
     with start_served(root, embedder) as served:
         yield served
@@ -104,3 +105,14 @@ def test_a_page_the_answer_names_gives_its_sentence(app: ServedApp) -> None:
         body = _ask(http, "bob", "How quickly must I report a lost laptop, and to whom?")
     assert body["status"] == "answered", body
     assert "555 0170" in str(body["answer"]), body
+
+
+def test_an_answer_does_not_start_with_a_sentence_that_adds_to_another(app: ServedApp) -> None:
+    """The meeting-room answer began "You can also book on the panel at the door ..." and
+    gave the Outlook steps after it."""
+    with app.client() as http:
+        body = _ask(http, "bob", "How do I book a meeting room?")
+    assert body["status"] == "answered", body
+    answer = str(body["answer"])
+    assert answer.startswith("In Outlook, create a meeting"), answer
+    assert "Choose a building and floor" in answer, answer
