@@ -32,8 +32,8 @@ __all__ = ["Chunker"]
 
 _TINY_TOKENS = 20  # a trailing piece smaller than this joins the previous chunk if it fits
 _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+•]|\d{1,9}[.)])[ \t]+(?=\S)")
-_STANDALONE_LINE = re.compile(r"[ \t]*(?:#{1,6}(?:[ \t]|$)|\|)|.*[^ \t] \| ")  # heading, table row
 _TABLE_ROW = re.compile(r"[ \t]*\||.*[^ \t] \| ")
+_STANDALONE_LINE = re.compile(rf"[ \t]*#{{1,6}}(?:[ \t]|$)|{_TABLE_ROW.pattern}")  # heading, row
 _SENTENCE_END = re.compile(r"[.?!]")
 _UNDERLINE = re.compile(r"[ \t]*(?:={3,}|-{3,})[ \t]*$")
 
